@@ -1,0 +1,188 @@
+//! The one public error type of the engine.
+//!
+//! Every variant carries enough context to say what was wrong (expected vs got dimension, the
+//! file and offset of a corruption, both values of a parameter mismatch). [`Error::kind`] maps a
+//! variant onto the status kinds of the specification (`InvalidArgument`, `NotFound`, `IOError`,
+//! `Corruption`, ...), which is what the Python and C layers translate into exceptions and codes.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The status kinds of the specification (RocksDB-style). Bindings map these, not the variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The caller passed something invalid (bad option, wrong dimension, NaN, duplicate id, ...).
+    InvalidArgument,
+    /// The id (or the database) does not exist.
+    NotFound,
+    /// An operating-system level I/O failure, or the storage engine failed.
+    IoError,
+    /// A file on disk is damaged, foreign or of an unknown format version.
+    Corruption,
+    /// The database directory is locked by another handle or process.
+    Busy,
+    /// The handle was closed, or poisoned by an earlier fatal write failure.
+    Closed,
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            ErrorKind::InvalidArgument => "Invalid argument",
+            ErrorKind::NotFound => "NotFound",
+            ErrorKind::IoError => "IO error",
+            ErrorKind::Corruption => "Corruption",
+            ErrorKind::Busy => "Resource busy",
+            ErrorKind::Closed => "Shutdown in progress",
+        };
+        f.write_str(s)
+    }
+}
+
+/// Everything that can go wrong in the engine.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An argument or option is invalid; the message says which and why.
+    InvalidArgument(String),
+    /// A vector (or query) has the wrong number of components.
+    DimensionMismatch {
+        /// The database's dimension.
+        expected: usize,
+        /// The length that was passed.
+        got: usize,
+    },
+    /// `insert` of an id that is already live.
+    AlreadyExists(u64),
+    /// The id is not live in the database.
+    NotFound(u64),
+    /// Reopening with a parameter that differs from the one the database was created with.
+    ParameterMismatch {
+        /// Option name, e.g. `dim`.
+        name: &'static str,
+        /// Value stored in the database.
+        stored: String,
+        /// Value that was requested.
+        requested: String,
+    },
+    /// Another handle (in this or another process) holds the database directory.
+    Locked(PathBuf),
+    /// The handle has been closed.
+    Closed,
+    /// An earlier write failed in a way that may have left the journal or vector file in an
+    /// unknown state (for example a failed fsync); the handle refuses further writes.
+    Poisoned,
+    /// An I/O error, with what was being done.
+    Io {
+        /// What the engine was doing.
+        context: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The LSM storage engine (fjall) failed.
+    Storage(String),
+    /// A file is damaged or not ours.
+    Corruption {
+        /// The file concerned.
+        file: PathBuf,
+        /// Byte offset (or record key) where the problem was found, if known.
+        offset: Option<u64>,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// The specification's status kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidArgument(_)
+            | Error::DimensionMismatch { .. }
+            | Error::AlreadyExists(_)
+            | Error::ParameterMismatch { .. } => ErrorKind::InvalidArgument,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Locked(_) => ErrorKind::Busy,
+            Error::Closed | Error::Poisoned => ErrorKind::Closed,
+            Error::Io { .. } | Error::Storage(_) => ErrorKind::IoError,
+            Error::Corruption { .. } => ErrorKind::Corruption,
+        }
+    }
+
+    pub(crate) fn invalid(msg: impl Into<String>) -> Self {
+        Error::InvalidArgument(msg.into())
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+
+    pub(crate) fn corruption(file: impl Into<PathBuf>, offset: Option<u64>, reason: impl Into<String>) -> Self {
+        Error::Corruption { file: file.into(), offset, reason: reason.into() }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
+            Error::DimensionMismatch { expected, got } => {
+                write!(f, "invalid argument: dimension mismatch: expected {expected}, got {got}")
+            }
+            Error::AlreadyExists(id) => write!(f, "invalid argument: id {id} already exists"),
+            Error::NotFound(id) => write!(f, "not found: id {id}"),
+            Error::ParameterMismatch { name, stored, requested } => write!(
+                f,
+                "invalid argument: {name} mismatch: the database was created with {name}={stored}, \
+                 opened with {name}={requested}"
+            ),
+            Error::Locked(p) => write!(
+                f,
+                "resource busy: database {} is already open (locked by another handle or process)",
+                p.display()
+            ),
+            Error::Closed => write!(f, "database is closed"),
+            Error::Poisoned => write!(
+                f,
+                "database is poisoned by an earlier failed write; reopen it to recover"
+            ),
+            Error::Io { context, source } => write!(f, "I/O error: {context}: {source}"),
+            Error::Storage(m) => write!(f, "storage engine error: {m}"),
+            Error::Corruption { file, offset, reason } => match offset {
+                Some(o) => write!(f, "corruption in {} at offset {o}: {reason}", file.display()),
+                None => write!(f, "corruption in {}: {reason}", file.display()),
+            },
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<fjall::Error> for Error {
+    fn from(e: fjall::Error) -> Self {
+        match e {
+            fjall::Error::Io(io) => Error::io("storage engine", io),
+            fjall::Error::Poisoned => Error::Poisoned,
+            fjall::Error::Locked => Error::Locked(PathBuf::from("lsm")),
+            e @ (fjall::Error::JournalRecovery(_)
+            | fjall::Error::InvalidVersion(_)
+            | fjall::Error::InvalidTrailer
+            | fjall::Error::InvalidTag(_)
+            | fjall::Error::Decompress(_)
+            | fjall::Error::Unrecoverable) => {
+                Error::corruption("lsm", None, format!("storage engine: {e:?}"))
+            }
+            other => Error::Storage(format!("{other:?}")),
+        }
+    }
+}

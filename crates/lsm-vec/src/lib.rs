@@ -1,0 +1,34 @@
+//! # lsm-vec
+//!
+//! A disk-resident vector database for dynamic workloads: an HNSW index whose upper layers live
+//! in memory and whose layer 0 lives in an LSM tree ([fjall](https://docs.rs/fjall)), with the raw
+//! vectors in a paged file read through a bounded page cache.
+//!
+//! ```
+//! use lsm_vec::{DbOptions, LsmVecDb, SearchOptions};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut opts = DbOptions::new(4);
+//! opts.reinit = true;
+//! let db = LsmVecDb::open(dir.path(), opts).unwrap();
+//! db.insert(42, &[1.0, 0.0, 0.0, 0.0]).unwrap();
+//! db.insert(7, &[0.0, 1.0, 0.0, 0.0]).unwrap();
+//! let hits = db.search_knn(&[0.9, 0.1, 0.0, 0.0], &SearchOptions::new(1, 16)).unwrap();
+//! assert_eq!(hits[0].id, 42);
+//! db.close().unwrap();
+//! ```
+#![warn(missing_docs)]
+
+pub mod distance;
+mod db;
+mod error;
+mod graph;
+mod hnsw;
+mod options;
+mod stats;
+mod vectors;
+
+pub use db::LsmVecDb;
+pub use error::{Error, ErrorKind, Result};
+pub use options::{DbOptions, DistanceMetric, SearchOptions, SearchResult, VectorStorageType, MAX_DIM};
+pub use stats::{LatencySummary, Stats};
