@@ -1,0 +1,410 @@
+//! The `#[repr(C)]` structs of the ABI and their conversions to and from the engine's types.
+//! Field order and types here must match `include/lsm_vec.h` exactly; the layout tests at the
+//! bottom pin the sizes the C test checks too.
+
+use std::ffi::{c_char, CStr};
+use std::path::PathBuf;
+
+use lsm_vec::{DbOptions, DistanceMetric, LatencySummary, SearchOptions, Stats, VectorStorageType};
+
+use crate::status::{FfiError, FfiResult};
+
+/// Options of `lsm_vec_open`. Initialise with `lsm_vec_options_init` (the specification's
+/// defaults), then set fields. Signed integers are signed so that a negative value from C or C++
+/// (`opts.dim = -1`) is rejected with `LSM_VEC_INVALID_ARGUMENT` instead of wrapping around.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct lsm_vec_options_t {
+    /// Required, > 0. Default 0.
+    pub dim: i64,
+    /// `LSM_VEC_METRIC_L2` (0, default), `LSM_VEC_METRIC_COSINE` (1), `LSM_VEC_METRIC_INNER_PRODUCT` (2).
+    pub metric: i32,
+    /// Default 8.
+    pub m: i64,
+    /// Default 16.
+    pub m_max: i64,
+    /// Default 32.0.
+    pub ef_construction: f32,
+    /// Default 100000.
+    pub vec_file_capacity: usize,
+    /// Default 4096 (4 KiB pages).
+    pub paged_max_cached_pages: usize,
+    /// 0 = basic, 1 = paged (default).
+    pub vector_storage_type: i32,
+    /// Default 100 GiB.
+    pub db_target_size: u64,
+    /// Default 12345; must be >= 0.
+    pub random_seed: i64,
+    /// Default false.
+    pub enable_stats: bool,
+    /// Default true.
+    pub enable_batch_read: bool,
+    /// Default false.
+    pub reinit: bool,
+    /// UTF-8, NUL-terminated; NULL or "" (default) = `vectors.bin` in the database directory.
+    /// Borrowed only for the duration of `lsm_vec_open`.
+    pub vector_file_path: *const c_char,
+    /// UTF-8, NUL-terminated; NULL or "" (default) = no log file.
+    pub log_file_path: *const c_char,
+    /// Default `k` of `lsm_vec_search_knn_default` (default 1).
+    pub k: i64,
+    /// Default `ef_search` of `lsm_vec_search_knn_default` (default 64).
+    pub ef_search: i64,
+    /// Decoded adjacency cache capacity in lists (default 1048576; 0 disables it).
+    pub edge_cache_size: usize,
+    /// LSM block cache in bytes (default 8 MiB).
+    pub lsm_cache_bytes: u64,
+    /// fsync every write (default false).
+    pub sync_writes: bool,
+}
+
+impl lsm_vec_options_t {
+    /// The specification's defaults (those of [`DbOptions::default`]).
+    pub fn defaults() -> Self {
+        let d = DbOptions::default();
+        lsm_vec_options_t {
+            dim: d.dim as i64,
+            metric: i32::from(d.metric.code()),
+            m: d.m as i64,
+            m_max: d.m_max as i64,
+            ef_construction: d.ef_construction,
+            vec_file_capacity: d.vec_file_capacity,
+            paged_max_cached_pages: d.paged_max_cached_pages,
+            vector_storage_type: i32::from(d.vector_storage_type.code()),
+            db_target_size: d.db_target_size,
+            random_seed: d.random_seed as i64,
+            enable_stats: d.enable_stats,
+            enable_batch_read: d.enable_batch_read,
+            reinit: d.reinit,
+            vector_file_path: c"".as_ptr(),
+            log_file_path: c"".as_ptr(),
+            k: d.k as i64,
+            ef_search: d.ef_search as i64,
+            edge_cache_size: d.edge_cache_size,
+            lsm_cache_bytes: d.lsm_cache_bytes,
+            sync_writes: d.sync_writes,
+        }
+    }
+
+    /// Converts to engine options, rejecting negative integers, unknown codes and paths that are
+    /// not UTF-8. The remaining checks (dim > 0, m_max >= m, ...) are the engine's `validate`.
+    ///
+    /// # Safety
+    /// The two path pointers must each be NULL or point to a NUL-terminated string that stays
+    /// valid for the duration of the call.
+    pub unsafe fn to_db_options(&self) -> FfiResult<DbOptions> {
+        // SAFETY: forwarded from this function's contract.
+        let vector_file_path = unsafe { path_arg(self.vector_file_path, "vector_file_path") }?;
+        // SAFETY: forwarded from this function's contract.
+        let log_file_path = unsafe { path_arg(self.log_file_path, "log_file_path") }?;
+        let random_seed = u64::try_from(self.random_seed).map_err(|_| {
+            FfiError::invalid(format!("random_seed must not be negative, got {}", self.random_seed))
+        })?;
+        Ok(DbOptions {
+            dim: non_negative("dim", self.dim)?,
+            metric: DistanceMetric::from_code(i64::from(self.metric))?,
+            m: non_negative("m", self.m)?,
+            m_max: non_negative("m_max", self.m_max)?,
+            ef_construction: self.ef_construction,
+            vec_file_capacity: self.vec_file_capacity,
+            paged_max_cached_pages: self.paged_max_cached_pages,
+            vector_storage_type: VectorStorageType::from_code(i64::from(self.vector_storage_type))?,
+            db_target_size: self.db_target_size,
+            random_seed,
+            enable_stats: self.enable_stats,
+            enable_batch_read: self.enable_batch_read,
+            reinit: self.reinit,
+            vector_file_path,
+            log_file_path,
+            k: non_negative("k", self.k)?,
+            ef_search: non_negative("ef_search", self.ef_search)?,
+            edge_cache_size: self.edge_cache_size,
+            lsm_cache_bytes: self.lsm_cache_bytes,
+            sync_writes: self.sync_writes,
+        })
+    }
+}
+
+/// Parameters of one search. Initialise with `lsm_vec_search_options_init` (k 1, ef_search 64).
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct lsm_vec_search_options_t {
+    /// Neighbours to return, >= 1. Default 1.
+    pub k: i64,
+    /// Candidate pool size, >= k. Default 64.
+    pub ef_search: i64,
+}
+
+impl lsm_vec_search_options_t {
+    /// Default search options.
+    pub fn defaults() -> Self {
+        let d = SearchOptions::default();
+        lsm_vec_search_options_t { k: d.k as i64, ef_search: d.ef_search as i64 }
+    }
+
+    /// Converts to engine options; negative values are `INVALID_ARGUMENT` (the engine checks the
+    /// rest when searching).
+    pub fn to_search_options(self) -> FfiResult<SearchOptions> {
+        Ok(SearchOptions::new(non_negative("k", self.k)?, non_negative("ef_search", self.ef_search)?))
+    }
+
+    /// From engine options.
+    pub fn from_search_options(s: SearchOptions) -> Self {
+        lsm_vec_search_options_t { k: saturate_i64(s.k), ef_search: saturate_i64(s.ef_search) }
+    }
+}
+
+/// One search hit.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct lsm_vec_search_result_t {
+    /// The caller's id.
+    pub id: u64,
+    /// Distance under the database's metric.
+    pub distance: f32,
+}
+
+/// Latency percentiles of one kind of operation, in microseconds.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct lsm_vec_latency_t {
+    /// Operations recorded.
+    pub count: u64,
+    /// Median.
+    pub p50_us: f64,
+    /// 95th percentile.
+    pub p95_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+    /// Largest.
+    pub max_us: f64,
+}
+
+impl From<LatencySummary> for lsm_vec_latency_t {
+    fn from(l: LatencySummary) -> Self {
+        lsm_vec_latency_t { count: l.count, p50_us: l.p50_us, p95_us: l.p95_us, p99_us: l.p99_us, max_us: l.max_us }
+    }
+}
+
+/// Statistics snapshot (see the engine's `Stats` for the meaning of each field).
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct lsm_vec_stats_t {
+    /// Live vectors.
+    pub count: u64,
+    /// Dimension.
+    pub dim: u64,
+    /// Metric code.
+    pub metric: i32,
+    /// Storage type code.
+    pub vector_storage_type: i32,
+    /// HNSW m.
+    pub m: u64,
+    /// HNSW m_max.
+    pub m_max: u64,
+    /// Highest HNSW level.
+    pub max_level: u64,
+    /// Nodes on level >= 1.
+    pub upper_layer_nodes: u64,
+    /// Vector file size in bytes.
+    pub vector_file_bytes: u64,
+    /// LSM disk usage in bytes.
+    pub lsm_disk_bytes: u64,
+    /// Searches since open.
+    pub searches: u64,
+    /// Inserts since open.
+    pub inserts: u64,
+    /// Updates since open.
+    pub updates: u64,
+    /// Deletes since open.
+    pub deletes: u64,
+    /// 4 KiB vector pages read.
+    pub vector_pages_read: u64,
+    /// Page cache hits.
+    pub page_cache_hits: u64,
+    /// Page cache misses.
+    pub page_cache_misses: u64,
+    /// Pages held by the page cache.
+    pub page_cache_pages: u64,
+    /// Adjacency lists read from the LSM.
+    pub lsm_gets: u64,
+    /// Adjacency lists served by the edge cache.
+    pub edge_cache_hits: u64,
+    /// Lists held by the edge cache.
+    pub edge_cache_entries: u64,
+    /// Distance computations.
+    pub distance_computations: u64,
+    /// Nodes visited by searches.
+    pub nodes_visited: u64,
+    /// Nodes expanded by searches.
+    pub nodes_expanded: u64,
+    /// Search latency (with `enable_stats`).
+    pub search_latency: lsm_vec_latency_t,
+    /// Insert latency (with `enable_stats`).
+    pub insert_latency: lsm_vec_latency_t,
+    /// Update latency (with `enable_stats`).
+    pub update_latency: lsm_vec_latency_t,
+    /// Delete latency (with `enable_stats`).
+    pub delete_latency: lsm_vec_latency_t,
+}
+
+impl From<&Stats> for lsm_vec_stats_t {
+    fn from(s: &Stats) -> Self {
+        lsm_vec_stats_t {
+            count: s.count,
+            dim: s.dim as u64,
+            metric: i32::from(s.metric.code()),
+            vector_storage_type: i32::from(s.vector_storage_type.code()),
+            m: s.m as u64,
+            m_max: s.m_max as u64,
+            max_level: s.max_level as u64,
+            upper_layer_nodes: s.upper_layer_nodes,
+            vector_file_bytes: s.vector_file_bytes,
+            lsm_disk_bytes: s.lsm_disk_bytes,
+            searches: s.searches,
+            inserts: s.inserts,
+            updates: s.updates,
+            deletes: s.deletes,
+            vector_pages_read: s.vector_pages_read,
+            page_cache_hits: s.page_cache_hits,
+            page_cache_misses: s.page_cache_misses,
+            page_cache_pages: s.page_cache_pages,
+            lsm_gets: s.lsm_gets,
+            edge_cache_hits: s.edge_cache_hits,
+            edge_cache_entries: s.edge_cache_entries,
+            distance_computations: s.distance_computations,
+            nodes_visited: s.nodes_visited,
+            nodes_expanded: s.nodes_expanded,
+            search_latency: s.search_latency.into(),
+            insert_latency: s.insert_latency.into(),
+            update_latency: s.update_latency.into(),
+            delete_latency: s.delete_latency.into(),
+        }
+    }
+}
+
+/// `value` as a usize, or `INVALID_ARGUMENT` naming the option when it is negative.
+pub fn non_negative(name: &str, value: i64) -> FfiResult<usize> {
+    usize::try_from(value).map_err(|_| {
+        if value < 0 {
+            FfiError::invalid(format!("{name} must not be negative, got {value}"))
+        } else {
+            FfiError::invalid(format!("{name} is too large: {value}"))
+        }
+    })
+}
+
+fn saturate_i64(v: usize) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A borrowed C string as UTF-8: NULL is `""`.
+///
+/// # Safety
+/// `ptr` must be NULL or point to a NUL-terminated string valid for the returned lifetime.
+pub unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> FfiResult<&'a str> {
+    if ptr.is_null() {
+        return Ok("");
+    }
+    // SAFETY: non-NULL and NUL-terminated per the caller's contract.
+    let c = unsafe { CStr::from_ptr(ptr) };
+    c.to_str().map_err(|e| FfiError::invalid(format!("{name} is not valid UTF-8: {e}")))
+}
+
+/// A borrowed C string as a path (NULL or "" = empty path).
+///
+/// # Safety
+/// As for [`str_arg`].
+pub unsafe fn path_arg(ptr: *const c_char, name: &str) -> FfiResult<PathBuf> {
+    // SAFETY: forwarded from this function's contract.
+    Ok(PathBuf::from(unsafe { str_arg(ptr, name) }?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{align_of, size_of};
+
+    /// The C test (`tests/c/test_capi.c`) checks the same numbers against the header.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn struct_layouts_are_pinned() {
+        assert_eq!(size_of::<lsm_vec_options_t>(), 144);
+        assert_eq!(align_of::<lsm_vec_options_t>(), 8);
+        assert_eq!(size_of::<lsm_vec_search_options_t>(), 16);
+        assert_eq!(size_of::<lsm_vec_search_result_t>(), 16);
+        assert_eq!(size_of::<lsm_vec_latency_t>(), 40);
+        assert_eq!(size_of::<lsm_vec_stats_t>(), 22 * 8 + 8 + 4 * 40);
+    }
+
+    #[test]
+    fn defaults_are_the_specifications() {
+        let o = lsm_vec_options_t::defaults();
+        assert_eq!(o.dim, 0);
+        assert_eq!(o.metric, 0);
+        assert_eq!(o.m, 8);
+        assert_eq!(o.m_max, 16);
+        assert_eq!(o.ef_construction, 32.0);
+        assert_eq!(o.vec_file_capacity, 100_000);
+        assert_eq!(o.paged_max_cached_pages, 4096);
+        assert_eq!(o.vector_storage_type, 1);
+        assert_eq!(o.db_target_size, 100 << 30);
+        assert_eq!(o.random_seed, 12345);
+        assert!(!o.enable_stats);
+        assert!(o.enable_batch_read);
+        assert!(!o.reinit);
+        assert_eq!(o.k, 1);
+        assert_eq!(o.ef_search, 64);
+        // SAFETY: the default paths are static "" literals.
+        let d = unsafe { o.to_db_options() }.unwrap();
+        assert_eq!(d, DbOptions::default());
+    }
+
+    #[test]
+    fn negative_integers_are_invalid_not_wrapped() {
+        for set in [
+            (|o: &mut lsm_vec_options_t| o.dim = -1) as fn(&mut lsm_vec_options_t),
+            |o| o.m = -8,
+            |o| o.m_max = -1,
+            |o| o.k = -1,
+            |o| o.ef_search = -64,
+            |o| o.random_seed = -5,
+            |o| o.metric = -1,
+            |o| o.vector_storage_type = -1,
+            |o| o.metric = 3,
+            |o| o.vector_storage_type = 2,
+        ] {
+            let mut o = lsm_vec_options_t::defaults();
+            o.dim = 4;
+            set(&mut o);
+            // SAFETY: the paths are static "" literals.
+            let e = unsafe { o.to_db_options() }.unwrap_err();
+            assert_eq!(e.code, crate::status::LSM_VEC_INVALID_ARGUMENT, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_paths_are_rejected() {
+        let bad = [0xffu8, 0xfe, b'x', 0];
+        let mut o = lsm_vec_options_t::defaults();
+        o.dim = 4;
+        o.vector_file_path = bad.as_ptr().cast();
+        // SAFETY: `bad` is NUL-terminated and outlives the call.
+        let e = unsafe { o.to_db_options() }.unwrap_err();
+        assert_eq!(e.code, crate::status::LSM_VEC_INVALID_ARGUMENT);
+        assert!(e.message.contains("vector_file_path"), "{}", e.message);
+    }
+
+    #[test]
+    fn search_options_roundtrip() {
+        let s = lsm_vec_search_options_t::defaults();
+        assert_eq!(s, lsm_vec_search_options_t { k: 1, ef_search: 64 });
+        assert_eq!(s.to_search_options().unwrap(), SearchOptions::new(1, 64));
+        assert!(lsm_vec_search_options_t { k: -1, ef_search: 4 }.to_search_options().is_err());
+    }
+}
