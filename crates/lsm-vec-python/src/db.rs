@@ -1,0 +1,340 @@
+//! `LSMVecDB`: the database handle. Arguments are converted while attached to the
+//! interpreter, then the engine call runs detached (GIL released), so Python threads that
+//! search in parallel run in parallel.
+
+use lsm_vec::{LsmVecDb, SearchResult, Stats};
+use numpy::ndarray::Array2;
+use numpy::{PyArray1, PyArray2};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use crate::convert::{id_arg, ids_arg, uint_arg, MatrixArg, VectorArg};
+use crate::errors::IntoPyResult;
+use crate::options::{resolve_search, PyDbOptions, PySearchResult};
+
+/// An open lsm-vec database. Create it with :meth:`LSMVecDB.open`; use it as a context manager
+/// (``with LSMVecDB.open(path, opts) as db:``) to close it on exit.
+///
+/// The handle is safe to share between threads: searches run in parallel with each other and
+/// with one writer. Every method of a closed database raises ``RuntimeError``.
+#[pyclass(frozen, name = "LSMVecDB", module = "lsm_vec")]
+pub struct PyLsmVecDb {
+    db: LsmVecDb,
+    /// Dimension, cached at open (batch calls check their column count against it).
+    dim: usize,
+    /// The `k` / `ef_search` of the options the database was opened with.
+    default_search: lsm_vec::SearchOptions,
+}
+
+fn stats_dict<'py>(py: Python<'py>, s: &Stats) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("count", s.count)?;
+    d.set_item("dim", s.dim)?;
+    d.set_item("metric", s.metric.to_string())?;
+    d.set_item("vector_storage_type", s.vector_storage_type.code())?;
+    d.set_item("m", s.m)?;
+    d.set_item("m_max", s.m_max)?;
+    d.set_item("max_level", s.max_level)?;
+    d.set_item("upper_layer_nodes", s.upper_layer_nodes)?;
+    d.set_item("vector_file_bytes", s.vector_file_bytes)?;
+    d.set_item("lsm_disk_bytes", s.lsm_disk_bytes)?;
+    d.set_item("searches", s.searches)?;
+    d.set_item("inserts", s.inserts)?;
+    d.set_item("updates", s.updates)?;
+    d.set_item("deletes", s.deletes)?;
+    d.set_item("vector_pages_read", s.vector_pages_read)?;
+    d.set_item("page_cache_hits", s.page_cache_hits)?;
+    d.set_item("page_cache_misses", s.page_cache_misses)?;
+    d.set_item("page_cache_pages", s.page_cache_pages)?;
+    d.set_item("lsm_gets", s.lsm_gets)?;
+    d.set_item("edge_cache_hits", s.edge_cache_hits)?;
+    d.set_item("edge_cache_entries", s.edge_cache_entries)?;
+    d.set_item("distance_computations", s.distance_computations)?;
+    d.set_item("nodes_visited", s.nodes_visited)?;
+    d.set_item("nodes_expanded", s.nodes_expanded)?;
+    for (name, l) in [
+        ("search_latency", &s.search_latency),
+        ("insert_latency", &s.insert_latency),
+        ("update_latency", &s.update_latency),
+        ("delete_latency", &s.delete_latency),
+    ] {
+        let ld = PyDict::new(py);
+        ld.set_item("count", l.count)?;
+        ld.set_item("p50_us", l.p50_us)?;
+        ld.set_item("p95_us", l.p95_us)?;
+        ld.set_item("p99_us", l.p99_us)?;
+        ld.set_item("max_us", l.max_us)?;
+        d.set_item(name, ld)?;
+    }
+    Ok(d)
+}
+
+impl PyLsmVecDb {
+    fn check_open(&self) -> PyResult<()> {
+        if self.db.is_closed() {
+            Err(PyRuntimeError::new_err("database is closed"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[pymethods]
+impl PyLsmVecDb {
+    /// ``LSMVecDB.open(path, opts)``: creates or opens the database in directory ``path``
+    /// (created if missing). With ``opts=None``, opens an existing database with the parameters
+    /// stored in it. ``ValueError`` for invalid options or a parameter that differs from the
+    /// stored one, ``RuntimeError`` for I/O errors, corruption or a database already open.
+    #[staticmethod]
+    #[pyo3(signature = (path, opts = None))]
+    fn open(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        opts: Option<PyRef<'_, PyDbOptions>>,
+    ) -> PyResult<Self> {
+        let options = match opts {
+            Some(o) => Some(o.to_engine()?),
+            None => None,
+        };
+        let db = py
+            .detach(move || match options {
+                Some(o) => LsmVecDb::open(&path, o),
+                None => LsmVecDb::open_existing(&path),
+            })
+            .py()?;
+        let eff = db.options().py()?;
+        Ok(PyLsmVecDb { dim: eff.dim, default_search: eff.search_options(), db })
+    }
+
+    /// Flushes pending writes and releases the database. Closing twice is not an error.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.db.close()).py()
+    }
+
+    /// Whether :meth:`close` has been called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.db.is_closed()
+    }
+
+    /// The dimension of the vectors.
+    #[getter]
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// The database directory, as given to :meth:`open`.
+    #[getter]
+    fn path(&self) -> String {
+        self.db.path().to_string_lossy().into_owned()
+    }
+
+    /// Inserts a new vector (list or numpy array of length ``dim``) under ``id``
+    /// (``0 <= id < 2**64``). ``ValueError`` on a dimension mismatch, NaN/inf components, a zero
+    /// vector under cosine, or an id that already exists.
+    fn insert(&self, py: Python<'_>, id: &Bound<'_, PyAny>, vector: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id = id_arg(id)?;
+        let v = VectorArg::extract(vector, "vector")?;
+        let s = v.as_slice()?;
+        py.detach(|| self.db.insert(id, s)).py()
+    }
+
+    /// Inserts many vectors: ``ids`` (list of ints or 1-D integer array, length n) and
+    /// ``vectors`` (2-D array or list of lists, shape (n, dim)). The whole batch is validated
+    /// first, so a bad batch writes nothing.
+    fn insert_batch(&self, py: Python<'_>, ids: &Bound<'_, PyAny>, vectors: &Bound<'_, PyAny>) -> PyResult<()> {
+        let ids = ids_arg(ids)?;
+        if ids.is_empty() && vectors.len().unwrap_or(1) == 0 {
+            return self.check_open();
+        }
+        let m = MatrixArg::extract(vectors, "vectors")?;
+        if m.cols != self.dim {
+            return Err(PyValueError::new_err(format!(
+                "dimension mismatch: expected vectors of dimension {}, got shape ({}, {})",
+                self.dim, m.rows, m.cols
+            )));
+        }
+        if m.rows != ids.len() {
+            return Err(PyValueError::new_err(format!(
+                "got {} ids but {} vectors",
+                ids.len(),
+                m.rows
+            )));
+        }
+        let s = m.as_slice()?;
+        py.detach(|| self.db.insert_batch(&ids, s)).py()
+    }
+
+    /// The ``k`` nearest vectors to ``query``, sorted by ascending distance, as a list of
+    /// :class:`SearchResult`. Three forms::
+    ///
+    ///     db.search_knn(query, search_opts)             # a SearchOptions
+    ///     db.search_knn(query, k=10, ef_search=128)     # or positionally: (query, 10, 128)
+    ///     db.search_knn(query)                          # k / ef_search of the open options
+    ///
+    /// With only ``k`` given, ``ef_search`` is ``max(default ef_search, k)``.
+    #[pyo3(signature = (query, opts = None, ef_search = None, *, k = None))]
+    fn search_knn(
+        &self,
+        py: Python<'_>,
+        query: &Bound<'_, PyAny>,
+        opts: Option<&Bound<'_, PyAny>>,
+        ef_search: Option<&Bound<'_, PyAny>>,
+        k: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Vec<PySearchResult>> {
+        let so = resolve_search(self.default_search, opts, k, ef_search)?;
+        let v = VectorArg::extract(query, "query")?;
+        let s = v.as_slice()?;
+        let hits = py.detach(|| self.db.search_knn(s, &so)).py()?;
+        Ok(hits.into_iter().map(PySearchResult::from).collect())
+    }
+
+    /// Searches many queries (2-D array or list of lists, shape (n, dim)) on ``threads``
+    /// threads (0 = one per core). Returns ``(ids, distances)``: int64 and float32 arrays of
+    /// shape (n, k), each row sorted by ascending distance. Missing neighbours (fewer than k
+    /// live vectors) are id -1 with distance inf. Ids >= 2**63 appear as negative int64
+    /// (two's complement): ``ids.view(numpy.uint64)`` recovers them.
+    #[pyo3(signature = (queries, opts = None, ef_search = None, *, k = None, threads = None))]
+    fn search_knn_batch<'py>(
+        &self,
+        py: Python<'py>,
+        queries: &Bound<'py, PyAny>,
+        opts: Option<&Bound<'py, PyAny>>,
+        ef_search: Option<&Bound<'py, PyAny>>,
+        k: Option<&Bound<'py, PyAny>>,
+        threads: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let so = resolve_search(self.default_search, opts, k, ef_search)?;
+        let threads: usize = match threads {
+            Some(t) if !t.is_none() => uint_arg(t, "threads")?,
+            _ => 0,
+        };
+        let m = MatrixArg::extract(queries, "queries")?;
+        if m.rows > 0 && m.cols != self.dim {
+            return Err(PyValueError::new_err(format!(
+                "dimension mismatch: expected queries of dimension {}, got shape ({}, {})",
+                self.dim, m.rows, m.cols
+            )));
+        }
+        let (n, k) = (m.rows, so.k);
+        let s = m.as_slice()?;
+        let (ids, dists) = py
+            .detach(|| -> lsm_vec::Result<(Vec<i64>, Vec<f32>)> {
+                let results: Vec<Vec<SearchResult>> = if n == 0 {
+                    so.validate()?;
+                    Vec::new()
+                } else {
+                    self.db.search_knn_batch(s, &so, threads)?
+                };
+                let mut ids = vec![-1i64; n * k];
+                let mut dists = vec![f32::INFINITY; n * k];
+                for (row, hits) in results.iter().enumerate() {
+                    for (j, h) in hits.iter().take(k).enumerate() {
+                        ids[row * k + j] = h.id as i64;
+                        dists[row * k + j] = h.distance;
+                    }
+                }
+                Ok((ids, dists))
+            })
+            .py()?;
+        let ids = Array2::from_shape_vec((n, k), ids)
+            .map_err(|e| PyRuntimeError::new_err(format!("internal shape error: {e}")))?;
+        let dists = Array2::from_shape_vec((n, k), dists)
+            .map_err(|e| PyRuntimeError::new_err(format!("internal shape error: {e}")))?;
+        let ids = PyArray2::from_owned_array(py, ids);
+        let dists = PyArray2::from_owned_array(py, dists);
+        PyTuple::new(py, [ids.into_any(), dists.into_any()])
+    }
+
+    /// The stored vector of ``id`` as a 1-D float32 numpy array. ``KeyError`` if absent.
+    fn get<'py>(&self, py: Python<'py>, id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let id = id_arg(id)?;
+        let v = py.detach(|| self.db.get(id)).py()?;
+        Ok(PyArray1::from_vec(py, v))
+    }
+
+    /// Replaces the vector of an existing ``id`` and rebuilds its links. ``KeyError`` if the
+    /// id does not exist, ``ValueError`` for a bad vector.
+    fn update(&self, py: Python<'_>, id: &Bound<'_, PyAny>, vector: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id = id_arg(id)?;
+        let v = VectorArg::extract(vector, "vector")?;
+        let s = v.as_slice()?;
+        py.detach(|| self.db.update(id, s)).py()
+    }
+
+    /// Deletes ``id``: it is never returned by a search again. ``KeyError`` if absent.
+    fn delete(&self, py: Python<'_>, id: &Bound<'_, PyAny>) -> PyResult<()> {
+        let id = id_arg(id)?;
+        py.detach(|| self.db.delete(id)).py()
+    }
+
+    /// Persists everything written so far to stable storage (fsync).
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.db.flush()).py()
+    }
+
+    /// Counters, sizes and latency percentiles (``*_latency`` dicts, in microseconds; filled
+    /// only with ``enable_stats``), as a dict.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = py.detach(|| self.db.stats()).py()?;
+        stats_dict(py, &s)
+    }
+
+    /// Prints I/O and timing statistics to ``sys.stdout``. Latencies are recorded only when
+    /// the database was opened with ``enable_stats = True``.
+    fn print_statistics(&self, py: Python<'_>) -> PyResult<()> {
+        let s = py.detach(|| self.db.stats()).py()?;
+        let text = s.to_string();
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("end", "")?;
+        py.import("builtins")?.getattr("print")?.call((text,), Some(&kwargs))?;
+        Ok(())
+    }
+
+    /// Number of live vectors.
+    fn __len__(&self) -> PyResult<usize> {
+        self.db.len().py()
+    }
+
+    /// ``id in db``: whether ``id`` is live. Ints outside ``[0, 2**64)`` are never contained.
+    fn __contains__(&self, id: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let id = match id_arg(id) {
+            Ok(id) => id,
+            Err(e) if e.is_instance_of::<PyValueError>(id.py()) => {
+                self.check_open()?;
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        };
+        self.db.contains(id).py()
+    }
+
+    fn __enter__(slf: Py<Self>, py: Python<'_>) -> PyResult<Py<Self>> {
+        slf.get().check_open()?;
+        let _ = py;
+        Ok(slf)
+    }
+
+    /// Closes the database; exceptions from the ``with`` body propagate.
+    #[pyo3(signature = (_exc_type = None, _exc = None, _tb = None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<&Bound<'_, PyAny>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "LSMVecDB(path={:?}, dim={}, closed={})",
+            self.db.path().to_string_lossy(),
+            self.dim,
+            if self.db.is_closed() { "True" } else { "False" }
+        )
+    }
+}

@@ -1,0 +1,37 @@
+"""lsm-vec: a disk-resident vector database.
+
+An HNSW index whose upper layers live in memory and whose layer 0 lives in an LSM tree,
+with the raw vectors in a paged file read through a bounded page cache.
+
+    import lsm_vec
+
+    opts = lsm_vec.LSMVecDBOptions()
+    opts.dim = 128
+    opts.reinit = True
+    with lsm_vec.LSMVecDB.open("./db", opts) as db:
+        db.insert(1, [0.1] * 128)
+        for r in db.search_knn([0.1] * 128, k=10, ef_search=128):
+            print(r.id, r.distance)
+
+Errors: ``ValueError`` for invalid arguments (dimension mismatch, NaN, bad options,
+duplicate insert), ``KeyError`` for an id that does not exist, ``RuntimeError`` for
+everything else (I/O, corruption, a database open elsewhere, a closed handle).
+"""
+
+from ._lsm_vec import (
+    DistanceMetric,
+    LSMVecDB,
+    LSMVecDBOptions,
+    SearchOptions,
+    SearchResult,
+    __version__,
+)
+
+__all__ = [
+    "DistanceMetric",
+    "LSMVecDB",
+    "LSMVecDBOptions",
+    "SearchOptions",
+    "SearchResult",
+    "__version__",
+]

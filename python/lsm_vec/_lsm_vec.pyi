@@ -1,0 +1,197 @@
+"""Type stubs of the compiled module ``lsm_vec._lsm_vec`` (re-exported by ``lsm_vec``)."""
+
+import os
+from enum import Enum
+from typing import Any, Optional, Sequence, SupportsFloat, SupportsIndex, Tuple, Union, final
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+_Vector = Union[Sequence[SupportsFloat], npt.NDArray[Any]]
+"""A vector: a list/tuple of numbers or a 1-D numpy array of any real dtype and layout.
+C-contiguous float32 arrays are used without a copy."""
+
+_Matrix = Union[Sequence[Sequence[SupportsFloat]], npt.NDArray[Any]]
+"""Several vectors: a 2-D numpy array (one row per vector) or a list of lists."""
+
+_Id = SupportsIndex
+"""A vector id: an int in [0, 2**64 - 1]. Other ints raise ValueError."""
+
+_Ids = Union[Sequence[SupportsIndex], npt.NDArray[np.integer[Any]]]
+
+@final
+class DistanceMetric(Enum):
+    """Distance metric of a database.
+
+    * ``L2``: Euclidean distance (not squared).
+    * ``Cosine``: ``1 - cosine_similarity``.
+    * ``InnerProduct``: ``-dot(a, b)`` (smaller is closer).
+    """
+
+    L2 = 0
+    """Euclidean distance."""
+    Cosine = 1
+    """One minus cosine similarity."""
+    InnerProduct = 2
+    """Negative dot product."""
+
+class LSMVecDBOptions:
+    """Options of :meth:`LSMVecDB.open`. Every property is read-write; defaults are the
+    specification's. Keyword arguments set properties: ``LSMVecDBOptions(dim=128, reinit=True)``.
+
+    Integer properties reject negative values with ``ValueError``; the remaining checks
+    (``dim > 0``, ``m >= 2``, ``m_max >= m``, ``ef_search >= k``, ...) are done by ``open``,
+    which raises ``ValueError``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None: ...
+    dim: int
+    """Required. Dimensionality of the vectors (1 ..= 65536). Default 0 (unset)."""
+    metric: DistanceMetric
+    """Distance metric, default ``DistanceMetric.L2``. Also accepts 'l2', 'cosine', 'ip'."""
+    m: int
+    """HNSW links created per inserted node (default 8)."""
+    m_max: int
+    """HNSW maximum links per node on the upper layers (default 16)."""
+    ef_construction: float
+    """HNSW candidate pool size during construction (default 32.0)."""
+    vec_file_capacity: int
+    """Initial capacity hint in vectors (default 100000); the vector file grows on demand."""
+    paged_max_cached_pages: int
+    """Vector page cache size in 4 KiB pages (default 4096 = 16 MiB)."""
+    vector_storage_type: int
+    """0 = basic (flat file), 1 = paged (default)."""
+    db_target_size: int
+    """Size hint in bytes for the LSM tree (default 100 GiB)."""
+    random_seed: int
+    """Seed of the RNG that draws HNSW levels (default 12345)."""
+    enable_stats: bool
+    """Collect latency histograms (default False); counters are always collected."""
+    enable_batch_read: bool
+    """Read a node's unvisited neighbours together, grouped by page (default True)."""
+    reinit: bool
+    """Wipe existing data on open (default False = reopen)."""
+    vector_file_path: Union[str, "os.PathLike[str]"]
+    """Path of the vector file ("" = ``vectors.bin`` inside the database directory). Read back as str."""
+    log_file_path: Union[str, "os.PathLike[str]"]
+    """Path of a log file ("" = no log file). Read back as str."""
+    k: int
+    """Default ``k`` of a ``search_knn`` call without search options (default 1)."""
+    ef_search: int
+    """Default ``ef_search`` of a ``search_knn`` call without search options (default 64)."""
+    edge_cache_size: int
+    """Capacity of the decoded layer-0 adjacency cache, in lists (default 1048576; 0 = off)."""
+    lsm_cache_bytes: int
+    """Capacity of the LSM block cache in bytes (default 8 MiB)."""
+    sync_writes: bool
+    """fsync on every write so acknowledged writes survive power loss (default False)."""
+
+class SearchOptions:
+    """Parameters of one search: ``k`` (default 1) nearest neighbours from a candidate pool of
+    ``ef_search`` (default 64, must be >= k)."""
+
+    def __init__(self, k: Optional[int] = None, ef_search: Optional[int] = None) -> None: ...
+    k: int
+    """Number of nearest neighbours to return (default 1)."""
+    ef_search: int
+    """Candidate pool size (default 64); must be >= k. Higher = better recall, slower."""
+
+@final
+class SearchResult:
+    """One search hit. Compares equal to another with the same id and distance."""
+
+    def __init__(self, id: int, distance: float) -> None: ...
+    @property
+    def id(self) -> int:
+        """Identifier of the matched vector (read-only)."""
+    @property
+    def distance(self) -> float:
+        """Distance from the query under the database's metric (read-only)."""
+
+@final
+class LSMVecDB:
+    """An open lsm-vec database; create it with :meth:`open`, use it as a context manager to
+    close it on exit. Safe to share between threads: the GIL is released during every database
+    operation, so searches from several Python threads run in parallel. Every method of a
+    closed database raises ``RuntimeError``."""
+
+    @staticmethod
+    def open(
+        path: Union[str, "os.PathLike[str]"], opts: Optional[LSMVecDBOptions] = None
+    ) -> "LSMVecDB":
+        """Creates or opens the database in directory ``path`` (created if missing).
+
+        With ``opts=None`` an existing database is opened with its stored parameters.
+        Raises ``ValueError`` for invalid options or a stored parameter (dim, metric, m, m_max,
+        vector_storage_type) that differs, ``RuntimeError`` for I/O errors, corruption, or a
+        database already open elsewhere."""
+    def close(self) -> None:
+        """Flushes pending writes and releases the database. Closing twice is not an error."""
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+    @property
+    def dim(self) -> int:
+        """Dimension of the vectors."""
+    @property
+    def path(self) -> str:
+        """The database directory, as given to :meth:`open`."""
+    def insert(self, id: _Id, vector: _Vector) -> None:
+        """Inserts a new vector of length ``dim``.
+
+        ``ValueError`` on a dimension mismatch, NaN/inf components, a zero vector under
+        cosine, or an id that already exists."""
+    def insert_batch(self, ids: _Ids, vectors: _Matrix) -> None:
+        """Inserts ``len(ids)`` vectors (shape ``(n, dim)``). The whole batch is validated
+        first, so a bad batch writes nothing."""
+    def search_knn(
+        self,
+        query: _Vector,
+        opts: Union[SearchOptions, int, None] = None,
+        ef_search: Optional[int] = None,
+        *,
+        k: Optional[int] = None,
+    ) -> list[SearchResult]:
+        """The ``k`` nearest vectors, sorted by ascending distance.
+
+        Forms: ``search_knn(q, search_opts)``, ``search_knn(q, k=10, ef_search=128)`` (or
+        positionally ``search_knn(q, 10, 128)``), and ``search_knn(q)``, which uses the ``k``
+        and ``ef_search`` of the options the database was opened with. With only ``k`` given,
+        ``ef_search`` is ``max(default ef_search, k)``."""
+    def search_knn_batch(
+        self,
+        queries: _Matrix,
+        opts: Union[SearchOptions, int, None] = None,
+        ef_search: Optional[int] = None,
+        *,
+        k: Optional[int] = None,
+        threads: Optional[int] = None,
+    ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Searches ``n`` queries (shape ``(n, dim)``) on ``threads`` threads (0 or None =
+        one per core). Returns ``(ids, distances)`` of shape ``(n, k)``: int64 and float32,
+        rows sorted by ascending distance; missing neighbours are id -1 with distance inf.
+        Ids >= 2**63 appear as negative int64; ``ids.view(numpy.uint64)`` recovers them."""
+    def get(self, id: _Id) -> npt.NDArray[np.float32]:
+        """The stored vector as a 1-D float32 array. ``KeyError`` if the id does not exist."""
+    def update(self, id: _Id, vector: _Vector) -> None:
+        """Replaces the vector of an existing id and rebuilds its links. ``KeyError`` if the
+        id does not exist."""
+    def delete(self, id: _Id) -> None:
+        """Deletes the id; it is never returned by a search again. ``KeyError`` if absent."""
+    def flush(self) -> None:
+        """Persists everything written so far to stable storage (fsync)."""
+    def stats(self) -> dict[str, Any]:
+        """Counters, sizes and latency percentiles as a dict; the ``*_latency`` entries are
+        dicts with ``count``, ``p50_us``, ``p95_us``, ``p99_us``, ``max_us`` (filled only with
+        ``enable_stats``)."""
+    def print_statistics(self) -> None:
+        """Prints I/O and timing statistics to ``sys.stdout``."""
+    def __len__(self) -> int:
+        """Number of live vectors."""
+    def __contains__(self, id: object) -> bool:
+        """Whether ``id`` is live."""
+    def __enter__(self) -> "LSMVecDB": ...
+    def __exit__(self, exc_type: Any = None, exc: Any = None, tb: Any = None) -> bool:
+        """Closes the database."""
