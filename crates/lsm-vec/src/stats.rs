@@ -11,12 +11,15 @@ use std::time::Duration;
 
 use crate::options::{DistanceMetric, VectorStorageType};
 
-/// Counters of one search, accumulated without atomics and published once.
+/// Counters of one operation, accumulated without atomics and published once.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct SearchCounters {
+pub(crate) struct OpCounters {
     pub distance_computations: u64,
     pub nodes_visited: u64,
     pub nodes_expanded: u64,
+    pub lsm_gets: u64,
+    pub edge_hits: u64,
+    pub io: crate::vectors::IoCounters,
 }
 
 /// Log-linear latency histogram: 4 sub-buckets per power of two of nanoseconds.
@@ -141,10 +144,13 @@ impl Counters {
         }
     }
 
-    pub fn publish_search(&self, c: &SearchCounters) {
+    /// Adds one operation's counters (the vector file publishes its own I/O counters).
+    pub fn publish(&self, c: &OpCounters) {
         self.distance_computations.fetch_add(c.distance_computations, Relaxed);
         self.nodes_visited.fetch_add(c.nodes_visited, Relaxed);
         self.nodes_expanded.fetch_add(c.nodes_expanded, Relaxed);
+        self.lsm_gets.fetch_add(c.lsm_gets, Relaxed);
+        self.edge_cache_hits.fetch_add(c.edge_hits, Relaxed);
     }
 }
 

@@ -1,1 +1,394 @@
+//! The index as the HNSW algorithm sees it.
+//!
+//! [`View`] reads the committed index: the in-memory state (node table, upper layers, entry
+//! point), layer-0 lists through the edge cache or the LSM, vectors through the page cache.
+//! [`Txn`] overlays one mutation's pending changes on a view (read-your-writes) and turns them
+//! into one atomic LSM batch plus the in-memory changes applied after it commits.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::distance::{Metric, Query};
+use crate::error::{Error, Result};
+use crate::graph::codec::NodeRecord;
+use crate::graph::{EdgeCache, IdHashBuilder, LsmStore, StoreWrite};
+use crate::hnsw::{Graph, GraphMut};
+use crate::stats::OpCounters;
+use crate::vectors::VectorFile;
+
+use super::meta;
+
+/// The committed in-memory part of the index, guarded by the engine's `RwLock`.
+pub(crate) struct IndexState {
+    /// Node table by internal id; `None` = free id.
+    pub nodes: Vec<Option<NodeRecord>>,
+    /// Caller id -> internal id, for live nodes.
+    pub ids: HashMap<u64, u32, IdHashBuilder>,
+    /// Upper-layer lists (levels 1..=L) of nodes whose level L >= 1.
+    pub upper: HashMap<u32, Vec<Vec<u32>>, IdHashBuilder>,
+    pub entry: Option<(u32, usize)>,
+    pub live: usize,
+}
+
+impl IndexState {
+    pub fn node(&self, id: u32) -> Option<&NodeRecord> {
+        self.nodes.get(id as usize).and_then(|n| n.as_ref())
+    }
+}
+
+/// Read access to the committed index for one operation.
+pub(crate) struct View<'a> {
+    pub state: &'a IndexState,
+    pub store: &'a LsmStore,
+    pub edges: &'a EdgeCache,
+    pub vectors: &'a VectorFile,
+    pub metric: Metric,
+    pub batch_read: bool,
+    pub c: OpCounters,
+    slots: Vec<u32>,
+    order: Vec<(u64, u32)>,
+    scratch: Vec<f32>,
+}
+
+impl<'a> View<'a> {
+    pub fn new(
+        state: &'a IndexState,
+        store: &'a LsmStore,
+        edges: &'a EdgeCache,
+        vectors: &'a VectorFile,
+        metric: Metric,
+        batch_read: bool,
+    ) -> View<'a> {
+        View {
+            state,
+            store,
+            edges,
+            vectors,
+            metric,
+            batch_read,
+            c: OpCounters::default(),
+            slots: Vec::new(),
+            order: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    fn slot(&self, id: u32) -> Result<u32> {
+        self.state.node(id).map(|n| n.slot).ok_or_else(|| {
+            Error::corruption(self.vectors.path(), None, format!("internal id {id} has no node record"))
+        })
+    }
+}
+
+impl Graph for View<'_> {
+    fn metric(&self) -> Metric {
+        self.metric
+    }
+
+    fn is_live(&self, id: u32) -> bool {
+        self.state.node(id).is_some()
+    }
+
+    fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) -> Result<()> {
+        out.clear();
+        if level > 0 {
+            if let Some(l) = self.state.upper.get(&id).and_then(|ls| ls.get(level - 1)) {
+                out.extend_from_slice(l);
+            }
+            return Ok(());
+        }
+        if let Some(l) = self.edges.get(id) {
+            self.c.edge_hits += 1;
+            out.extend_from_slice(&l);
+            return Ok(());
+        }
+        self.c.lsm_gets += 1;
+        if let Some(l) = self.store.adj0(id)? {
+            out.extend_from_slice(&l);
+            if self.is_live(id) {
+                self.edges.put(id, Arc::from(l));
+            }
+        }
+        Ok(())
+    }
+
+    fn scores(&mut self, q: &Query<'_>, ids: &[u32], out: &mut Vec<f32>) -> Result<()> {
+        self.slots.clear();
+        for &id in ids {
+            let s = self.slot(id)?;
+            self.slots.push(s);
+        }
+        out.clear();
+        out.resize(ids.len(), 0.0);
+        let metric = self.metric;
+        let View { vectors, batch_read, slots, order, scratch, c, .. } = self;
+        vectors.for_each_record(slots, *batch_read, order, scratch, &mut c.io, |i, r| {
+            out[i] = metric.score(q, r);
+        })
+    }
+
+    fn vector(&mut self, id: u32, out: &mut Vec<f32>) -> Result<()> {
+        let slot = self.slot(id)?;
+        out.clear();
+        let View { vectors, scratch, c, .. } = self;
+        vectors.with_record(slot, scratch, &mut c.io, |r| out.extend_from_slice(r))
+    }
+
+    fn entry(&self) -> Option<(u32, usize)> {
+        self.state.entry
+    }
+
+    fn id_bound(&self) -> usize {
+        self.state.nodes.len()
+    }
+
+    fn counters(&mut self) -> &mut OpCounters {
+        &mut self.c
+    }
+}
+
+/// What one committed mutation changes in memory.
+#[derive(Default)]
+pub(crate) struct Changes {
+    pub writes: Vec<StoreWrite>,
+    pub adj0: Vec<(u32, Option<Arc<[u32]>>)>,
+    pub upper: Vec<(u32, Option<Vec<Vec<u32>>>)>,
+    pub nodes: Vec<(u32, Option<NodeRecord>)>,
+    pub ids: Vec<(u64, Option<u32>)>,
+    pub entry: Option<Option<(u32, usize)>>,
+    pub freed_slots: Vec<u32>,
+    pub written_slots: Vec<u32>,
+    pub counters: OpCounters,
+}
+
+/// Pending changes of one mutation over a [`View`].
+pub(crate) struct Txn<'a> {
+    pub base: View<'a>,
+    adj: HashMap<(u32, usize), Vec<u32>, IdHashBuilder>,
+    nodes: HashMap<u32, Option<NodeRecord>, IdHashBuilder>,
+    vecs: HashMap<u32, Vec<f32>, IdHashBuilder>,
+    ids: Vec<(u64, Option<u32>)>,
+    entry: Option<Option<(u32, usize)>>,
+    freed_slots: Vec<u32>,
+    written_slots: Vec<u32>,
+    bound: usize,
+    split_ids: Vec<u32>,
+    split_pos: Vec<usize>,
+    split_out: Vec<f32>,
+}
+
+impl<'a> Txn<'a> {
+    pub fn new(base: View<'a>) -> Txn<'a> {
+        let bound = base.state.nodes.len();
+        Txn {
+            base,
+            adj: HashMap::with_hasher(IdHashBuilder),
+            nodes: HashMap::with_hasher(IdHashBuilder),
+            vecs: HashMap::with_hasher(IdHashBuilder),
+            ids: Vec::new(),
+            entry: None,
+            freed_slots: Vec::new(),
+            written_slots: Vec::new(),
+            bound,
+            split_ids: Vec::new(),
+            split_pos: Vec::new(),
+            split_out: Vec::new(),
+        }
+    }
+
+    pub fn node(&self, id: u32) -> Option<NodeRecord> {
+        match self.nodes.get(&id) {
+            Some(n) => *n,
+            None => self.base.state.node(id).copied(),
+        }
+    }
+
+    /// Adds a node whose vector is held in memory until its slot is chosen.
+    pub fn add_node(&mut self, id: u32, ext_id: u64, level: usize, v: &[f32]) {
+        self.nodes.insert(id, Some(NodeRecord { ext_id, slot: u32::MAX, level: level as u8 }));
+        self.vecs.insert(id, v.to_vec());
+        self.ids.push((ext_id, Some(id)));
+        self.bound = self.bound.max(id as usize + 1);
+    }
+
+    /// Records the slot the new node's vector was written to.
+    pub fn set_slot(&mut self, id: u32, slot: u32) {
+        if let Some(Some(n)) = self.nodes.get_mut(&id) {
+            n.slot = slot;
+        }
+        self.written_slots.push(slot);
+    }
+
+    /// Removes a node (its lists, its record; its slot is freed after commit).
+    pub fn remove_node(&mut self, id: u32, unmap_ext: bool) {
+        if let Some(n) = self.node(id) {
+            if unmap_ext {
+                self.ids.push((n.ext_id, None));
+            }
+            if n.slot != u32::MAX {
+                self.freed_slots.push(n.slot);
+            }
+            for l in 0..=n.level as usize {
+                self.adj.remove(&(id, l));
+            }
+        }
+        self.nodes.insert(id, None);
+        self.vecs.remove(&id);
+    }
+
+    /// Turns the pending changes into the LSM batch and the in-memory changes.
+    pub fn into_changes(self) -> Changes {
+        let mut ch = Changes { counters: self.base.c, ..Default::default() };
+        let mut upper_touched: Vec<u32> = Vec::new();
+        for (&(id, l), list) in &self.adj {
+            if matches!(self.nodes.get(&id), Some(None)) {
+                continue;
+            }
+            if l == 0 {
+                ch.writes.push(StoreWrite::Adj0(id, Some(list.clone())));
+                ch.adj0.push((id, Some(Arc::from(list.as_slice()))));
+            } else if !upper_touched.contains(&id) {
+                upper_touched.push(id);
+            }
+        }
+        for id in upper_touched {
+            let Some(n) = self.node(id) else { continue };
+            let lists: Vec<Vec<u32>> = (1..=n.level as usize)
+                .map(|l| match self.adj.get(&(id, l)) {
+                    Some(x) => x.clone(),
+                    None => self
+                        .base
+                        .state
+                        .upper
+                        .get(&id)
+                        .and_then(|ls| ls.get(l - 1))
+                        .cloned()
+                        .unwrap_or_default(),
+                })
+                .collect();
+            ch.writes.push(StoreWrite::Upper(id, Some(lists.clone())));
+            ch.upper.push((id, Some(lists)));
+        }
+        for (&id, n) in &self.nodes {
+            match n {
+                Some(rec) => ch.writes.push(StoreWrite::Node(id, Some(*rec))),
+                None => {
+                    // Only ids that existed before need deleting on disk.
+                    if let Some(old) = self.base.state.node(id) {
+                        ch.writes.push(StoreWrite::Node(id, None));
+                        ch.writes.push(StoreWrite::Adj0(id, None));
+                        ch.adj0.push((id, None));
+                        if old.level > 0 {
+                            ch.writes.push(StoreWrite::Upper(id, None));
+                            ch.upper.push((id, None));
+                        }
+                    }
+                }
+            }
+            ch.nodes.push((id, *n));
+        }
+        if let Some(e) = self.entry {
+            if e != self.base.state.entry {
+                ch.writes.push(StoreWrite::Meta(meta::KEY_ENTRY, meta::encode_entry(e)));
+                ch.entry = Some(e);
+            }
+        }
+        ch.ids = self.ids;
+        ch.freed_slots = self.freed_slots;
+        ch.written_slots = self.written_slots;
+        ch
+    }
+}
+
+impl Graph for Txn<'_> {
+    fn metric(&self) -> Metric {
+        self.base.metric
+    }
+
+    fn is_live(&self, id: u32) -> bool {
+        match self.nodes.get(&id) {
+            Some(n) => n.is_some(),
+            None => self.base.is_live(id),
+        }
+    }
+
+    fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) -> Result<()> {
+        if let Some(n) = self.nodes.get(&id) {
+            if n.is_none() {
+                out.clear();
+                return Ok(());
+            }
+        }
+        if let Some(l) = self.adj.get(&(id, level)) {
+            out.clear();
+            out.extend_from_slice(l);
+            return Ok(());
+        }
+        if self.vecs.contains_key(&id) {
+            out.clear();
+            return Ok(());
+        }
+        self.base.neighbors(id, level, out)
+    }
+
+    fn scores(&mut self, q: &Query<'_>, ids: &[u32], out: &mut Vec<f32>) -> Result<()> {
+        if self.vecs.is_empty() || !ids.iter().any(|i| self.vecs.contains_key(i)) {
+            return self.base.scores(q, ids, out);
+        }
+        out.clear();
+        out.resize(ids.len(), 0.0);
+        self.split_ids.clear();
+        self.split_pos.clear();
+        for (i, &id) in ids.iter().enumerate() {
+            match self.vecs.get(&id) {
+                Some(v) => out[i] = self.base.metric.score(q, v),
+                None => {
+                    self.split_ids.push(id);
+                    self.split_pos.push(i);
+                }
+            }
+        }
+        if !self.split_ids.is_empty() {
+            let split_ids = std::mem::take(&mut self.split_ids);
+            let mut split_out = std::mem::take(&mut self.split_out);
+            self.base.scores(q, &split_ids, &mut split_out)?;
+            for (k, &pos) in self.split_pos.iter().enumerate() {
+                out[pos] = split_out[k];
+            }
+            self.split_ids = split_ids;
+            self.split_out = split_out;
+        }
+        Ok(())
+    }
+
+    fn vector(&mut self, id: u32, out: &mut Vec<f32>) -> Result<()> {
+        if let Some(v) = self.vecs.get(&id) {
+            out.clear();
+            out.extend_from_slice(v);
+            return Ok(());
+        }
+        self.base.vector(id, out)
+    }
+
+    fn entry(&self) -> Option<(u32, usize)> {
+        self.entry.unwrap_or(self.base.state.entry)
+    }
+
+    fn id_bound(&self) -> usize {
+        self.bound
+    }
+
+    fn counters(&mut self) -> &mut OpCounters {
+        &mut self.base.c
+    }
+}
+
+impl GraphMut for Txn<'_> {
+    fn set_neighbors(&mut self, id: u32, level: usize, list: Vec<u32>) {
+        self.adj.insert((id, level), list);
+    }
+
+    fn set_entry(&mut self, entry: Option<(u32, usize)>) {
+        self.entry = Some(entry);
+    }
+}

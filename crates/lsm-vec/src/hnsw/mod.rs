@@ -1,1 +1,240 @@
-//! (under construction)
+//! The HNSW algorithm: layer search, insertion with the diversity heuristic, and the repair of
+//! a node's neighbourhood when it is deleted.
+//!
+//! It reaches the index only through the [`Graph`] / [`GraphMut`] traits (implemented by
+//! `db::txn` over the LSM, the edge cache and the vector file, and by an in-memory graph in the
+//! tests below), so it never touches files.
+
+mod search;
+mod visited;
+
+pub(crate) use search::search_layer;
+pub(crate) use visited::Visited;
+
+use crate::distance::{Metric, Query};
+use crate::error::Result;
+use crate::stats::OpCounters;
+
+/// Shape parameters of the graph.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Params {
+    /// Links chosen for a new node on each layer.
+    pub m: usize,
+    /// Degree cap on the upper layers.
+    pub m_max: usize,
+    /// Degree cap on layer 0.
+    pub max_degree0: usize,
+    /// Construction pool size.
+    pub ef_construction: usize,
+}
+
+impl Params {
+    pub fn cap(&self, level: usize) -> usize {
+        if level == 0 {
+            self.max_degree0
+        } else {
+            self.m_max
+        }
+    }
+}
+
+/// Read access to an index. Implementations own their scratch space and counters (one
+/// instance serves one operation), hence `&mut self`.
+pub(crate) trait Graph {
+    fn metric(&self) -> Metric;
+    /// Whether `id` is a live node (dangling or freed ids are not).
+    fn is_live(&self, id: u32) -> bool;
+    /// The neighbour list of `id` on `level` (empty if none), written to `out`.
+    fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) -> Result<()>;
+    /// Scores of `ids` against `q`, written to `out` in the same order.
+    fn scores(&mut self, q: &Query<'_>, ids: &[u32], out: &mut Vec<f32>) -> Result<()>;
+    /// A copy of the vector of `id`.
+    fn vector(&mut self, id: u32, out: &mut Vec<f32>) -> Result<()>;
+    /// Entry point and the top level.
+    fn entry(&self) -> Option<(u32, usize)>;
+    /// An upper bound on internal ids (for sizing visited sets).
+    fn id_bound(&self) -> usize;
+    fn counters(&mut self) -> &mut OpCounters;
+}
+
+/// Write access: what insertion and repair change.
+pub(crate) trait GraphMut: Graph {
+    fn set_neighbors(&mut self, id: u32, level: usize, list: Vec<u32>);
+    fn set_entry(&mut self, entry: Option<(u32, usize)>);
+}
+
+/// Level of a new node, drawn from `hash` (uniform u64): floor(-ln(u) / ln(m)), capped at 16.
+pub(crate) fn draw_level(hash: u64, m: usize) -> usize {
+    let u = ((hash >> 11) as f64 + 1.0) / (1u64 << 53) as f64; // (0, 1]
+    let ml = 1.0 / (m.max(2) as f64).ln();
+    ((-u.ln() * ml).floor() as usize).min(16)
+}
+
+/// Descends from the entry point to `level + 1` greedily, returning the entry points for
+/// `level` (one element).
+fn descend<G: Graph>(g: &mut G, q: &Query<'_>, to_level: usize, visited: &mut Visited) -> Result<Option<Vec<(f32, u32)>>> {
+    let Some((ep, top)) = g.entry() else { return Ok(None) };
+    let mut s = Vec::with_capacity(1);
+    g.scores(q, &[ep], &mut s)?;
+    g.counters().distance_computations += 1;
+    let mut eps = vec![(s[0], ep)];
+    let mut l = top;
+    while l > to_level {
+        eps = search_layer(g, q, &eps, 1, l, visited)?;
+        l -= 1;
+    }
+    Ok(Some(eps))
+}
+
+/// k-NN search: the `ef` best (score, id) pairs on layer 0, ascending.
+pub(crate) fn knn<G: Graph>(g: &mut G, q: &Query<'_>, ef: usize, visited: &mut Visited) -> Result<Vec<(f32, u32)>> {
+    match descend(g, q, 0, visited)? {
+        None => Ok(Vec::new()),
+        Some(eps) => search_layer(g, q, &eps, ef, 0, visited),
+    }
+}
+
+/// Selects up to `m` diverse neighbours from `cands` (ascending by score to the base node):
+/// a candidate is kept if it is closer to the base than to every neighbour kept so far.
+/// With `fill_to`, the list is then topped up with the nearest rejected candidates.
+fn select_heuristic<G: Graph>(g: &mut G, cands: &[(f32, u32)], m: usize, fill_to: usize) -> Result<Vec<u32>> {
+    let metric = g.metric();
+    let mut kept: Vec<u32> = Vec::with_capacity(m);
+    let mut kept_vecs: Vec<Vec<f32>> = Vec::with_capacity(m);
+    let mut rejected: Vec<u32> = Vec::new();
+    let mut cv = Vec::new();
+    for &(d, c) in cands {
+        if kept.len() >= m {
+            rejected.push(c);
+            continue;
+        }
+        g.vector(c, &mut cv)?;
+        let q = metric.prepare(&cv);
+        let mut good = true;
+        for kv in &kept_vecs {
+            g.counters().distance_computations += 1;
+            if metric.score(&q, kv) < d {
+                good = false;
+                break;
+            }
+        }
+        if good {
+            kept.push(c);
+            kept_vecs.push(std::mem::take(&mut cv));
+        } else {
+            rejected.push(c);
+        }
+    }
+    for c in rejected {
+        if kept.len() >= fill_to {
+            break;
+        }
+        kept.push(c);
+    }
+    Ok(kept)
+}
+
+/// Scores `ids` against the vector of `base` and returns them ascending.
+fn rank_from<G: Graph>(g: &mut G, base: u32, ids: &[u32]) -> Result<Vec<(f32, u32)>> {
+    let mut bv = Vec::new();
+    g.vector(base, &mut bv)?;
+    let metric = g.metric();
+    let q = metric.prepare(&bv);
+    let mut s = Vec::with_capacity(ids.len());
+    g.scores(&q, ids, &mut s)?;
+    g.counters().distance_computations += ids.len() as u64;
+    let mut r: Vec<(f32, u32)> = s.into_iter().zip(ids.iter().copied()).collect();
+    r.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    Ok(r)
+}
+
+/// Adds the link `n -> new` on `level`, pruning `n`'s list with the heuristic when it exceeds
+/// its cap. Dead ids found in the list are dropped on the way.
+fn add_link<G: GraphMut>(g: &mut G, p: &Params, n: u32, new: u32, level: usize, buf: &mut Vec<u32>) -> Result<()> {
+    g.neighbors(n, level, buf)?;
+    if buf.contains(&new) {
+        return Ok(());
+    }
+    let mut list: Vec<u32> = buf.iter().copied().filter(|&x| x != n && g.is_live(x)).collect();
+    list.push(new);
+    let cap = p.cap(level);
+    if list.len() > cap {
+        let ranked = rank_from(g, n, &list)?;
+        list = select_heuristic(g, &ranked, cap, 0)?;
+    }
+    g.set_neighbors(n, level, list);
+    Ok(())
+}
+
+/// Links a new node `id` (already live in `g`, with its vector readable) of `level` into the
+/// graph. Returns the layer-0 candidates nearest to it, ascending (used to place its vector).
+pub(crate) fn insert<G: GraphMut>(g: &mut G, p: &Params, id: u32, v: &[f32], level: usize, visited: &mut Visited) -> Result<Vec<u32>> {
+    let metric = g.metric();
+    let q = metric.prepare(v);
+    let Some((_, top)) = g.entry() else {
+        for l in 0..=level {
+            g.set_neighbors(id, l, Vec::new());
+        }
+        g.set_entry(Some((id, level)));
+        return Ok(Vec::new());
+    };
+    let mut eps = descend(g, &q, level, visited)?.unwrap_or_default();
+    let mut near = Vec::new();
+    let mut buf = Vec::new();
+    for l in (0..=level.min(top)).rev() {
+        let w = search_layer(g, &q, &eps, p.ef_construction, l, visited)?;
+        let w: Vec<(f32, u32)> = w.into_iter().filter(|&(_, x)| x != id).collect();
+        let selected = select_heuristic(g, &w, p.m, 0)?;
+        for &n in &selected {
+            add_link(g, p, n, id, l, &mut buf)?;
+        }
+        g.set_neighbors(id, l, selected);
+        if l == 0 {
+            near = w.iter().map(|&(_, x)| x).take(p.m).collect();
+        }
+        if !w.is_empty() {
+            eps = w;
+        }
+    }
+    for l in top + 1..=level {
+        g.set_neighbors(id, l, Vec::new());
+    }
+    if level > top {
+        g.set_entry(Some((id, level)));
+    }
+    Ok(near)
+}
+
+/// Repairs the neighbourhood of `d` (about to be removed, `level` its top level): every
+/// neighbour that links back to `d` gets its list rebuilt from its own neighbours and `d`'s,
+/// chosen with the heuristic and topped up to its previous degree. The caller removes `d`
+/// itself and fixes the entry point.
+pub(crate) fn unlink<G: GraphMut>(g: &mut G, p: &Params, d: u32, level: usize) -> Result<()> {
+    let mut nd = Vec::new();
+    let mut ln = Vec::new();
+    for l in 0..=level {
+        g.neighbors(d, l, &mut nd)?;
+        let nd_live: Vec<u32> = nd.iter().copied().filter(|&x| x != d && g.is_live(x)).collect();
+        for &n in &nd_live {
+            g.neighbors(n, l, &mut ln)?;
+            if !ln.contains(&d) {
+                continue;
+            }
+            let before = ln.len() - 1;
+            let mut cands: Vec<u32> = ln.iter().copied().filter(|&x| x != d && x != n && g.is_live(x)).collect();
+            for &x in &nd_live {
+                if x != n && !cands.contains(&x) {
+                    cands.push(x);
+                }
+            }
+            let ranked = rank_from(g, n, &cands)?;
+            let cap = p.cap(l);
+            let list = select_heuristic(g, &ranked, cap, before.min(cap))?;
+            g.set_neighbors(n, l, list);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,13 @@
-//! (under construction)
+//! The vector file: fixed-size records ("slots") in one of two layouts, read with positioned
+//! I/O through a bounded user-space page cache, and the allocator that places new vectors.
+//!
+//! Who calls it: `db` (open, write before commit, invalidate after commit) and, through the
+//! `hnsw::Graph` implementation in `db`, the search. It knows nothing about the graph.
+
+mod allocator;
+mod file;
+mod layout;
+mod page_cache;
+
+pub(crate) use allocator::SlotAllocator;
+pub(crate) use file::{IoCounters, VectorFile};

@@ -1,0 +1,79 @@
+//! AVX2 + FMA kernels. Callers (see `super::kernels`) only select these after detecting both
+//! features at run time.
+
+use std::arch::x86_64::*;
+
+pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
+    // SAFETY: `kernels()` installs this function only when avx2 and fma were detected.
+    unsafe { l2_sq_impl(a, b) }
+}
+
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    // SAFETY: as above, the CPU supports avx2 and fma.
+    unsafe { dot_impl(a, b) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn hsum(v: __m256) -> f32 {
+    let lo = _mm256_castps256_ps128(v);
+    let hi = _mm256_extractf128_ps(v, 1);
+    let s = _mm_add_ps(lo, hi);
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 0x55));
+    _mm_cvtss_f32(s)
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn l2_sq_impl(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (all loads below): i + 16 <= n, resp. i + 8 <= n, so every 8-lane unaligned load
+    // stays inside both slices.
+    while i + 16 <= n {
+        let d0 = _mm256_sub_ps(unsafe { _mm256_loadu_ps(pa.add(i)) }, unsafe { _mm256_loadu_ps(pb.add(i)) });
+        let d1 = _mm256_sub_ps(unsafe { _mm256_loadu_ps(pa.add(i + 8)) }, unsafe { _mm256_loadu_ps(pb.add(i + 8)) });
+        acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+        acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+        i += 16;
+    }
+    if i + 8 <= n {
+        let d0 = _mm256_sub_ps(unsafe { _mm256_loadu_ps(pa.add(i)) }, unsafe { _mm256_loadu_ps(pb.add(i)) });
+        acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+        i += 8;
+    }
+    let mut s = unsafe { hsum(_mm256_add_ps(acc0, acc1)) };
+    while i < n {
+        let d = a[i] - b[i];
+        s += d * d;
+        i += 1;
+    }
+    s
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_impl(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (all loads below): bounds as in `l2_sq_impl`.
+    while i + 16 <= n {
+        acc0 = _mm256_fmadd_ps(unsafe { _mm256_loadu_ps(pa.add(i)) }, unsafe { _mm256_loadu_ps(pb.add(i)) }, acc0);
+        acc1 = _mm256_fmadd_ps(unsafe { _mm256_loadu_ps(pa.add(i + 8)) }, unsafe { _mm256_loadu_ps(pb.add(i + 8)) }, acc1);
+        i += 16;
+    }
+    if i + 8 <= n {
+        acc0 = _mm256_fmadd_ps(unsafe { _mm256_loadu_ps(pa.add(i)) }, unsafe { _mm256_loadu_ps(pb.add(i)) }, acc0);
+        i += 8;
+    }
+    let mut s = unsafe { hsum(_mm256_add_ps(acc0, acc1)) };
+    while i < n {
+        s += a[i] * b[i];
+        i += 1;
+    }
+    s
+}

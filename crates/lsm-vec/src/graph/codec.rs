@@ -1,0 +1,107 @@
+//! Byte encodings of every LSM record (see docs/format.md). All integers little-endian except
+//! keys, which are big-endian so that ids sort numerically.
+
+/// A node of the node table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NodeRecord {
+    pub ext_id: u64,
+    pub slot: u32,
+    pub level: u8,
+}
+
+pub(crate) fn key_u32(id: u32) -> [u8; 4] {
+    id.to_be_bytes()
+}
+
+pub(crate) fn decode_key_u32(k: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(k.try_into().ok()?))
+}
+
+/// Adjacency list: u32 ids, little-endian, nothing else (the count is the length / 4).
+pub(crate) fn encode_list(list: &[u32]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(list.len() * 4);
+    for id in list {
+        v.extend_from_slice(&id.to_le_bytes());
+    }
+    v
+}
+
+pub(crate) fn decode_list(b: &[u8]) -> Option<Vec<u32>> {
+    if b.len() % 4 != 0 {
+        return None;
+    }
+    Some(b.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+/// Node record: ext_id u64, slot u32, level u8 (13 bytes).
+pub(crate) fn encode_node(n: &NodeRecord) -> [u8; 13] {
+    let mut b = [0u8; 13];
+    b[0..8].copy_from_slice(&n.ext_id.to_le_bytes());
+    b[8..12].copy_from_slice(&n.slot.to_le_bytes());
+    b[12] = n.level;
+    b
+}
+
+pub(crate) fn decode_node(b: &[u8]) -> Option<NodeRecord> {
+    if b.len() != 13 {
+        return None;
+    }
+    Some(NodeRecord {
+        ext_id: u64::from_le_bytes(b[0..8].try_into().ok()?),
+        slot: u32::from_le_bytes(b[8..12].try_into().ok()?),
+        level: b[12],
+    })
+}
+
+/// Upper-layer record of a node of level L >= 1: L lists (levels 1..=L), each a u16 count
+/// followed by that many u32 ids.
+pub(crate) fn encode_upper(lists: &[Vec<u32>]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.push(lists.len() as u8);
+    for l in lists {
+        v.extend_from_slice(&(l.len() as u16).to_le_bytes());
+        for id in l {
+            v.extend_from_slice(&id.to_le_bytes());
+        }
+    }
+    v
+}
+
+pub(crate) fn decode_upper(b: &[u8]) -> Option<Vec<Vec<u32>>> {
+    let (&n, mut rest) = b.split_first()?;
+    let mut out = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        if rest.len() < 2 {
+            return None;
+        }
+        let c = u16::from_le_bytes([rest[0], rest[1]]) as usize;
+        rest = &rest[2..];
+        if rest.len() < c * 4 {
+            return None;
+        }
+        out.push(decode_list(&rest[..c * 4])?);
+        rest = &rest[c * 4..];
+    }
+    if !rest.is_empty() {
+        return None;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let l = vec![1u32, 7, u32::MAX];
+        assert_eq!(decode_list(&encode_list(&l)).unwrap(), l);
+        let n = NodeRecord { ext_id: u64::MAX, slot: 42, level: 3 };
+        assert_eq!(decode_node(&encode_node(&n)).unwrap(), n);
+        let u = vec![vec![1, 2], vec![], vec![9]];
+        assert_eq!(decode_upper(&encode_upper(&u)).unwrap(), u);
+        assert!(decode_upper(&[2, 1, 0]).is_none());
+        assert!(decode_list(&[1, 2, 3]).is_none());
+        assert_eq!(decode_key_u32(&key_u32(0x01020304)), Some(0x01020304));
+    }
+}

@@ -1,0 +1,92 @@
+//! Best-first search on one layer.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+use super::{Graph, Visited};
+use crate::distance::Query;
+use crate::error::Result;
+
+#[derive(Clone, Copy, PartialEq)]
+struct Scored(f32, u32);
+
+impl Eq for Scored {}
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Scored {
+    fn cmp(&self, o: &Self) -> Ordering {
+        self.0.total_cmp(&o.0).then(self.1.cmp(&o.1))
+    }
+}
+
+/// The `ef` nearest (score, id) pairs reachable on `level` from `entry`, ascending. Only live
+/// nodes are scored, expanded or returned. `visited` is reset here.
+pub(crate) fn search_layer<G: Graph>(
+    g: &mut G,
+    q: &Query<'_>,
+    entry: &[(f32, u32)],
+    ef: usize,
+    level: usize,
+    visited: &mut Visited,
+) -> Result<Vec<(f32, u32)>> {
+    let ef = ef.max(1);
+    visited.reset(g.id_bound());
+    let mut cand: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(ef * 2);
+    let mut res: BinaryHeap<Scored> = BinaryHeap::with_capacity(ef + 1);
+    for &(d, id) in entry {
+        if visited.insert(id) {
+            cand.push(Reverse(Scored(d, id)));
+            res.push(Scored(d, id));
+        }
+    }
+    while res.len() > ef {
+        res.pop();
+    }
+    let mut nb = Vec::new();
+    let mut ids = Vec::new();
+    let mut ds = Vec::new();
+    let mut visited_n = 0u64;
+    let mut expanded = 0u64;
+    while let Some(Reverse(Scored(d, c))) = cand.pop() {
+        if res.len() >= ef {
+            if let Some(w) = res.peek() {
+                if d > w.0 {
+                    break;
+                }
+            }
+        }
+        g.neighbors(c, level, &mut nb)?;
+        expanded += 1;
+        ids.clear();
+        for &n in &nb {
+            if visited.insert(n) && g.is_live(n) {
+                ids.push(n);
+            }
+        }
+        if ids.is_empty() {
+            continue;
+        }
+        g.scores(q, &ids, &mut ds)?;
+        visited_n += ids.len() as u64;
+        for (&n, &dn) in ids.iter().zip(ds.iter()) {
+            let worst = res.peek().map(|w| w.0).unwrap_or(f32::INFINITY);
+            if res.len() < ef || dn < worst {
+                cand.push(Reverse(Scored(dn, n)));
+                res.push(Scored(dn, n));
+                if res.len() > ef {
+                    res.pop();
+                }
+            }
+        }
+    }
+    let c = g.counters();
+    c.nodes_visited += visited_n;
+    c.nodes_expanded += expanded;
+    c.distance_computations += visited_n;
+    let mut out: Vec<(f32, u32)> = res.into_iter().map(|s| (s.0, s.1)).collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    Ok(out)
+}

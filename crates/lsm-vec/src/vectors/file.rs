@@ -1,0 +1,356 @@
+//! The vector file: a header page, then records at the offsets `Layout` gives.
+//!
+//! Header (little-endian): magic `LSMVECVF` (8 bytes), format version u32, dim u32, storage
+//! type u8, 3 zero bytes, record bytes u32, instance id u64 (shared with the LSM's `meta`, so a
+//! vector file of another database is rejected), xxh3-64 of the preceding 32 bytes. All reads
+//! and writes are positioned (`pread`/`pwrite`), so concurrent readers need no seek lock.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use super::layout::{Layout, HEADER_BYTES, PAGE_BYTES, PAGE_FLOATS};
+use super::page_cache::{Page, PageCache};
+use crate::error::{Error, Result};
+use crate::options::VectorStorageType;
+
+#[cfg(not(target_endian = "little"))]
+compile_error!("lsm-vec stores f32 little-endian and reads them in place: little-endian only");
+
+const MAGIC: &[u8; 8] = b"LSMVECVF";
+/// Vector file format version.
+pub(crate) const FILE_VERSION: u32 = 1;
+
+/// Cache and I/O counters a caller accumulates locally.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IoCounters {
+    pub page_hits: u64,
+    pub page_misses: u64,
+}
+
+pub(crate) struct VectorFile {
+    file: File,
+    path: PathBuf,
+    pub layout: Layout,
+    dim: usize,
+    cache: PageCache,
+    pages_read: AtomicU64,
+    page_hits: AtomicU64,
+}
+
+fn f32_bytes(v: &[f32]) -> &[u8] {
+    // SAFETY: f32 has no padding or invalid bit patterns as bytes; the byte slice covers exactly
+    // the memory of `v` and borrows it for the same lifetime.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
+}
+
+fn f32_bytes_mut(v: &mut [f32]) -> &mut [u8] {
+    // SAFETY: every byte pattern is a valid f32, so writing arbitrary bytes is sound; the slice
+    // covers exactly `v`'s memory and borrows it mutably for the same lifetime.
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
+}
+
+fn encode_header(dim: usize, storage: VectorStorageType, rec_bytes: usize, instance: u64) -> Vec<u8> {
+    let mut h = Vec::with_capacity(PAGE_BYTES);
+    h.extend_from_slice(MAGIC);
+    h.extend_from_slice(&FILE_VERSION.to_le_bytes());
+    h.extend_from_slice(&(dim as u32).to_le_bytes());
+    h.push(storage.code());
+    h.extend_from_slice(&[0, 0, 0]);
+    h.extend_from_slice(&(rec_bytes as u32).to_le_bytes());
+    h.extend_from_slice(&instance.to_le_bytes());
+    let sum = xxhash_rust::xxh3::xxh3_64(&h);
+    h.extend_from_slice(&sum.to_le_bytes());
+    h.resize(PAGE_BYTES, 0);
+    h
+}
+
+/// What a header says; `decode_header` checks magic, checksum and version.
+pub(crate) struct Header {
+    pub dim: usize,
+    pub storage: VectorStorageType,
+    pub instance: u64,
+}
+
+fn decode_header(path: &Path, h: &[u8]) -> Result<Header> {
+    let bad = |off: u64, why: &str| Error::corruption(path, Some(off), why.to_string());
+    if h.len() < 40 {
+        return Err(bad(0, "file too short for an lsm-vec vector file header"));
+    }
+    if &h[0..8] != MAGIC {
+        return Err(bad(0, "bad magic: not an lsm-vec vector file"));
+    }
+    let sum = u64::from_le_bytes(h[32..40].try_into().expect("8 bytes"));
+    if xxhash_rust::xxh3::xxh3_64(&h[0..32]) != sum {
+        return Err(bad(32, "header checksum mismatch"));
+    }
+    let version = u32::from_le_bytes(h[8..12].try_into().expect("4 bytes"));
+    if version != FILE_VERSION {
+        return Err(bad(8, &format!("unsupported vector file format version {version} (this build reads {FILE_VERSION})")));
+    }
+    let dim = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes")) as usize;
+    let storage = VectorStorageType::from_code(h[16] as i64).map_err(|_| bad(16, "unknown storage type"))?;
+    let rec = u32::from_le_bytes(h[20..24].try_into().expect("4 bytes")) as usize;
+    if dim == 0 || rec != dim * 4 {
+        return Err(bad(12, "inconsistent dimension / record size"));
+    }
+    let instance = u64::from_le_bytes(h[24..32].try_into().expect("8 bytes"));
+    Ok(Header { dim, storage, instance })
+}
+
+impl VectorFile {
+    /// Reads the header of an existing file without opening it for writing.
+    pub fn read_header(path: &Path) -> Result<Header> {
+        let f = File::open(path).map_err(|e| Error::io(format!("open vector file {}", path.display()), e))?;
+        let mut h = vec![0u8; 40];
+        let n = read_full_at(&f, &mut h, 0).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        decode_header(path, &h[..n])
+    }
+
+    /// Creates (truncating) a vector file.
+    pub fn create(path: &Path, dim: usize, storage: VectorStorageType, instance: u64, cache_pages: usize, sync: bool) -> Result<VectorFile> {
+        let layout = Layout::new(storage, dim);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| Error::io(format!("create vector file {}", path.display()), e))?;
+        file.write_all_at(&encode_header(dim, storage, layout.rec_bytes, instance), 0)
+            .map_err(|e| Error::io(format!("write header of {}", path.display()), e))?;
+        if sync {
+            file.sync_all().map_err(|e| Error::io(format!("fsync {}", path.display()), e))?;
+        }
+        Ok(Self::wrap(file, path, layout, dim, cache_pages))
+    }
+
+    /// Opens an existing vector file and checks it belongs to this database.
+    pub fn open(path: &Path, dim: usize, storage: VectorStorageType, instance: u64, cache_pages: usize) -> Result<VectorFile> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(format!("open vector file {}", path.display()), e))?;
+        let mut h = vec![0u8; 40];
+        let n = read_full_at(&file, &mut h, 0).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+        let hd = decode_header(path, &h[..n])?;
+        if hd.instance != instance {
+            return Err(Error::corruption(path, Some(24), "vector file belongs to another database (instance id mismatch)"));
+        }
+        if hd.dim != dim || hd.storage != storage {
+            return Err(Error::corruption(path, Some(12), format!(
+                "vector file has dim {} / storage {:?}, the database says dim {dim} / storage {storage:?}",
+                hd.dim, hd.storage
+            )));
+        }
+        Ok(Self::wrap(file, path, Layout::new(storage, dim), dim, cache_pages))
+    }
+
+    fn wrap(file: File, path: &Path, layout: Layout, dim: usize, cache_pages: usize) -> VectorFile {
+        VectorFile {
+            file,
+            path: path.to_path_buf(),
+            layout,
+            dim,
+            cache: PageCache::new(cache_pages),
+            pages_read: AtomicU64::new(0),
+            page_hits: AtomicU64::new(0),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn len_bytes(&self) -> u64 {
+        self.file.metadata().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn cached_pages(&self) -> usize {
+        self.cache.len()
+    }
+
+    pub fn pages_read(&self) -> u64 {
+        self.pages_read.load(Relaxed)
+    }
+
+    pub fn page_hits(&self) -> u64 {
+        self.page_hits.load(Relaxed)
+    }
+
+    pub fn publish(&self, c: &IoCounters) {
+        if c.page_misses > 0 {
+            self.pages_read.fetch_add(c.page_misses, Relaxed);
+        }
+        if c.page_hits > 0 {
+            self.page_hits.fetch_add(c.page_hits, Relaxed);
+        }
+    }
+
+    /// Data page `page` through the cache.
+    fn page(&self, page: u64, io: &mut IoCounters) -> Result<Page> {
+        if let Some(p) = self.cache.get(page) {
+            io.page_hits += 1;
+            return Ok(p);
+        }
+        io.page_misses += 1;
+        let mut buf = vec![0f32; PAGE_FLOATS];
+        let off = HEADER_BYTES + page * PAGE_BYTES as u64;
+        read_full_at(&self.file, f32_bytes_mut(&mut buf), off)
+            .map_err(|e| Error::io(format!("read {} at {off}", self.path.display()), e))?;
+        let p: Page = Arc::from(buf);
+        self.cache.insert(page, p.clone());
+        Ok(p)
+    }
+
+    /// Calls `f` with the record of `slot`: in place when it lies in one page, else gathered
+    /// into `scratch`.
+    pub fn with_record<R>(&self, slot: u32, scratch: &mut Vec<f32>, io: &mut IoCounters, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+        let off = self.layout.offset(slot) - HEADER_BYTES;
+        let first = off / PAGE_BYTES as u64;
+        let start = (off % PAGE_BYTES as u64) as usize / 4;
+        if start + self.dim <= PAGE_FLOATS {
+            let p = self.page(first, io)?;
+            return Ok(f(&p[start..start + self.dim]));
+        }
+        scratch.clear();
+        let mut page = first;
+        let mut from = start;
+        while scratch.len() < self.dim {
+            let p = self.page(page, io)?;
+            let take = (self.dim - scratch.len()).min(PAGE_FLOATS - from);
+            scratch.extend_from_slice(&p[from..from + take]);
+            page += 1;
+            from = 0;
+        }
+        Ok(f(scratch))
+    }
+
+    /// Calls `f(i, record)` for every `slots[i]`, fetching each page once when `batch` (records
+    /// are visited grouped by page; `order` is scratch space).
+    pub fn for_each_record(
+        &self,
+        slots: &[u32],
+        batch: bool,
+        order: &mut Vec<(u64, u32)>,
+        scratch: &mut Vec<f32>,
+        io: &mut IoCounters,
+        mut f: impl FnMut(usize, &[f32]),
+    ) -> Result<()> {
+        if !batch || self.layout.pages_per_slot > 1 || slots.len() < 2 {
+            for (i, &s) in slots.iter().enumerate() {
+                self.with_record(s, scratch, io, |r| f(i, r))?;
+            }
+            return Ok(());
+        }
+        order.clear();
+        order.extend(slots.iter().enumerate().map(|(i, &s)| (self.layout.first_page(s), i as u32)));
+        order.sort_unstable();
+        let mut cur: Option<(u64, Page)> = None;
+        for &(page, i) in order.iter() {
+            let slot = slots[i as usize];
+            let off = self.layout.offset(slot) - HEADER_BYTES;
+            let start = (off % PAGE_BYTES as u64) as usize / 4;
+            if start + self.dim > PAGE_FLOATS {
+                self.with_record(slot, scratch, io, |r| f(i as usize, r))?;
+                continue;
+            }
+            let p = match &cur {
+                Some((pg, p)) if *pg == page => p.clone(),
+                _ => {
+                    let p = self.page(page, io)?;
+                    cur = Some((page, p.clone()));
+                    p
+                }
+            };
+            f(i as usize, &p[start..start + self.dim]);
+        }
+        Ok(())
+    }
+
+    /// Writes a record (positioned write; the caller invalidates cached pages after commit).
+    pub fn write(&self, slot: u32, v: &[f32]) -> Result<()> {
+        let off = self.layout.offset(slot);
+        self.file
+            .write_all_at(f32_bytes(v), off)
+            .map_err(|e| Error::io(format!("write {} at {off}", self.path.display()), e))
+    }
+
+    pub fn invalidate_slot(&self, slot: u32) {
+        for p in self.layout.pages(slot) {
+            self.cache.invalidate(p);
+        }
+    }
+
+    pub fn sync(&self) -> Result<()> {
+        self.file.sync_data().map_err(|e| Error::io(format!("fsync {}", self.path.display()), e))
+    }
+}
+
+/// Reads as much of `buf` as the file holds from `off`; bytes past the end stay untouched
+/// (callers pass zeroed buffers). Returns the number of bytes read.
+fn read_full_at(f: &File, buf: &mut [u8], off: u64) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match f.read_at(&mut buf[done..], off + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_read_round_trip_both_layouts_and_large_dims() {
+        let dir = tempfile::tempdir().unwrap();
+        for storage in [VectorStorageType::Basic, VectorStorageType::Paged] {
+            for dim in [3usize, 100, 128, 1536, 3000] {
+                let p = dir.path().join(format!("v-{storage:?}-{dim}"));
+                let f = VectorFile::create(&p, dim, storage, 7, 4, false).unwrap();
+                let mut io = IoCounters::default();
+                let mut scratch = Vec::new();
+                for slot in 0..20u32 {
+                    let v: Vec<f32> = (0..dim).map(|i| slot as f32 * 1000.0 + i as f32).collect();
+                    f.write(slot, &v).unwrap();
+                }
+                for slot in (0..20u32).rev() {
+                    let got = f.with_record(slot, &mut scratch, &mut io, |r| r.to_vec()).unwrap();
+                    assert_eq!(got[0], slot as f32 * 1000.0);
+                    assert_eq!(got[dim - 1], slot as f32 * 1000.0 + (dim - 1) as f32);
+                }
+                let slots: Vec<u32> = (0..20).collect();
+                let mut seen = vec![false; 20];
+                f.for_each_record(&slots, true, &mut Vec::new(), &mut scratch, &mut io, |i, r| {
+                    assert_eq!(r[0], i as f32 * 1000.0);
+                    seen[i] = true;
+                })
+                .unwrap();
+                assert!(seen.iter().all(|&s| s));
+                drop(f);
+                let f = VectorFile::open(&p, dim, storage, 7, 4).unwrap();
+                let got = f.with_record(5, &mut scratch, &mut io, |r| r.to_vec()).unwrap();
+                assert_eq!(got[1], 5001.0);
+                assert!(matches!(VectorFile::open(&p, dim, storage, 8, 4), Err(Error::Corruption { .. })));
+            }
+        }
+    }
+
+    #[test]
+    fn foreign_file_is_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x");
+        std::fs::write(&p, b"hello, this is not a vector file at all, really not").unwrap();
+        assert!(matches!(VectorFile::open(&p, 4, VectorStorageType::Paged, 1, 4), Err(Error::Corruption { .. })));
+        std::fs::write(&p, b"").unwrap();
+        assert!(matches!(VectorFile::open(&p, 4, VectorStorageType::Paged, 1, 4), Err(Error::Corruption { .. })));
+    }
+}
