@@ -537,6 +537,7 @@ unsafe fn search_into(
     cap: usize,
     n: *mut usize,
 ) -> FfiResult {
+    so.validate()?;
     non_null(n, "n")?;
     non_null(results, "results")?;
     check_capacity(cap, so.k, "results")?;
@@ -575,6 +576,7 @@ pub unsafe extern "C" fn lsm_vec_search_knn_batch(
         let db = unsafe { db_arg(db) }?;
         // SAFETY: `opts` is NULL or readable per the contract.
         let so = unsafe { opts.as_ref() }.ok_or_else(|| FfiError::null("opts"))?.to_search_options()?;
+        so.validate()?;
         check_dim(db, dim)?;
         let total = n_queries
             .checked_mul(dim)
