@@ -1,8 +1,7 @@
 """Type stubs of the compiled module ``lsm_vec._lsm_vec`` (re-exported by ``lsm_vec``)."""
 
 import os
-from enum import Enum
-from typing import Any, Optional, Sequence, SupportsFloat, SupportsIndex, Tuple, Union, final
+from typing import Any, ClassVar, Optional, Sequence, SupportsFloat, SupportsIndex, Tuple, Union, final
 
 import numpy as np
 import numpy.typing as npt
@@ -22,20 +21,30 @@ _Id = SupportsIndex
 _Ids = Union[Sequence[SupportsIndex], npt.NDArray[np.integer[Any]]]
 
 @final
-class DistanceMetric(Enum):
-    """Distance metric of a database.
+class DistanceMetric:
+    """Distance metric of a database (an enum-like class; members compare by identity and
+    with their integer codes).
 
     * ``L2``: Euclidean distance (not squared).
     * ``Cosine``: ``1 - cosine_similarity``.
     * ``InnerProduct``: ``-dot(a, b)`` (smaller is closer).
     """
 
-    L2 = 0
-    """Euclidean distance."""
-    Cosine = 1
-    """One minus cosine similarity."""
-    InnerProduct = 2
-    """Negative dot product."""
+    L2: ClassVar["DistanceMetric"]
+    """Euclidean distance (code 0)."""
+    Cosine: ClassVar["DistanceMetric"]
+    """One minus cosine similarity (code 1)."""
+    InnerProduct: ClassVar["DistanceMetric"]
+    """Negative dot product (code 2)."""
+    @property
+    def name(self) -> str:
+        """``"L2"``, ``"Cosine"`` or ``"InnerProduct"``."""
+    @property
+    def value(self) -> int:
+        """The numeric code: L2 = 0, Cosine = 1, InnerProduct = 2."""
+    def __int__(self) -> int: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
 
 class LSMVecDBOptions:
     """Options of :meth:`LSMVecDB.open`. Every property is read-write; defaults are the

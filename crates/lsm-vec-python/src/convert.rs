@@ -203,7 +203,7 @@ pub fn ids_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
             b'u' => {}
             b'i' => {
                 let np = py.import("numpy")?;
-                let negative: bool = np.call_method1("any", (obj.lt(0)?,))?.extract()?;
+                let negative: bool = np.call_method1("any", (obj.call_method1("__lt__", (0,))?,))?.extract()?;
                 if negative {
                     return Err(PyValueError::new_err(
                         "ids must be integers in [0, 2**64-1], got a negative id",

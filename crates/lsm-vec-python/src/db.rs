@@ -331,7 +331,7 @@ impl PyLsmVecDb {
 
     fn __repr__(&self) -> String {
         format!(
-            "LSMVecDB(path={:?}, dim={}, closed={})",
+            "LSMVecDB(path='{}', dim={}, closed={})",
             self.db.path().to_string_lossy(),
             self.dim,
             if self.db.is_closed() { "True" } else { "False" }

@@ -47,6 +47,25 @@ impl From<lsm_vec::DistanceMetric> for PyDistanceMetric {
     }
 }
 
+#[pymethods]
+impl PyDistanceMetric {
+    /// The member's name: ``"L2"``, ``"Cosine"`` or ``"InnerProduct"``.
+    #[getter]
+    fn name(&self) -> &'static str {
+        match self {
+            PyDistanceMetric::L2 => "L2",
+            PyDistanceMetric::Cosine => "Cosine",
+            PyDistanceMetric::InnerProduct => "InnerProduct",
+        }
+    }
+
+    /// The stable numeric code: L2 = 0, Cosine = 1, InnerProduct = 2.
+    #[getter]
+    fn value(&self) -> u8 {
+        lsm_vec::DistanceMetric::from(*self).code()
+    }
+}
+
 /// Accepts a `DistanceMetric` or a name such as `"l2"`, `"cosine"`, `"ip"`.
 fn metric_arg(obj: &Bound<'_, PyAny>) -> PyResult<lsm_vec::DistanceMetric> {
     if let Ok(m) = obj.cast::<PyDistanceMetric>() {
@@ -438,7 +457,7 @@ impl PySearchResult {
     }
 
     fn __repr__(&self) -> String {
-        format!("SearchResult(id={}, distance={})", self.id, self.distance)
+        format!("SearchResult(id={}, distance={:?})", self.id, self.distance)
     }
 
     /// ``(id, distance)``.

@@ -1,0 +1,261 @@
+"""The specification's exception mapping: ValueError for invalid arguments, KeyError for a
+missing id, RuntimeError for everything else; messages say what was wrong."""
+
+import math
+
+import numpy as np
+import pytest
+
+import lsm_vec
+from conftest import make_options
+
+DIM = 8
+
+
+def vec(x=0.5, dim=DIM):
+    return [x] * dim
+
+
+# --- ValueError: invalid arguments --------------------------------------------------------
+
+
+def test_dimension_mismatch_is_value_error(open_db):
+    db = open_db(DIM)
+    db.insert(1, vec())
+    with pytest.raises(ValueError, match=r"expected 8, got 7"):
+        db.insert(2, vec(dim=7))
+    with pytest.raises(ValueError, match=r"dimension"):
+        db.search_knn(vec(dim=9), k=1, ef_search=8)
+    with pytest.raises(ValueError, match=r"dimension"):
+        db.update(1, np.zeros(3, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"dimension"):
+        db.insert_batch([5, 6], np.zeros((2, 7), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"dimension"):
+        db.search_knn_batch(np.zeros((2, 9), dtype=np.float32), k=1)
+    assert len(db) == 1 and 2 not in db
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_nan_and_inf_are_value_error(open_db, bad):
+    db = open_db(DIM)
+    v = vec()
+    v[3] = bad
+    with pytest.raises(ValueError):
+        db.insert(1, v)
+    with pytest.raises(ValueError):
+        db.insert(1, np.array(v, dtype=np.float32))
+    assert len(db) == 0
+    db.insert(1, vec())
+    with pytest.raises(ValueError):
+        db.update(1, v)
+    with pytest.raises(ValueError):
+        db.search_knn(v, k=1, ef_search=4)
+    np.testing.assert_array_equal(db.get(1), np.full(DIM, 0.5, dtype=np.float32))
+
+
+def test_float64_overflowing_float32_is_value_error(open_db):
+    db = open_db(DIM)
+    with pytest.raises(ValueError), np.errstate(over="ignore"):
+        db.insert(1, np.full(DIM, 1e300))
+
+
+def test_duplicate_insert_is_value_error(open_db):
+    db = open_db(DIM)
+    db.insert(7, vec(0.1))
+    with pytest.raises(ValueError, match="7"):
+        db.insert(7, vec(0.9))
+    np.testing.assert_allclose(db.get(7), vec(0.1))
+    with pytest.raises(ValueError):
+        db.insert_batch([8, 7], np.ones((2, DIM)))
+    assert 8 not in db  # a bad batch writes nothing
+    with pytest.raises(ValueError):
+        db.insert_batch([9, 9], np.ones((2, DIM)))
+
+
+def test_zero_vector_under_cosine_is_value_error(open_db):
+    db = open_db(DIM, metric=lsm_vec.DistanceMetric.Cosine)
+    with pytest.raises(ValueError):
+        db.insert(1, [0.0] * DIM)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("dim", 0),
+        ("m", 1),
+        ("m_max", 4),  # < m = 8
+        ("ef_construction", 0.0),
+        ("ef_construction", math.nan),
+        ("vector_storage_type", 2),
+        ("vector_storage_type", -1),
+        ("paged_max_cached_pages", 0),
+        ("db_target_size", 0),
+        ("k", 0),
+        ("ef_search", 0),
+    ],
+)
+def test_bad_options_are_value_error_at_open(tmp_path, field, value):
+    opts = make_options(DIM)
+    setattr(opts, field, value)
+    with pytest.raises(ValueError):
+        lsm_vec.LSMVecDB.open(str(tmp_path / "db"), opts)
+
+
+@pytest.mark.parametrize("field", ["dim", "m", "m_max", "k", "ef_search", "random_seed",
+                                   "vec_file_capacity", "paged_max_cached_pages",
+                                   "db_target_size", "edge_cache_size", "lsm_cache_bytes"])
+def test_negative_integer_options_are_value_error(field):
+    opts = lsm_vec.LSMVecDBOptions()
+    with pytest.raises(ValueError, match=field):
+        setattr(opts, field, -1)
+
+
+def test_bad_option_types_are_type_error():
+    opts = lsm_vec.LSMVecDBOptions()
+    with pytest.raises(TypeError):
+        opts.dim = 1.5
+    with pytest.raises(TypeError):
+        opts.metric = 3
+    with pytest.raises(ValueError):
+        opts.metric = "manhattan"
+    with pytest.raises(TypeError):
+        lsm_vec.LSMVecDBOptions(dimm=3)
+
+
+def test_bad_search_options_are_value_error(open_db):
+    db = open_db(DIM)
+    db.insert(1, vec())
+    with pytest.raises(ValueError, match="ef_search"):
+        db.search_knn(vec(), k=10, ef_search=5)
+    so = lsm_vec.SearchOptions()
+    so.k = 0
+    with pytest.raises(ValueError, match="k"):
+        db.search_knn(vec(), so)
+    with pytest.raises(ValueError):
+        db.search_knn(vec(), k=-1)
+    with pytest.raises(ValueError):
+        db.search_knn_batch(np.ones((2, DIM)), k=10, ef_search=5)
+
+
+def test_reopen_with_other_dim_is_value_error(tmp_path):
+    path = str(tmp_path / "db")
+    lsm_vec.LSMVecDB.open(path, make_options(DIM)).close()
+    opts = make_options(DIM + 1)
+    opts.reinit = False
+    with pytest.raises(ValueError, match="dim"):
+        lsm_vec.LSMVecDB.open(path, opts)
+
+
+def test_bad_ids(open_db):
+    db = open_db(DIM)
+    for bad in (-1, 2**64, -(2**70), 2**100):
+        with pytest.raises(ValueError, match="id"):
+            db.insert(bad, vec())
+        with pytest.raises(ValueError):
+            db.get(bad)
+        with pytest.raises(ValueError):
+            db.delete(bad)
+        with pytest.raises(ValueError):
+            db.update(bad, vec())
+        assert bad not in db
+    with pytest.raises(TypeError):
+        db.insert(1.0, vec())
+    with pytest.raises(TypeError):
+        db.insert("1", vec())
+    with pytest.raises(ValueError):
+        db.insert_batch([1, -2], np.ones((2, DIM)))
+    with pytest.raises(ValueError):
+        db.insert_batch(np.array([1, -2]), np.ones((2, DIM)))
+    with pytest.raises(TypeError):
+        db.insert_batch(np.array([1.0, 2.0]), np.ones((2, DIM)))
+    assert len(db) == 0
+
+
+def test_bad_vector_types(open_db):
+    db = open_db(DIM)
+    with pytest.raises(TypeError):
+        db.insert(1, "abcdefgh")
+    with pytest.raises(TypeError):
+        db.insert(1, ["a"] * DIM)
+    with pytest.raises(TypeError):
+        db.insert(1, np.ones(DIM, dtype=np.complex64))
+    with pytest.raises(ValueError, match="1-D"):
+        db.insert(1, np.ones((2, DIM), dtype=np.float32))
+    with pytest.raises(ValueError):
+        db.insert_batch([1, 2, 3], np.ones((2, DIM)))
+    with pytest.raises(ValueError, match="2-D"):
+        db.search_knn_batch(np.ones(DIM), k=1)
+
+
+# --- KeyError: missing ids ----------------------------------------------------------------
+
+
+def test_missing_id_is_key_error(open_db):
+    db = open_db(DIM)
+    db.insert(1, vec())
+    with pytest.raises(KeyError, match="2"):
+        db.get(2)
+    with pytest.raises(KeyError):
+        db.update(2, vec())
+    with pytest.raises(KeyError):
+        db.delete(2)
+    db.delete(1)
+    with pytest.raises(KeyError):
+        db.delete(1)
+    with pytest.raises(KeyError):
+        db.get(1)
+
+
+# --- RuntimeError: everything else ------------------------------------------------------
+
+
+def test_second_open_of_same_directory_is_runtime_error(tmp_path):
+    path = str(tmp_path / "db")
+    db = lsm_vec.LSMVecDB.open(path, make_options(DIM))
+    try:
+        opts = make_options(DIM)
+        opts.reinit = False
+        with pytest.raises(RuntimeError):
+            lsm_vec.LSMVecDB.open(path, opts)
+        db.insert(1, vec())  # the first handle is unaffected
+    finally:
+        db.close()
+    opts = make_options(DIM)
+    opts.reinit = False
+    with lsm_vec.LSMVecDB.open(path, opts) as again:
+        assert 1 in again
+
+
+def test_open_on_a_file_is_runtime_error(tmp_path):
+    f = tmp_path / "not_a_dir"
+    f.write_text("hello")
+    with pytest.raises(RuntimeError):
+        lsm_vec.LSMVecDB.open(str(f), make_options(DIM))
+
+
+def test_closed_database_raises_never_crashes(open_db):
+    db = open_db(DIM)
+    db.insert(1, vec())
+    db.close()
+    assert db.closed
+    db.close()  # closing twice is fine
+    calls = [
+        lambda: db.insert(2, vec()),
+        lambda: db.insert_batch([3], np.ones((1, DIM))),
+        lambda: db.search_knn(vec()),
+        lambda: db.search_knn(vec(), k=1, ef_search=4),
+        lambda: db.search_knn_batch(np.ones((2, DIM)), k=1),
+        lambda: db.get(1),
+        lambda: db.update(1, vec()),
+        lambda: db.delete(1),
+        lambda: db.stats(),
+        lambda: db.print_statistics(),
+        lambda: db.flush(),
+        lambda: len(db),
+        lambda: 1 in db,
+        lambda: db.__enter__(),
+    ]
+    for call in calls:
+        with pytest.raises(RuntimeError, match="closed"):
+            call()
+    assert "closed=True" in repr(db)
