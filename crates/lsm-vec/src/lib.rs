@@ -19,6 +19,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod cache;
 pub mod distance;
 mod db;
 mod error;

@@ -417,3 +417,37 @@ fn model_long() {
         run(1000 + s, ops, 4 + (s as usize * 5) % 29, metric, storage);
     }
 }
+
+/// Regression (found by the model runs against engine eb88208): `update` could leave a
+/// neighbour of the updated node without layer-0 out-links (persisted: still so after a reopen),
+/// so a search entering layer 0 there returned a single result out of a hundred vectors.
+#[test]
+fn regression_update_never_strands_a_neighbour() {
+    for storage in ALL_STORAGES {
+        let dim = 8;
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = test_options(dim, DistanceMetric::L2, storage);
+        o.m = 6;
+        o.m_max = 12;
+        o.ef_construction = 48.0;
+        let db = open(dir.path(), o);
+        let mut rng = Rng::new(1);
+        let n = 150u64;
+        for id in 0..n {
+            ok(db.insert(id, &uniform_vector(&mut rng, dim)), "insert");
+        }
+        let queries: Vec<Vec<f32>> = [0.0f32, 0.5, -0.5].iter().map(|x| vec![*x; dim]).collect();
+        for id in 0..n {
+            ok(db.update(id, &uniform_vector(&mut rng, dim)), "update");
+            for q in &queries {
+                let res = ok(db.search_knn(q, &SearchOptions::new(10, 40)), "search");
+                assert_eq!(
+                    res.len(),
+                    10,
+                    "{storage:?}: after updating ids 0..={id} of {n}, search k 10 ef 40 for {:?} returned {res:?}",
+                    &q[..2]
+                );
+            }
+        }
+    }
+}

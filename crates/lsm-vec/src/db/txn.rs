@@ -6,7 +6,6 @@
 //! into one atomic LSM batch plus the in-memory changes applied after it commits.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use crate::distance::{Metric, Query};
 use crate::error::{Error, Result};
@@ -46,7 +45,7 @@ pub(crate) struct View<'a> {
     pub batch_read: bool,
     pub c: OpCounters,
     slots: Vec<u32>,
-    order: Vec<(u64, u32)>,
+    misses: Vec<u32>,
     scratch: Vec<f32>,
 }
 
@@ -68,7 +67,7 @@ impl<'a> View<'a> {
             batch_read,
             c: OpCounters::default(),
             slots: Vec::new(),
-            order: Vec::new(),
+            misses: Vec::new(),
             scratch: Vec::new(),
         }
     }
@@ -97,16 +96,18 @@ impl Graph for View<'_> {
             }
             return Ok(());
         }
-        if let Some(l) = self.edges.get(id) {
-            self.c.edge_hits += 1;
-            out.extend_from_slice(&l);
-            return Ok(());
+        if let Some(hit) = self.edges.get(id) {
+            if let Some(e) = hit.as_ref() {
+                self.c.edge_hits += 1;
+                out.extend_from_slice(&e.value);
+                return Ok(());
+            }
         }
         self.c.lsm_gets += 1;
         if let Some(l) = self.store.adj0(id)? {
             out.extend_from_slice(&l);
             if self.is_live(id) {
-                self.edges.put(id, Arc::from(l));
+                self.edges.put(id, l.into_boxed_slice());
             }
         }
         Ok(())
@@ -121,8 +122,8 @@ impl Graph for View<'_> {
         out.clear();
         out.resize(ids.len(), 0.0);
         let metric = self.metric;
-        let View { vectors, batch_read, slots, order, scratch, c, .. } = self;
-        vectors.for_each_record(slots, *batch_read, order, scratch, &mut c.io, |i, r| {
+        let View { vectors, batch_read, slots, misses, scratch, c, .. } = self;
+        vectors.for_each_record(slots, *batch_read, misses, scratch, &mut c.io, |i, r| {
             out[i] = metric.score(q, r);
         })
     }
@@ -151,7 +152,7 @@ impl Graph for View<'_> {
 #[derive(Default)]
 pub(crate) struct Changes {
     pub writes: Vec<StoreWrite>,
-    pub adj0: Vec<(u32, Option<Arc<[u32]>>)>,
+    pub adj0: Vec<(u32, Option<Box<[u32]>>)>,
     pub upper: Vec<(u32, Option<Vec<Vec<u32>>>)>,
     pub nodes: Vec<(u32, Option<NodeRecord>)>,
     pub ids: Vec<(u64, Option<u32>)>,
@@ -246,7 +247,7 @@ impl<'a> Txn<'a> {
             }
             if l == 0 {
                 ch.writes.push(StoreWrite::Adj0(id, Some(list.clone())));
-                ch.adj0.push((id, Some(Arc::from(list.as_slice()))));
+                ch.adj0.push((id, Some(list.clone().into_boxed_slice())));
             } else if !upper_touched.contains(&id) {
                 upper_touched.push(id);
             }

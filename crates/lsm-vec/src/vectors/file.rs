@@ -9,10 +9,9 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
 
 use super::layout::{Layout, HEADER_BYTES, PAGE_BYTES, PAGE_FLOATS};
-use super::page_cache::{Page, PageCache};
+use crate::cache::ClockCache;
 use crate::error::{Error, Result};
 use crate::options::VectorStorageType;
 
@@ -35,7 +34,7 @@ pub(crate) struct VectorFile {
     path: PathBuf,
     pub layout: Layout,
     dim: usize,
-    cache: PageCache,
+    cache: ClockCache<Box<[f32]>>,
     pages_read: AtomicU64,
     page_hits: AtomicU64,
 }
@@ -155,7 +154,7 @@ impl VectorFile {
             path: path.to_path_buf(),
             layout,
             dim,
-            cache: PageCache::new(cache_pages),
+            cache: ClockCache::new(cache_pages),
             pages_read: AtomicU64::new(0),
             page_hits: AtomicU64::new(0),
         }
@@ -190,83 +189,93 @@ impl VectorFile {
         }
     }
 
-    /// Data page `page` through the cache.
-    fn page(&self, page: u64, io: &mut IoCounters) -> Result<Page> {
-        if let Some(p) = self.cache.get(page) {
-            io.page_hits += 1;
-            return Ok(p);
-        }
+    /// Reads data page `page` from the file (bytes past the end read as zeros).
+    fn read_page(&self, page: u32, io: &mut IoCounters) -> Result<Box<[f32]>> {
         io.page_misses += 1;
-        let mut buf = vec![0f32; PAGE_FLOATS];
-        let off = HEADER_BYTES + page * PAGE_BYTES as u64;
+        let mut buf = vec![0f32; PAGE_FLOATS].into_boxed_slice();
+        let off = HEADER_BYTES + page as u64 * PAGE_BYTES as u64;
         read_full_at(&self.file, f32_bytes_mut(&mut buf), off)
             .map_err(|e| Error::io(format!("read {} at {off}", self.path.display()), e))?;
-        let p: Page = Arc::from(buf);
-        self.cache.insert(page, p.clone());
-        Ok(p)
+        Ok(buf)
+    }
+
+    /// Calls `f` with data page `page`, through the cache.
+    #[inline]
+    fn with_page<R>(&self, page: u32, io: &mut IoCounters, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+        if let Some(hit) = self.cache.get(page) {
+            if let Some(e) = hit.as_ref() {
+                io.page_hits += 1;
+                return Ok(f(&e.value));
+            }
+        }
+        let buf = self.read_page(page, io)?;
+        let r = f(&buf);
+        self.cache.put(page, buf);
+        Ok(r)
     }
 
     /// Calls `f` with the record of `slot`: in place when it lies in one page, else gathered
     /// into `scratch`.
     pub fn with_record<R>(&self, slot: u32, scratch: &mut Vec<f32>, io: &mut IoCounters, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
         let off = self.layout.offset(slot) - HEADER_BYTES;
-        let first = off / PAGE_BYTES as u64;
+        let first = (off / PAGE_BYTES as u64) as u32;
         let start = (off % PAGE_BYTES as u64) as usize / 4;
-        if start + self.dim <= PAGE_FLOATS {
-            let p = self.page(first, io)?;
-            return Ok(f(&p[start..start + self.dim]));
+        let dim = self.dim;
+        if start + dim <= PAGE_FLOATS {
+            return self.with_page(first, io, |p| f(&p[start..start + dim]));
         }
         scratch.clear();
         let mut page = first;
         let mut from = start;
-        while scratch.len() < self.dim {
-            let p = self.page(page, io)?;
-            let take = (self.dim - scratch.len()).min(PAGE_FLOATS - from);
-            scratch.extend_from_slice(&p[from..from + take]);
+        while scratch.len() < dim {
+            let take = (dim - scratch.len()).min(PAGE_FLOATS - from);
+            self.with_page(page, io, |p| scratch.extend_from_slice(&p[from..from + take]))?;
             page += 1;
             from = 0;
         }
         Ok(f(scratch))
     }
 
-    /// Calls `f(i, record)` for every `slots[i]`, fetching each page once when `batch` (records
-    /// are visited grouped by page; `order` is scratch space).
+    /// Calls `f(i, record)` for every `slots[i]`. With `batch`, records whose pages are not
+    /// cached are deferred and then read grouped by page, so each missing page is read once.
+    /// `misses` is scratch space.
     pub fn for_each_record(
         &self,
         slots: &[u32],
         batch: bool,
-        order: &mut Vec<(u64, u32)>,
+        misses: &mut Vec<u32>,
         scratch: &mut Vec<f32>,
         io: &mut IoCounters,
         mut f: impl FnMut(usize, &[f32]),
     ) -> Result<()> {
-        if !batch || self.layout.pages_per_slot > 1 || slots.len() < 2 {
+        if !batch || slots.len() < 2 {
             for (i, &s) in slots.iter().enumerate() {
                 self.with_record(s, scratch, io, |r| f(i, r))?;
             }
             return Ok(());
         }
-        order.clear();
-        order.extend(slots.iter().enumerate().map(|(i, &s)| (self.layout.first_page(s), i as u32)));
-        order.sort_unstable();
-        let mut cur: Option<(u64, Page)> = None;
-        for &(page, i) in order.iter() {
-            let slot = slots[i as usize];
-            let off = self.layout.offset(slot) - HEADER_BYTES;
+        misses.clear();
+        let dim = self.dim;
+        for (i, &s) in slots.iter().enumerate() {
+            let off = self.layout.offset(s) - HEADER_BYTES;
             let start = (off % PAGE_BYTES as u64) as usize / 4;
-            if start + self.dim > PAGE_FLOATS {
-                self.with_record(slot, scratch, io, |r| f(i as usize, r))?;
-                continue;
-            }
-            let p = match &cur {
-                Some((pg, p)) if *pg == page => p.clone(),
-                _ => {
-                    let p = self.page(page, io)?;
-                    cur = Some((page, p.clone()));
-                    p
+            if start + dim <= PAGE_FLOATS {
+                if let Some(hit) = self.cache.get((off / PAGE_BYTES as u64) as u32) {
+                    if let Some(e) = hit.as_ref() {
+                        io.page_hits += 1;
+                        f(i, &e.value[start..start + dim]);
+                        continue;
+                    }
                 }
-            };
-            f(i as usize, &p[start..start + self.dim]);
+            }
+            misses.push(i as u32);
+        }
+        if misses.len() > 1 {
+            let layout = self.layout;
+            misses.sort_unstable_by_key(|&i| layout.first_page(slots[i as usize]));
+        }
+        for &i in misses.iter() {
+            self.with_record(slots[i as usize], scratch, io, |r| f(i as usize, r))?;
         }
         Ok(())
     }
@@ -281,7 +290,7 @@ impl VectorFile {
 
     pub fn invalidate_slot(&self, slot: u32) {
         for p in self.layout.pages(slot) {
-            self.cache.invalidate(p);
+            self.cache.remove(p as u32);
         }
     }
 

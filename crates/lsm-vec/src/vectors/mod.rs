@@ -7,7 +7,6 @@
 mod allocator;
 mod file;
 mod layout;
-mod page_cache;
 
 pub(crate) use allocator::SlotAllocator;
 pub(crate) use file::{IoCounters, VectorFile};
