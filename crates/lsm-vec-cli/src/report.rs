@@ -1,0 +1,332 @@
+//! Measurement helpers shared by the commands: memory (from `/proc/self/status`), disk usage,
+//! percentiles, recall, progress bars and output files.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::error::{CliError, Result};
+
+fn status_field_kib(name: &str) -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines().find_map(|l| {
+        let rest = l.strip_prefix(name)?.strip_prefix(':')?;
+        rest.split_whitespace().next()?.parse::<u64>().ok()
+    })
+}
+
+/// Peak resident set size of this process in bytes (`VmHWM`), if the OS reports it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    status_field_kib("VmHWM").map(|k| k * 1024)
+}
+
+/// Current resident set size in bytes (`VmRSS`).
+pub fn rss_bytes() -> Option<u64> {
+    status_field_kib("VmRSS").map(|k| k * 1024)
+}
+
+/// Bytes allocated on disk (like `du`) by a file or a directory tree. Missing paths count 0.
+pub fn disk_usage(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+    if meta.is_dir() {
+        let mut total = meta.blocks() * 512;
+        if let Ok(rd) = std::fs::read_dir(path) {
+            for e in rd.flatten() {
+                total += disk_usage(&e.path());
+            }
+        }
+        total
+    } else {
+        meta.blocks() * 512
+    }
+}
+
+/// Disk usage of a database: its directory plus the vector file when that lives elsewhere.
+pub fn db_disk_usage(db_dir: &Path, vector_file: &Path) -> u64 {
+    let mut total = disk_usage(db_dir);
+    if !vector_file.as_os_str().is_empty() {
+        let inside = match (db_dir.canonicalize(), vector_file.canonicalize()) {
+            (Ok(d), Ok(v)) => v.starts_with(d),
+            _ => true,
+        };
+        if !inside {
+            total += disk_usage(vector_file);
+        }
+    }
+    total
+}
+
+/// Nearest-rank percentile (`p` in 0..=100) of ascending `sorted` values; 0 when empty.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Summary of per-operation latencies, in microseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Latency {
+    /// Mean.
+    pub mean_us: f64,
+    /// Median.
+    pub p50_us: f64,
+    /// 95th percentile.
+    pub p95_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+    /// Largest.
+    pub max_us: f64,
+}
+
+impl Latency {
+    /// Summarises `durations`.
+    pub fn from_durations(durations: &[Duration]) -> Latency {
+        let mut us: Vec<f64> = durations.iter().map(|d| d.as_secs_f64() * 1e6).collect();
+        us.sort_by(f64::total_cmp);
+        let mean = if us.is_empty() { 0.0 } else { us.iter().sum::<f64>() / us.len() as f64 };
+        Latency {
+            mean_us: mean,
+            p50_us: percentile(&us, 50.0),
+            p95_us: percentile(&us, 95.0),
+            p99_us: percentile(&us, 99.0),
+            max_us: us.last().copied().unwrap_or(0.0),
+        }
+    }
+}
+
+/// True recall@k of one query: |returned ∩ true top-k| / k (`truth` may hold more than k ids).
+pub fn recall_at_k(returned: &[u64], truth: &[u32], k: usize) -> f64 {
+    if k == 0 {
+        return 0.0;
+    }
+    let top = &truth[..k.min(truth.len())];
+    let hits = returned.iter().take(k).filter(|&&id| top.iter().any(|&t| t as u64 == id)).count();
+    hits as f64 / k as f64
+}
+
+/// `count / seconds`, 0 for an empty interval.
+pub fn rate(count: usize, secs: f64) -> f64 {
+    if secs > 0.0 {
+        count as f64 / secs
+    } else {
+        0.0
+    }
+}
+
+/// Bytes as MiB.
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Whether progress bars should be drawn: stderr is a terminal and JSON output is off.
+pub fn progress_enabled(json: bool) -> bool {
+    !json && std::io::stderr().is_terminal()
+}
+
+/// A progress bar on stderr, or a hidden one.
+pub fn progress(enabled: bool, len: u64, msg: &str) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    let style = ProgressStyle::with_template(
+        "{msg:<14} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}",
+    )
+    .map(|s| s.progress_chars("=> "))
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    pb.set_style(style);
+    pb.set_message(msg.to_string());
+    pb
+}
+
+/// Prints a line on stderr unless quiet (status messages never go to stdout, which carries
+/// the report).
+pub fn note(quiet: bool, msg: &str) {
+    if !quiet {
+        eprintln!("{msg}");
+    }
+}
+
+/// Writes `value` as pretty JSON to `path`.
+pub fn write_json_file(path: &Path, value: &impl Serialize) -> Result<()> {
+    let mut s = serde_json::to_string_pretty(value)?;
+    s.push('\n');
+    std::fs::write(path, s).map_err(|e| CliError(format!("{}: cannot write: {e}", path.display())))
+}
+
+/// An output sink for JSON lines: stdout and optionally a file.
+#[derive(Debug)]
+pub struct JsonLines {
+    file: Option<(std::path::PathBuf, std::io::BufWriter<std::fs::File>)>,
+}
+
+impl JsonLines {
+    /// Lines go to stdout and, if given, to `path` (created/truncated).
+    pub fn new(path: Option<&Path>) -> Result<JsonLines> {
+        let file = match path {
+            Some(p) => {
+                let f = std::fs::File::create(p)
+                    .map_err(|e| CliError(format!("{}: cannot create: {e}", p.display())))?;
+                Some((p.to_path_buf(), std::io::BufWriter::new(f)))
+            }
+            None => None,
+        };
+        Ok(JsonLines { file })
+    }
+
+    /// Emits one line.
+    pub fn emit(&mut self, value: &impl Serialize) -> Result<()> {
+        let line = serde_json::to_string(value)?;
+        println!("{line}");
+        let _ = std::io::stdout().flush();
+        if let Some((p, f)) = &mut self.file {
+            writeln!(f, "{line}")
+                .and_then(|_| f.flush())
+                .map_err(|e| CliError(format!("{}: cannot write: {e}", p.display())))?;
+        }
+        Ok(())
+    }
+}
+
+/// The engine's statistics as JSON.
+pub fn stats_json(s: &lsm_vec::Stats) -> serde_json::Value {
+    let lat = |l: &lsm_vec::LatencySummary| {
+        serde_json::json!({"count": l.count, "p50_us": l.p50_us, "p95_us": l.p95_us,
+            "p99_us": l.p99_us, "max_us": l.max_us})
+    };
+    serde_json::json!({
+        "count": s.count, "dim": s.dim, "metric": s.metric.to_string(),
+        "vector_storage_type": s.vector_storage_type.code(), "m": s.m, "m_max": s.m_max,
+        "max_level": s.max_level, "upper_layer_nodes": s.upper_layer_nodes,
+        "vector_file_bytes": s.vector_file_bytes, "lsm_disk_bytes": s.lsm_disk_bytes,
+        "searches": s.searches, "inserts": s.inserts, "updates": s.updates, "deletes": s.deletes,
+        "vector_pages_read": s.vector_pages_read, "page_cache_hits": s.page_cache_hits,
+        "page_cache_misses": s.page_cache_misses, "page_cache_pages": s.page_cache_pages,
+        "lsm_gets": s.lsm_gets, "edge_cache_hits": s.edge_cache_hits,
+        "edge_cache_entries": s.edge_cache_entries,
+        "distance_computations": s.distance_computations, "nodes_visited": s.nodes_visited,
+        "nodes_expanded": s.nodes_expanded,
+        "search_latency": lat(&s.search_latency), "insert_latency": lat(&s.insert_latency),
+        "update_latency": lat(&s.update_latency), "delete_latency": lat(&s.delete_latency),
+    })
+}
+
+/// Database options as JSON.
+pub fn options_json(o: &lsm_vec::DbOptions) -> serde_json::Value {
+    serde_json::json!({
+        "dim": o.dim, "metric": o.metric.to_string(), "m": o.m, "m_max": o.m_max,
+        "ef_construction": o.ef_construction, "vec_file_capacity": o.vec_file_capacity,
+        "paged_max_cached_pages": o.paged_max_cached_pages,
+        "vector_storage_type": o.vector_storage_type.code(), "db_target_size": o.db_target_size,
+        "random_seed": o.random_seed, "enable_stats": o.enable_stats,
+        "enable_batch_read": o.enable_batch_read, "vector_file_path": o.vector_file_path,
+        "log_file_path": o.log_file_path, "k": o.k, "ef_search": o.ef_search,
+        "edge_cache_size": o.edge_cache_size, "lsm_cache_bytes": o.lsm_cache_bytes,
+        "sync_writes": o.sync_writes,
+    })
+}
+
+/// Runs `lsm-vec stats`.
+pub fn run_stats(a: &crate::StatsArgs) -> Result<()> {
+    if !a.db.is_dir() {
+        return Err(CliError(format!("{}: no such database directory", a.db.display())));
+    }
+    let db = lsm_vec::LsmVecDb::open_existing(&a.db)?;
+    let s = db.stats()?;
+    let o = db.options()?;
+    let vector_file = if o.vector_file_path.as_os_str().is_empty() {
+        a.db.join("vectors.bin")
+    } else {
+        o.vector_file_path.clone()
+    };
+    let disk = db_disk_usage(&a.db, &vector_file);
+    db.close()?;
+    if a.json {
+        let v = serde_json::json!({
+            "db": a.db, "vector_file": vector_file, "disk_bytes": disk,
+            "stats": stats_json(&s), "options": options_json(&o),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("database     {}", a.db.display());
+        println!("vector file  {}", vector_file.display());
+        println!(
+            "on disk      {:.2} MiB total (vector file {:.2} MiB, lsm {:.2} MiB)",
+            mib(disk),
+            mib(s.vector_file_bytes),
+            mib(s.lsm_disk_bytes)
+        );
+        println!(
+            "options      dim={} metric={} M={} Mmax={} efc={} storage={} \
+             cache={} pages edge-cache={} lists batch-read={}",
+            o.dim,
+            o.metric,
+            o.m,
+            o.m_max,
+            o.ef_construction,
+            o.vector_storage_type.code(),
+            o.paged_max_cached_pages,
+            o.edge_cache_size,
+            o.enable_batch_read
+        );
+        print!("{s}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(|x| x as f64).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 95.0), 95.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&v, 100.0), 100.0);
+        assert_eq!(percentile(&v, 0.0), 1.0);
+        assert_eq!(percentile(&[7.0], 99.0), 7.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0];
+        assert_eq!(percentile(&v, 50.0), 5.0);
+        assert_eq!(percentile(&v, 95.0), 10.0);
+        assert_eq!(percentile(&v, 90.0), 9.0);
+    }
+
+    #[test]
+    fn latency_summary_of_durations() {
+        let d: Vec<Duration> = (1..=1000).rev().map(Duration::from_micros).collect();
+        let l = Latency::from_durations(&d);
+        assert!((l.mean_us - 500.5).abs() < 1e-6);
+        assert!((l.p50_us - 500.0).abs() < 1e-6);
+        assert!((l.p99_us - 990.0).abs() < 1e-6);
+        assert!((l.max_us - 1000.0).abs() < 1e-6);
+        assert_eq!(Latency::from_durations(&[]), Latency::default());
+    }
+
+    #[test]
+    fn recall_counts_the_intersection_with_the_true_top_k() {
+        let truth = [1u32, 2, 3, 4, 99, 98];
+        assert_eq!(recall_at_k(&[1, 2, 3, 4], &truth, 4), 1.0);
+        assert_eq!(recall_at_k(&[4, 3, 7, 8], &truth, 4), 0.5);
+        // An id beyond the true top-k is not a hit.
+        assert_eq!(recall_at_k(&[99, 98, 1], &truth, 4), 0.25);
+        assert_eq!(recall_at_k(&[], &truth, 4), 0.0);
+    }
+
+    #[test]
+    fn memory_and_disk_are_measured() {
+        assert!(peak_rss_bytes().unwrap() >= rss_bytes().unwrap() / 2);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), vec![1u8; 10_000]).unwrap();
+        assert!(disk_usage(dir.path()) >= 8192);
+        assert_eq!(disk_usage(&dir.path().join("missing")), 0);
+    }
+}
