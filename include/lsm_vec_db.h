@@ -101,7 +101,7 @@ class Status {
 
  private:
   Code code_ = kOk;
-  std::string message_;
+  std::string message_{};
 };
 
 /// A non-owning, read-only view over contiguous elements (like C++20 std::span<const T>).
@@ -159,8 +159,8 @@ struct LSMVecDBOptions {
   bool enable_stats = false;                            ///< Collect latency histograms.
   bool enable_batch_read = true;                        ///< Group vector reads by page in search.
   bool reinit = false;                                  ///< true = wipe existing data on open.
-  std::string vector_file_path;                         ///< "" = vectors.bin in the database dir.
-  std::string log_file_path;                            ///< "" = no log file.
+  std::string vector_file_path{};                       ///< "" = vectors.bin in the database dir.
+  std::string log_file_path{};                          ///< "" = no log file.
   // Defaults of the SearchKnn overload without SearchOptions (the specification's examples).
   int k = 1;                                            ///< Neighbours returned.
   int ef_search = 64;                                   ///< Candidate pool, >= k.

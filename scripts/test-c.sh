@@ -47,6 +47,16 @@ else
   pass "shared library exports only lsm_vec_* functions"
 fi
 
+# The header declares exactly the functions the library exports.
+exported="$(nm -D --defined-only build/lib/liblsmvec.so | awk '$2 == "T" {print $3}' | sort -u)"
+declared="$(grep -oE '\blsm_vec_[a-z_]+\(' include/lsm_vec.h | tr -d '(' | sort -u)"
+if [ "$exported" = "$declared" ]; then
+  pass "lsm_vec.h declares exactly the $(echo "$exported" | wc -l) exported functions"
+else
+  diff <(echo "$declared") <(echo "$exported") | sed 's/^/  header vs library: /'
+  fail "lsm_vec.h declares exactly the exported functions"
+fi
+
 # compile NAME LANG SOURCE LINK(static|shared)
 compile() {
   local name="$1" lang="$2" src="$3" link="$4" out="$WORK/bin/$1"

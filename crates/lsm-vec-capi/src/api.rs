@@ -94,6 +94,12 @@ unsafe fn write_hits(out: *mut lsm_vec_search_result_t, cap: usize, hits: &[lsm_
 // Library-level functions.
 // ---------------------------------------------------------------------------------------------
 
+/// The panic boundary of the functions that return a string instead of a status: `""` if `f`
+/// panics (none of them has a panicking path today; the boundary is there so it stays so).
+fn guard_str(f: impl FnOnce() -> *const c_char + std::panic::UnwindSafe) -> *const c_char {
+    std::panic::catch_unwind(f).unwrap_or(c"".as_ptr())
+}
+
 /// The library version, e.g. `"0.1.0"` (static string).
 #[no_mangle]
 pub extern "C" fn lsm_vec_version() -> *const c_char {
@@ -101,21 +107,21 @@ pub extern "C" fn lsm_vec_version() -> *const c_char {
         Ok(v) => v,
         Err(_) => c"unknown",
     };
-    VERSION.as_ptr()
+    guard_str(|| VERSION.as_ptr())
 }
 
 /// RocksDB-style name of a status code (`"OK"`, `"NotFound"`, `"Invalid argument"`, ...);
 /// `"Unknown"` for numbers that are not codes. Static string.
 #[no_mangle]
 pub extern "C" fn lsm_vec_status_name(status: c_int) -> *const c_char {
-    status_name(status).as_ptr()
+    guard_str(|| status_name(status).as_ptr())
 }
 
 /// The message of the last failed `lsm_vec_*` call on this thread (`""` after a success).
 /// Valid until the next `lsm_vec_*` call on this thread; copy it to keep it.
 #[no_mangle]
 pub extern "C" fn lsm_vec_last_error_message() -> *const c_char {
-    last_error_ptr()
+    guard_str(last_error_ptr)
 }
 
 /// Fills `opts` with the specification's defaults (dim 0, L2, m 8, m_max 16, ...).
