@@ -188,6 +188,7 @@ impl Engine {
         // Rebuild the in-memory index from the LSM.
         let mut state = IndexState {
             nodes: Vec::with_capacity(opts.vec_file_capacity.min(1 << 24)),
+            slots: Vec::with_capacity(opts.vec_file_capacity.min(1 << 24)),
             ids: std::collections::HashMap::with_capacity_and_hasher(opts.vec_file_capacity.min(1 << 24), IdHashBuilder),
             upper: std::collections::HashMap::with_hasher(IdHashBuilder),
             entry: None,
@@ -197,14 +198,10 @@ impl Engine {
         if !instance_is_new {
             let lsm = lsm_dir(dir);
             store.for_each_node(|id, n| {
-                let i = id as usize;
-                if state.nodes.len() <= i {
-                    state.nodes.resize(i + 1, None);
-                }
                 if state.ids.insert(n.ext_id, id).is_some() {
                     return Err(Error::corruption(&lsm, Some(id as u64), format!("id {} mapped twice", n.ext_id)));
                 }
-                state.nodes[i] = Some(n);
+                state.set_node(id, Some(n));
                 state.live += 1;
                 alloc.mark_used(n.slot);
                 Ok(())
@@ -389,11 +386,8 @@ impl Engine {
         }
         let mut st = self.write_state();
         for (id, n) in nodes {
-            let i = id as usize;
-            if st.nodes.len() <= i {
-                st.nodes.resize(i + 1, None);
-            }
-            match (st.nodes[i].is_some(), n.is_some()) {
+            let now = n.is_some();
+            match (st.set_node(id, n), now) {
                 (false, true) => st.live += 1,
                 (true, false) => {
                     st.live -= 1;
@@ -401,7 +395,6 @@ impl Engine {
                 }
                 _ => {}
             }
-            st.nodes[i] = n;
         }
         for (ext, id) in ids {
             match id {

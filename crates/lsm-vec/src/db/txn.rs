@@ -21,6 +21,9 @@ use super::meta;
 pub(crate) struct IndexState {
     /// Node table by internal id; `None` = free id.
     pub nodes: Vec<Option<NodeRecord>>,
+    /// The slot of each live node (`u32::MAX` = free id): a dense copy of `nodes[i].slot`, so
+    /// the search's liveness and slot look-ups touch 4 bytes per node.
+    pub slots: Vec<u32>,
     /// Caller id -> internal id, for live nodes.
     pub ids: HashMap<u64, u32, IdHashBuilder>,
     /// Upper-layer lists (levels 1..=L) of nodes whose level L >= 1.
@@ -32,6 +35,27 @@ pub(crate) struct IndexState {
 impl IndexState {
     pub fn node(&self, id: u32) -> Option<&NodeRecord> {
         self.nodes.get(id as usize).and_then(|n| n.as_ref())
+    }
+
+    /// Sets (or frees, with `None`) internal id `id`; returns whether it was live before.
+    pub fn set_node(&mut self, id: u32, n: Option<NodeRecord>) -> bool {
+        let i = id as usize;
+        if self.nodes.len() <= i {
+            self.nodes.resize(i + 1, None);
+            self.slots.resize(i + 1, u32::MAX);
+        }
+        let was = self.nodes[i].is_some();
+        self.slots[i] = n.map(|n| n.slot).unwrap_or(u32::MAX);
+        self.nodes[i] = n;
+        was
+    }
+
+    #[inline]
+    fn live_slot(&self, id: u32) -> Option<u32> {
+        match self.slots.get(id as usize) {
+            Some(&s) if s != u32::MAX => Some(s),
+            _ => None,
+        }
     }
 }
 
@@ -73,7 +97,7 @@ impl<'a> View<'a> {
     }
 
     fn slot(&self, id: u32) -> Result<u32> {
-        self.state.node(id).map(|n| n.slot).ok_or_else(|| {
+        self.state.live_slot(id).ok_or_else(|| {
             Error::corruption(self.vectors.path(), None, format!("internal id {id} has no node record"))
         })
     }
@@ -85,7 +109,7 @@ impl Graph for View<'_> {
     }
 
     fn is_live(&self, id: u32) -> bool {
-        self.state.node(id).is_some()
+        self.state.live_slot(id).is_some()
     }
 
     fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) -> Result<()> {

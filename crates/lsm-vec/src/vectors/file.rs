@@ -22,6 +22,9 @@ const MAGIC: &[u8; 8] = b"LSMVECVF";
 /// Vector file format version.
 pub(crate) const FILE_VERSION: u32 = 1;
 
+/// One cached page, held inline in the cache entry (one pointer hop from the cache slot).
+type PageBuf = [f32; PAGE_FLOATS];
+
 /// Cache and I/O counters a caller accumulates locally.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct IoCounters {
@@ -34,7 +37,7 @@ pub(crate) struct VectorFile {
     path: PathBuf,
     pub layout: Layout,
     dim: usize,
-    cache: ClockCache<Box<[f32]>>,
+    cache: ClockCache<PageBuf>,
     pages_read: AtomicU64,
     page_hits: AtomicU64,
 }
@@ -190,9 +193,9 @@ impl VectorFile {
     }
 
     /// Reads data page `page` from the file (bytes past the end read as zeros).
-    fn read_page(&self, page: u32, io: &mut IoCounters) -> Result<Box<[f32]>> {
+    fn read_page(&self, page: u32, io: &mut IoCounters) -> Result<PageBuf> {
         io.page_misses += 1;
-        let mut buf = vec![0f32; PAGE_FLOATS].into_boxed_slice();
+        let mut buf = [0f32; PAGE_FLOATS];
         let off = HEADER_BYTES + page as u64 * PAGE_BYTES as u64;
         read_full_at(&self.file, f32_bytes_mut(&mut buf), off)
             .map_err(|e| Error::io(format!("read {} at {off}", self.path.display()), e))?;
@@ -217,9 +220,7 @@ impl VectorFile {
     /// Calls `f` with the record of `slot`: in place when it lies in one page, else gathered
     /// into `scratch`.
     pub fn with_record<R>(&self, slot: u32, scratch: &mut Vec<f32>, io: &mut IoCounters, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
-        let off = self.layout.offset(slot) - HEADER_BYTES;
-        let first = (off / PAGE_BYTES as u64) as u32;
-        let start = (off % PAGE_BYTES as u64) as usize / 4;
+        let (first, start) = self.layout.locate(slot);
         let dim = self.dim;
         if start + dim <= PAGE_FLOATS {
             return self.with_page(first, io, |p| f(&p[start..start + dim]));
@@ -257,10 +258,9 @@ impl VectorFile {
         misses.clear();
         let dim = self.dim;
         for (i, &s) in slots.iter().enumerate() {
-            let off = self.layout.offset(s) - HEADER_BYTES;
-            let start = (off % PAGE_BYTES as u64) as usize / 4;
+            let (page, start) = self.layout.locate(s);
             if start + dim <= PAGE_FLOATS {
-                if let Some(hit) = self.cache.get((off / PAGE_BYTES as u64) as u32) {
+                if let Some(hit) = self.cache.get(page) {
                     if let Some(e) = hit.as_ref() {
                         io.page_hits += 1;
                         f(i, &e.value[start..start + dim]);

@@ -31,6 +31,21 @@ impl Layout {
         Layout { storage, rec_bytes, slots_per_page, pages_per_slot }
     }
 
+    /// Data page and float index within it of the first value of `slot` (hot path: u32 math).
+    #[inline]
+    pub fn locate(&self, slot: u32) -> (u32, usize) {
+        match self.storage {
+            VectorStorageType::Paged if self.pages_per_slot == 1 => {
+                let spp = self.slots_per_page as u32;
+                (slot / spp, (slot % spp) as usize * (self.rec_bytes / 4))
+            }
+            _ => {
+                let off = self.offset(slot) - HEADER_BYTES;
+                ((off / PAGE_BYTES as u64) as u32, (off % PAGE_BYTES as u64) as usize / 4)
+            }
+        }
+    }
+
     /// File offset of slot `slot`.
     pub fn offset(&self, slot: u32) -> u64 {
         let s = slot as u64;
@@ -81,6 +96,20 @@ mod tests {
         assert_eq!(l.pages_per_slot, 2);
         assert_eq!(l.offset(3), HEADER_BYTES + 3 * 2 * PAGE_BYTES as u64);
         assert_eq!(l.pages(3), 6..8);
+    }
+
+    #[test]
+    fn locate_agrees_with_offset() {
+        for storage in [VectorStorageType::Basic, VectorStorageType::Paged] {
+            for dim in [1usize, 3, 64, 100, 1024, 1536] {
+                let l = Layout::new(storage, dim);
+                for slot in [0u32, 1, 7, 8, 15, 16, 1000, 123_457] {
+                    let off = l.offset(slot) - HEADER_BYTES;
+                    let (p, s) = l.locate(slot);
+                    assert_eq!(p as u64 * PAGE_BYTES as u64 + s as u64 * 4, off, "{storage:?} dim {dim} slot {slot}");
+                }
+            }
+        }
     }
 
     #[test]
