@@ -21,7 +21,10 @@ use pyo3::types::{PyDict, PyList, PyTuple};
 /// `ValueError` (Python would say `OverflowError`), non-integers `TypeError`.
 pub fn uint_arg<T: TryFrom<u64>>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<T> {
     let out_of_range = || {
-        let shown = obj.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into());
+        let shown = obj
+            .repr()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| "?".into());
         let max = std::any::type_name::<T>();
         PyValueError::new_err(format!(
             "{what} must be a non-negative integer that fits in {max}, got {shown}"
@@ -39,7 +42,10 @@ pub fn id_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
     match obj.extract::<u64>() {
         Ok(v) => Ok(v),
         Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
-            let shown = obj.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into());
+            let shown = obj
+                .repr()
+                .map(|r| r.to_string())
+                .unwrap_or_else(|_| "?".into());
             Err(PyValueError::new_err(format!(
                 "id must be an integer in [0, 2**64-1], got {shown}"
             )))
@@ -65,7 +71,10 @@ fn check_numeric(arr: &Bound<'_, PyUntypedArray>, what: &str) -> PyResult<()> {
         b'f' | b'i' | b'u' => Ok(()),
         _ => Err(PyTypeError::new_err(format!(
             "{what} must hold real numbers, got a numpy array of dtype {}",
-            dtype.str().map(|s| s.to_string()).unwrap_or_else(|_| "?".into())
+            dtype
+                .str()
+                .map(|s| s.to_string())
+                .unwrap_or_else(|_| "?".into())
         ))),
     }
 }
@@ -73,7 +82,14 @@ fn check_numeric(arr: &Bound<'_, PyUntypedArray>, what: &str) -> PyResult<()> {
 fn shape_str(shape: &[usize]) -> String {
     match shape {
         [n] => format!("({n},)"),
-        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -104,12 +120,14 @@ impl<'py> VectorArg<'py> {
             return Self::converted(obj, what);
         }
         if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-            return Ok(VectorArg::Owned(obj.extract::<Vec<f32>>().map_err(|e| {
-                PyTypeError::new_err(format!("{what} must be a sequence of numbers: {e}"))
-            })?));
+            return Ok(VectorArg::Owned(obj.extract::<Vec<f32>>().map_err(
+                |e| PyTypeError::new_err(format!("{what} must be a sequence of numbers: {e}")),
+            )?));
         }
         if obj.is_instance_of::<pyo3::types::PyString>() {
-            return Err(PyTypeError::new_err(format!("{what} must be a sequence of numbers, got str")));
+            return Err(PyTypeError::new_err(format!(
+                "{what} must be a sequence of numbers, got str"
+            )));
         }
         Self::converted(obj, what)
     }
@@ -175,7 +193,11 @@ impl<'py> MatrixArg<'py> {
         };
         let shape = arr.shape();
         let (rows, cols) = (shape[0], shape[1]);
-        Ok(MatrixArg { arr: arr.try_readonly()?, rows, cols })
+        Ok(MatrixArg {
+            arr: arr.try_readonly()?,
+            rows,
+            cols,
+        })
     }
 
     /// The values, row-major.
@@ -203,7 +225,9 @@ pub fn ids_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
             b'u' => {}
             b'i' => {
                 let np = py.import("numpy")?;
-                let negative: bool = np.call_method1("any", (obj.call_method1("__lt__", (0,))?,))?.extract()?;
+                let negative: bool = np
+                    .call_method1("any", (obj.call_method1("__lt__", (0,))?,))?
+                    .extract()?;
                 if negative {
                     return Err(PyValueError::new_err(
                         "ids must be integers in [0, 2**64-1], got a negative id",

@@ -104,7 +104,11 @@ impl PyLsmVecDb {
             })
             .py()?;
         let eff = db.options().py()?;
-        Ok(PyLsmVecDb { dim: eff.dim, default_search: eff.search_options(), db })
+        Ok(PyLsmVecDb {
+            dim: eff.dim,
+            default_search: eff.search_options(),
+            db,
+        })
     }
 
     /// Flushes pending writes and releases the database. Closing twice is not an error.
@@ -133,7 +137,12 @@ impl PyLsmVecDb {
     /// Inserts a new vector (list or numpy array of length ``dim``) under ``id``
     /// (``0 <= id < 2**64``). ``ValueError`` on a dimension mismatch, NaN/inf components, a zero
     /// vector under cosine, or an id that already exists.
-    fn insert(&self, py: Python<'_>, id: &Bound<'_, PyAny>, vector: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn insert(
+        &self,
+        py: Python<'_>,
+        id: &Bound<'_, PyAny>,
+        vector: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let id = id_arg(id)?;
         let v = VectorArg::extract(vector, "vector")?;
         let s = v.as_slice()?;
@@ -143,7 +152,12 @@ impl PyLsmVecDb {
     /// Inserts many vectors: ``ids`` (list of ints or 1-D integer array, length n) and
     /// ``vectors`` (2-D array or list of lists, shape (n, dim)). The whole batch is validated
     /// first, so a bad batch writes nothing.
-    fn insert_batch(&self, py: Python<'_>, ids: &Bound<'_, PyAny>, vectors: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn insert_batch(
+        &self,
+        py: Python<'_>,
+        ids: &Bound<'_, PyAny>,
+        vectors: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let ids = ids_arg(ids)?;
         if ids.is_empty() && vectors.len().unwrap_or(1) == 0 {
             return self.check_open();
@@ -248,7 +262,11 @@ impl PyLsmVecDb {
     }
 
     /// The stored vector of ``id`` as a 1-D float32 numpy array. ``KeyError`` if absent.
-    fn get<'py>(&self, py: Python<'py>, id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        id: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
         let id = id_arg(id)?;
         let v = py.detach(|| self.db.get(id)).py()?;
         Ok(PyArray1::from_vec(py, v))
@@ -256,7 +274,12 @@ impl PyLsmVecDb {
 
     /// Replaces the vector of an existing ``id`` and rebuilds its links. ``KeyError`` if the
     /// id does not exist, ``ValueError`` for a bad vector.
-    fn update(&self, py: Python<'_>, id: &Bound<'_, PyAny>, vector: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn update(
+        &self,
+        py: Python<'_>,
+        id: &Bound<'_, PyAny>,
+        vector: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let id = id_arg(id)?;
         let v = VectorArg::extract(vector, "vector")?;
         let s = v.as_slice()?;
@@ -288,7 +311,9 @@ impl PyLsmVecDb {
         let text = s.to_string();
         let kwargs = PyDict::new(py);
         kwargs.set_item("end", "")?;
-        py.import("builtins")?.getattr("print")?.call((text,), Some(&kwargs))?;
+        py.import("builtins")?
+            .getattr("print")?
+            .call((text,), Some(&kwargs))?;
         Ok(())
     }
 

@@ -144,8 +144,13 @@ impl PyDbOptions {
     fn new(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let defaults = DbOptions::default();
         let storage = defaults.vector_storage_type.code() as i64;
-        let this = PyDbOptions { inner: defaults, vector_storage_type: storage };
-        let Some(kwargs) = kwargs else { return Ok(this) };
+        let this = PyDbOptions {
+            inner: defaults,
+            vector_storage_type: storage,
+        };
+        let Some(kwargs) = kwargs else {
+            return Ok(this);
+        };
         let py = kwargs.py();
         let obj = Bound::new(py, this)?;
         for (key, value) in kwargs.iter() {
@@ -433,7 +438,10 @@ impl PySearchOptions {
     }
 
     fn __repr__(&self) -> String {
-        format!("SearchOptions(k={}, ef_search={})", self.inner.k, self.inner.ef_search)
+        format!(
+            "SearchOptions(k={}, ef_search={})",
+            self.inner.k, self.inner.ef_search
+        )
     }
 }
 
@@ -453,7 +461,10 @@ pub struct PySearchResult {
 impl PySearchResult {
     #[new]
     fn new(id: &Bound<'_, PyAny>, distance: f32) -> PyResult<Self> {
-        Ok(PySearchResult { id: crate::convert::id_arg(id)?, distance })
+        Ok(PySearchResult {
+            id: crate::convert::id_arg(id)?,
+            distance,
+        })
     }
 
     fn __repr__(&self) -> String {
@@ -468,7 +479,10 @@ impl PySearchResult {
 
 impl From<lsm_vec::SearchResult> for PySearchResult {
     fn from(r: lsm_vec::SearchResult) -> Self {
-        PySearchResult { id: r.id, distance: r.distance }
+        PySearchResult {
+            id: r.id,
+            distance: r.distance,
+        }
     }
 }
 
@@ -493,13 +507,18 @@ pub fn resolve_search(
             return Ok(so.borrow().inner);
         }
         if k.is_some() {
-            return Err(PyTypeError::new_err("k given both positionally and as a keyword"));
+            return Err(PyTypeError::new_err(
+                "k given both positionally and as a keyword",
+            ));
         }
         k_val = Some(uint_arg(o, "k").map_err(|e| {
             if e.is_instance_of::<PyTypeError>(o.py()) {
                 PyTypeError::new_err(format!(
                     "expected SearchOptions or an int k, got {}",
-                    o.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+                    o.get_type()
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default()
                 ))
             } else {
                 e
