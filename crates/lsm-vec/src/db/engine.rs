@@ -417,8 +417,8 @@ impl Engine {
                 None => self.edges.remove(id),
             }
         }
-        for s in &written_slots {
-            self.vectors.invalidate_slot(*s);
+        for (s, v) in &written_slots {
+            self.vectors.refresh_slot(*s, v);
         }
         drop(st);
         for s in freed_slots {

@@ -182,20 +182,30 @@ pub(crate) struct Changes {
     pub ids: Vec<(u64, Option<u32>)>,
     pub entry: Option<Option<(u32, usize)>>,
     pub freed_slots: Vec<u32>,
-    pub written_slots: Vec<u32>,
+    /// Slots written by this change, with their vectors (to refresh cached pages).
+    pub written_slots: Vec<(u32, Vec<f32>)>,
     pub counters: OpCounters,
+}
+
+fn adj_key(id: u32, level: usize) -> u64 {
+    ((id as u64) << 8) | level as u64
+}
+
+fn adj_key_parts(k: u64) -> (u32, usize) {
+    ((k >> 8) as u32, (k & 0xff) as usize)
 }
 
 /// Pending changes of one mutation over a [`View`].
 pub(crate) struct Txn<'a> {
     pub base: View<'a>,
-    adj: HashMap<(u32, usize), Vec<u32>, IdHashBuilder>,
+    /// Pending lists by `adj_key(id, level)`.
+    adj: HashMap<u64, Vec<u32>, IdHashBuilder>,
     nodes: HashMap<u32, Option<NodeRecord>, IdHashBuilder>,
     vecs: HashMap<u32, Vec<f32>, IdHashBuilder>,
     ids: Vec<(u64, Option<u32>)>,
     entry: Option<Option<(u32, usize)>>,
     freed_slots: Vec<u32>,
-    written_slots: Vec<u32>,
+    written_slots: Vec<(u32, Vec<f32>)>,
     bound: usize,
     split_ids: Vec<u32>,
     split_pos: Vec<usize>,
@@ -241,7 +251,9 @@ impl<'a> Txn<'a> {
         if let Some(Some(n)) = self.nodes.get_mut(&id) {
             n.slot = slot;
         }
-        self.written_slots.push(slot);
+        if let Some(v) = self.vecs.get(&id) {
+            self.written_slots.push((slot, v.clone()));
+        }
     }
 
     /// Removes a node (its lists, its record; its slot is freed after commit).
@@ -254,7 +266,7 @@ impl<'a> Txn<'a> {
                 self.freed_slots.push(n.slot);
             }
             for l in 0..=n.level as usize {
-                self.adj.remove(&(id, l));
+                self.adj.remove(&adj_key(id, l));
             }
         }
         self.nodes.insert(id, None);
@@ -265,7 +277,8 @@ impl<'a> Txn<'a> {
     pub fn into_changes(self) -> Changes {
         let mut ch = Changes { counters: self.base.c, ..Default::default() };
         let mut upper_touched: Vec<u32> = Vec::new();
-        for (&(id, l), list) in &self.adj {
+        for (&k, list) in &self.adj {
+            let (id, l) = adj_key_parts(k);
             if matches!(self.nodes.get(&id), Some(None)) {
                 continue;
             }
@@ -279,7 +292,7 @@ impl<'a> Txn<'a> {
         for id in upper_touched {
             let Some(n) = self.node(id) else { continue };
             let lists: Vec<Vec<u32>> = (1..=n.level as usize)
-                .map(|l| match self.adj.get(&(id, l)) {
+                .map(|l| match self.adj.get(&adj_key(id, l)) {
                     Some(x) => x.clone(),
                     None => self
                         .base
@@ -344,7 +357,7 @@ impl Graph for Txn<'_> {
                 return Ok(());
             }
         }
-        if let Some(l) = self.adj.get(&(id, level)) {
+        if let Some(l) = self.adj.get(&adj_key(id, level)) {
             out.clear();
             out.extend_from_slice(l);
             return Ok(());
@@ -410,7 +423,7 @@ impl Graph for Txn<'_> {
 
 impl GraphMut for Txn<'_> {
     fn set_neighbors(&mut self, id: u32, level: usize, list: Vec<u32>) {
-        self.adj.insert((id, level), list);
+        self.adj.insert(adj_key(id, level), list);
     }
 
     fn set_entry(&mut self, entry: Option<(u32, usize)>) {

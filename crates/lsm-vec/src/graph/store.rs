@@ -31,7 +31,9 @@ pub(crate) struct LsmStore {
 
 impl LsmStore {
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<LsmStore> {
-        let db = Database::builder(dir).cache_size(cache_bytes).open()?;
+        // A 64 MiB journal cap (fjall's default is 512 MiB) bounds recovery time and disk use:
+        // past it, fjall flushes memtables so that old journals can be dropped.
+        let db = Database::builder(dir).cache_size(cache_bytes).max_journaling_size(64 * 1024 * 1024).open()?;
         let small = || KeyspaceCreateOptions::default().max_memtable_size(8 * 1024 * 1024);
         let point = || small().expect_point_read_hits(true);
         Ok(LsmStore {

@@ -100,7 +100,8 @@ pub(crate) fn knn<G: Graph>(g: &mut G, q: &Query<'_>, ef: usize, visited: &mut V
 fn select_heuristic<G: Graph>(g: &mut G, cands: &[(f32, u32)], m: usize, fill_to: usize) -> Result<Vec<u32>> {
     let metric = g.metric();
     let mut kept: Vec<u32> = Vec::with_capacity(m);
-    let mut kept_vecs: Vec<Vec<f32>> = Vec::with_capacity(m);
+    // Vectors of the kept neighbours, back to back.
+    let mut kept_vecs: Vec<f32> = Vec::new();
     let mut rejected: Vec<u32> = Vec::new();
     let mut cv = Vec::new();
     for &(d, c) in cands {
@@ -109,9 +110,10 @@ fn select_heuristic<G: Graph>(g: &mut G, cands: &[(f32, u32)], m: usize, fill_to
             continue;
         }
         g.vector(c, &mut cv)?;
+        let dim = cv.len();
         let q = metric.prepare(&cv);
         let mut good = true;
-        for kv in &kept_vecs {
+        for kv in kept_vecs.chunks_exact(dim.max(1)) {
             g.counters().distance_computations += 1;
             if metric.score(&q, kv) < d {
                 good = false;
@@ -120,7 +122,7 @@ fn select_heuristic<G: Graph>(g: &mut G, cands: &[(f32, u32)], m: usize, fill_to
         }
         if good {
             kept.push(c);
-            kept_vecs.push(std::mem::take(&mut cv));
+            kept_vecs.extend_from_slice(&cv);
         } else {
             rejected.push(c);
         }

@@ -288,9 +288,23 @@ impl VectorFile {
             .map_err(|e| Error::io(format!("write {} at {off}", self.path.display()), e))
     }
 
-    pub fn invalidate_slot(&self, slot: u32) {
-        for p in self.layout.pages(slot) {
-            self.cache.remove(p as u32);
+    /// After a commit that wrote `v` to `slot`: cached pages holding it are replaced by copies
+    /// with the new bytes (copy-on-write; readers holding the old page keep it).
+    pub fn refresh_slot(&self, slot: u32, v: &[f32]) {
+        let (first, start) = self.layout.locate(slot);
+        let mut page = first;
+        let mut from = start;
+        let mut done = 0;
+        while done < v.len() {
+            let take = (v.len() - done).min(PAGE_FLOATS - from);
+            let copy = self.cache.get(page).and_then(|h| h.as_ref().map(|e| e.value));
+            if let Some(mut buf) = copy {
+                buf[from..from + take].copy_from_slice(&v[done..done + take]);
+                self.cache.put(page, buf);
+            }
+            done += take;
+            page += 1;
+            from = 0;
         }
     }
 

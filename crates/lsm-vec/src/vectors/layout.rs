@@ -68,6 +68,7 @@ impl Layout {
     }
 
     /// The data pages `slot` touches.
+    #[cfg(test)]
     pub fn pages(&self, slot: u32) -> std::ops::Range<u64> {
         let start = self.offset(slot) - HEADER_BYTES;
         let end = start + self.rec_bytes as u64;
