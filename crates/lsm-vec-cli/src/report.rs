@@ -263,17 +263,18 @@ pub fn run_stats(a: &crate::StatsArgs) -> Result<()> {
             mib(s.lsm_disk_bytes)
         );
         println!(
-            "options      dim={} metric={} M={} Mmax={} efc={} storage={} \
-             cache={} pages edge-cache={} lists batch-read={}",
+            "stored       dim={} metric={} M={} Mmax={} vec-storage={} ({:?})",
             o.dim,
             o.metric,
             o.m,
             o.m_max,
-            o.ef_construction,
             o.vector_storage_type.code(),
-            o.paged_max_cached_pages,
-            o.edge_cache_size,
-            o.enable_batch_read
+            o.vector_storage_type
+        );
+        println!(
+            "this handle  efc={} paged-cache-pages={} edge-cache={} batch-read={} \
+             (tuning knobs: defaults of open_existing, not stored)",
+            o.ef_construction, o.paged_max_cached_pages, o.edge_cache_size, o.enable_batch_read
         );
         print!("{s}");
     }
