@@ -154,6 +154,12 @@ static void test_bad_open_arguments(void) {
     CHECK_RC(lsm_vec_open("", &o, &db), LSM_VEC_INVALID_ARGUMENT);
     CHECK_RC(lsm_vec_open_existing(NULL, &db), LSM_VEC_INVALID_ARGUMENT);
     CHECK_RC(lsm_vec_open_existing(p, NULL), LSM_VEC_INVALID_ARGUMENT);
+    /* No database there: an error (the engine reports it as INVALID_ARGUMENT), handle NULL. */
+    char missing[4200];
+    path_in(missing, sizeof missing, "no-such-db");
+    db = (lsm_vec_db_t *)&g_checks;
+    CHECK_RC(lsm_vec_open_existing(missing, &db), LSM_VEC_INVALID_ARGUMENT);
+    CHECK(db == NULL);
 
     o = base_options(); o.dim = 0;                 expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "dim 0");
     o = base_options(); o.dim = -1;                expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "dim -1");
