@@ -109,15 +109,22 @@ impl Engine {
         let requested_vf = opts.as_ref().map(|o| o.vector_file_path.clone()).filter(|p| !p.as_os_str().is_empty());
         if let Some(o) = &opts {
             if o.reinit {
-                // Only ever delete what is ours: a foreign file at the vector path is an error.
-                let vf = requested_vf.clone().unwrap_or_else(|| default_vector_file(dir));
-                if vf.exists() {
-                    VectorFile::read_header(&vf)?;
-                    remove_path(&vf)?;
-                }
+                // The default vector file inside the directory is ours whatever its state; a
+                // file elsewhere is deleted only if it carries our magic (it may be damaged),
+                // so a mistyped path never destroys someone else's file.
                 let default_vf = default_vector_file(dir);
-                if default_vf.exists() && VectorFile::read_header(&default_vf).is_ok() {
-                    remove_path(&default_vf)?;
+                remove_path(&default_vf)?;
+                if let Some(vf) = &requested_vf {
+                    if vf.exists() {
+                        if !VectorFile::has_magic(vf) {
+                            return Err(Error::corruption(
+                                vf,
+                                Some(0),
+                                "reinit refuses to delete a file that is not an lsm-vec vector file",
+                            ));
+                        }
+                        remove_path(vf)?;
+                    }
                 }
                 remove_path(&lsm_dir(dir))?;
             }
@@ -219,6 +226,9 @@ impl Engine {
                 None if state.live > 0 => return Err(Error::corruption(&lsm, None, "no entry point in a non-empty index")),
                 _ => {}
             }
+        }
+        if let Some(max_slot) = state.slots.iter().copied().filter(|&s| s != u32::MAX).max() {
+            vectors.check_holds(max_slot)?;
         }
         let free_ids = state.nodes.iter().enumerate().filter(|(_, n)| n.is_none()).map(|(i, _)| i as u32).collect();
 

@@ -103,6 +103,28 @@ fn decode_header(path: &Path, h: &[u8]) -> Result<Header> {
 }
 
 impl VectorFile {
+    /// Whether the file starts with the vector file magic (its header may still be damaged).
+    pub fn has_magic(path: &Path) -> bool {
+        let Ok(f) = File::open(path) else { return false };
+        let mut m = [0u8; 8];
+        matches!(read_full_at(&f, &mut m, 0), Ok(8)) && &m == MAGIC
+    }
+
+    /// Checks that the file is long enough to hold `slot` (called at open for the highest slot
+    /// in use, so a truncated file is reported instead of read as zeros).
+    pub fn check_holds(&self, slot: u32) -> Result<()> {
+        let end = self.layout.offset(slot) + self.layout.rec_bytes as u64;
+        let len = self.len_bytes();
+        if len < end {
+            return Err(Error::corruption(
+                &self.path,
+                Some(len),
+                format!("vector file is truncated: slot {slot} ends at byte {end}, the file has {len} bytes"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Reads the header of an existing file without opening it for writing.
     pub fn read_header(path: &Path) -> Result<Header> {
         let f = File::open(path).map_err(|e| Error::io(format!("open vector file {}", path.display()), e))?;
