@@ -2,10 +2,10 @@
 //! interpreter, then the engine call runs detached (GIL released), so Python threads that
 //! search in parallel run in parallel.
 
-use lsm_vec::{LsmVecDb, SearchResult, Stats};
+use lsm_vec::{LsmVecDb, Stats};
 use numpy::ndarray::Array2;
 use numpy::{PyArray1, PyArray2};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
@@ -232,22 +232,30 @@ impl PyLsmVecDb {
             )));
         }
         let (n, k) = (m.rows, so.k);
+        so.validate().py()?;
+        // Allocate the (n, k) outputs up front: a huge n * k is a MemoryError, not an abort.
+        let total = n.checked_mul(k).unwrap_or(usize::MAX);
+        let no_memory =
+            || PyMemoryError::new_err(format!("cannot allocate the result arrays ({n} x {k})"));
+        let mut ids: Vec<i64> = Vec::new();
+        let mut dists: Vec<f32> = Vec::new();
+        ids.try_reserve_exact(total).map_err(|_| no_memory())?;
+        dists.try_reserve_exact(total).map_err(|_| no_memory())?;
+        ids.resize(total, -1);
+        dists.resize(total, f32::INFINITY);
         let s = m.as_slice()?;
         let (ids, dists) = py
             .detach(|| -> lsm_vec::Result<(Vec<i64>, Vec<f32>)> {
-                let results: Vec<Vec<SearchResult>> = if n == 0 {
-                    so.validate()?;
-                    Vec::new()
-                } else {
-                    self.db.search_knn_batch(s, &so, threads)?
-                };
-                let mut ids = vec![-1i64; n * k];
-                let mut dists = vec![f32::INFINITY; n * k];
-                for (row, hits) in results.iter().enumerate() {
-                    for (j, h) in hits.iter().take(k).enumerate() {
-                        ids[row * k + j] = h.id as i64;
-                        dists[row * k + j] = h.distance;
+                if n > 0 {
+                    let results = self.db.search_knn_batch(s, &so, threads)?;
+                    for (row, hits) in results.iter().enumerate() {
+                        for (j, h) in hits.iter().take(k).enumerate() {
+                            ids[row * k + j] = h.id as i64;
+                            dists[row * k + j] = h.distance;
+                        }
                     }
+                } else if self.db.is_closed() {
+                    return Err(lsm_vec::Error::Closed);
                 }
                 Ok((ids, dists))
             })
