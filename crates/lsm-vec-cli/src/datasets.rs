@@ -166,7 +166,7 @@ impl Layout {
                 );
             }
             let row = 4 + d as u64 * es;
-            if len % row != 0 {
+            if !len.is_multiple_of(row) {
                 let full = len / row;
                 bail!(
                     "{}: truncated or not a .{} file: {len} bytes is not a whole number of rows \

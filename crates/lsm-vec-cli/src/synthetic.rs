@@ -283,7 +283,7 @@ pub struct KnnAccumulator {
 impl KnnAccumulator {
     /// Ground truth of `k` neighbours for the row-major `queries`.
     pub fn new(queries: &[f32], dim: usize, k: usize, metric: DistanceMetric) -> KnnAccumulator {
-        let nq = if dim == 0 { 0 } else { queries.len() / dim };
+        let nq = queries.len().checked_div(dim).unwrap_or(0);
         let qnorms = queries.chunks_exact(dim.max(1)).map(|q| dot(q, q).sqrt()).collect();
         KnnAccumulator {
             dim,
