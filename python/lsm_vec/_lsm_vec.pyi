@@ -7,6 +7,7 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+__all__ = ["DistanceMetric", "LSMVecDB", "LSMVecDBOptions", "SearchOptions", "SearchResult", "__version__"]
 
 _Vector = Union[Sequence[SupportsFloat], npt.NDArray[Any]]
 """A vector: a list/tuple of numbers or a 1-D numpy array of any real dtype and layout.
@@ -43,9 +44,10 @@ class DistanceMetric:
     def value(self) -> int:
         """The numeric code: L2 = 0, Cosine = 1, InnerProduct = 2."""
     def __int__(self) -> int: ...
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+@final
 class LSMVecDBOptions:
     """Options of :meth:`LSMVecDB.open`. Every property is read-write; defaults are the
     specification's. Keyword arguments set properties: ``LSMVecDBOptions(dim=128, reinit=True)``.
@@ -55,7 +57,7 @@ class LSMVecDBOptions:
     which raises ``ValueError``.
     """
 
-    def __init__(self, **kwargs: Any) -> None: ...
+    def __new__(cls, **kwargs: Any) -> "LSMVecDBOptions": ...
     dim: int
     """Required. Dimensionality of the vectors (1 ..= 65536). Default 0 (unset)."""
     metric: DistanceMetric
@@ -97,11 +99,12 @@ class LSMVecDBOptions:
     sync_writes: bool
     """fsync on every write so acknowledged writes survive power loss (default False)."""
 
+@final
 class SearchOptions:
     """Parameters of one search: ``k`` (default 1) nearest neighbours from a candidate pool of
     ``ef_search`` (default 64, must be >= k)."""
 
-    def __init__(self, k: Optional[int] = None, ef_search: Optional[int] = None) -> None: ...
+    def __new__(cls, k: Optional[int] = None, ef_search: Optional[int] = None) -> "SearchOptions": ...
     k: int
     """Number of nearest neighbours to return (default 1)."""
     ef_search: int
@@ -111,7 +114,7 @@ class SearchOptions:
 class SearchResult:
     """One search hit. Compares equal to another with the same id and distance."""
 
-    def __init__(self, id: int, distance: float) -> None: ...
+    def __new__(cls, id: int, distance: float) -> "SearchResult": ...
     @property
     def id(self) -> int:
         """Identifier of the matched vector (read-only)."""
@@ -199,7 +202,7 @@ class LSMVecDB:
         """Prints I/O and timing statistics to ``sys.stdout``."""
     def __len__(self) -> int:
         """Number of live vectors."""
-    def __contains__(self, id: object) -> bool:
+    def __contains__(self, key: object, /) -> bool:
         """Whether ``id`` is live."""
     def __enter__(self) -> "LSMVecDB": ...
     def __exit__(self, exc_type: Any = None, exc: Any = None, tb: Any = None) -> bool:

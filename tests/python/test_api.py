@@ -143,3 +143,18 @@ def test_module_exports():
     assert set(lsm_vec.__all__) >= {"LSMVecDB", "LSMVecDBOptions", "SearchOptions",
                                      "SearchResult", "DistanceMetric"}
     assert isinstance(lsm_vec.__version__, str)
+
+
+def test_stubs_match_runtime():
+    """mypy's stubtest finds no difference between the stubs and the compiled module (runs
+    only where mypy is installed)."""
+    pytest.importorskip("mypy.stubtest")
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "lsm_vec", "lsm_vec._lsm_vec"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
