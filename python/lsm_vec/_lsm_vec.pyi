@@ -177,12 +177,13 @@ class LSMVecDB:
         queries: _Matrix,
         opts: Union[SearchOptions, int, None] = None,
         ef_search: Optional[int] = None,
+        threads: Optional[int] = None,
         *,
         k: Optional[int] = None,
-        threads: Optional[int] = None,
     ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
         """Searches ``n`` queries (shape ``(n, dim)``) on ``threads`` threads (0 or None =
-        one per core). Returns ``(ids, distances)`` of shape ``(n, k)``: int64 and float32,
+        one per core), with the search parameters in any form :meth:`search_knn` takes
+        (``search_knn_batch(q, k=10, ef_search=128, threads=2)`` or ``(q, 10, 128, 2)``). Returns ``(ids, distances)`` of shape ``(n, k)``: int64 and float32,
         rows sorted by ascending distance; missing neighbours are id -1 with distance inf.
         Ids >= 2**63 appear as negative int64; ``ids.view(numpy.uint64)`` recovers them."""
     def get(self, id: _Id) -> npt.NDArray[np.float32]:

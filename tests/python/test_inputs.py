@@ -139,6 +139,8 @@ def test_batch_search_matches_single_search(open_db, rng):
     so = lsm_vec.SearchOptions(k=10, ef_search=64)
     np.testing.assert_array_equal(db.search_knn_batch(q, so)[0], ids)
     np.testing.assert_array_equal(db.search_knn_batch(q, 10, 64)[0], ids)
+    np.testing.assert_array_equal(db.search_knn_batch(q, 10, 64, 1)[0], ids)
+    np.testing.assert_array_equal(db.search_knn_batch(q, so, threads=0)[0], ids)
 
 
 def test_batch_missing_neighbours_are_minus_one_and_inf(open_db):

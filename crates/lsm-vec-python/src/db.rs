@@ -205,19 +205,21 @@ impl PyLsmVecDb {
     }
 
     /// Searches many queries (2-D array or list of lists, shape (n, dim)) on ``threads``
-    /// threads (0 = one per core). Returns ``(ids, distances)``: int64 and float32 arrays of
+    /// threads (0 or None = one per core). Takes the search parameters like
+    /// :meth:`search_knn`: ``search_knn_batch(q, k=10, ef_search=128, threads=2)``,
+    /// ``search_knn_batch(q, 10, 128, 2)`` or ``search_knn_batch(q, search_opts)``. Returns ``(ids, distances)``: int64 and float32 arrays of
     /// shape (n, k), each row sorted by ascending distance. Missing neighbours (fewer than k
     /// live vectors) are id -1 with distance inf. Ids >= 2**63 appear as negative int64
     /// (two's complement): ``ids.view(numpy.uint64)`` recovers them.
-    #[pyo3(signature = (queries, opts = None, ef_search = None, *, k = None, threads = None))]
+    #[pyo3(signature = (queries, opts = None, ef_search = None, threads = None, *, k = None))]
     fn search_knn_batch<'py>(
         &self,
         py: Python<'py>,
         queries: &Bound<'py, PyAny>,
         opts: Option<&Bound<'py, PyAny>>,
         ef_search: Option<&Bound<'py, PyAny>>,
-        k: Option<&Bound<'py, PyAny>>,
         threads: Option<&Bound<'py, PyAny>>,
+        k: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let so = resolve_search(self.default_search, opts, k, ef_search)?;
         let threads: usize = match threads {
