@@ -194,7 +194,11 @@ fn run(storage: VectorStorageType, metric: DistanceMetric, writer_ops: usize) {
     let versions = shared.versions.read().unwrap();
     for id in live.iter().chain(&(0..200).collect::<Vec<u64>>()) {
         let v = ok(db.get(*id), "get after");
-        assert!(v == vec_of(*id, versions[id]), "id {id} does not hold its last version {}", versions[id]);
+        assert!(
+            v == vec_of(*id, versions[id]),
+            "id {id} does not hold its last version {}",
+            versions[id]
+        );
     }
     for id in shared.deleted.lock().unwrap().keys() {
         assert!(!ok(db.contains(*id), "contains"), "deleted id {id} is live");
@@ -216,7 +220,10 @@ fn searches_run_while_a_writer_inserts_and_deletes_basic_cosine() {
 #[test]
 fn concurrent_writers_do_not_lose_inserts() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Arc::new(open(dir.path(), test_options(DIM, DistanceMetric::L2, VectorStorageType::Paged)));
+    let db = Arc::new(open(
+        dir.path(),
+        test_options(DIM, DistanceMetric::L2, VectorStorageType::Paged),
+    ));
     let threads: Vec<_> = (0..4u64)
         .map(|t| {
             let db = Arc::clone(&db);
@@ -228,7 +235,10 @@ fn concurrent_writers_do_not_lose_inserts() {
                         ok(db.delete(id), "parallel delete");
                     }
                     if i % 10 == 0 {
-                        ok(db.search_knn(&vec_of(id, 0), &SearchOptions::new(5, 32)), "parallel search");
+                        ok(
+                            db.search_knn(&vec_of(id, 0), &SearchOptions::new(5, 32)),
+                            "parallel search",
+                        );
                     }
                 }
             })
@@ -244,7 +254,10 @@ fn concurrent_writers_do_not_lose_inserts() {
             if i % 3 == 0 {
                 assert!(!ok(db.contains(id), "contains"), "deleted id {id} is live");
             } else {
-                assert!(ok(db.get(id), "get") == vec_of(id, 0), "id {id} lost or wrong");
+                assert!(
+                    ok(db.get(id), "get") == vec_of(id, 0),
+                    "id {id} lost or wrong"
+                );
             }
         }
     }
@@ -252,10 +265,16 @@ fn concurrent_writers_do_not_lose_inserts() {
     for t in 0..4u64 {
         for i in (1..300u64).step_by(7).filter(|i| i % 3 != 0) {
             let id = t * 1_000_000 + i;
-            let r = ok(db.search_knn(&vec_of(id, 0), &SearchOptions::new(1, 32)), "search");
+            let r = ok(
+                db.search_knn(&vec_of(id, 0), &SearchOptions::new(1, 32)),
+                "search",
+            );
             hits += usize::from(r[0].id == id);
         }
     }
     let probes = 4 * (1..300u64).step_by(7).filter(|i| i % 3 != 0).count();
-    assert!(hits * 10 >= probes * 9, "after parallel inserts only {hits} of {probes} vectors are their own nearest neighbour");
+    assert!(
+        hits * 10 >= probes * 9,
+        "after parallel inserts only {hits} of {probes} vectors are their own nearest neighbour"
+    );
 }

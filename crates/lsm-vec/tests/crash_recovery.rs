@@ -94,7 +94,13 @@ impl Op {
     fn encode(&self) -> String {
         match self {
             Op::Insert { id } => format!("I {id}"),
-            Op::Batch { ids } => format!("B {}", ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")),
+            Op::Batch { ids } => format!(
+                "B {}",
+                ids.iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
             Op::Update { id, version } => format!("U {id} {version}"),
             Op::Delete { id } => format!("D {id}"),
         }
@@ -102,10 +108,19 @@ impl Op {
 
     fn decode(kind: &str, args: &[&str]) -> Op {
         match kind {
-            "I" => Op::Insert { id: args[0].parse().unwrap() },
-            "B" => Op::Batch { ids: args[0].split(',').map(|x| x.parse().unwrap()).collect() },
-            "U" => Op::Update { id: args[0].parse().unwrap(), version: args[1].parse().unwrap() },
-            "D" => Op::Delete { id: args[0].parse().unwrap() },
+            "I" => Op::Insert {
+                id: args[0].parse().unwrap(),
+            },
+            "B" => Op::Batch {
+                ids: args[0].split(',').map(|x| x.parse().unwrap()).collect(),
+            },
+            "U" => Op::Update {
+                id: args[0].parse().unwrap(),
+                version: args[1].parse().unwrap(),
+            },
+            "D" => Op::Delete {
+                id: args[0].parse().unwrap(),
+            },
             other => panic!("unknown op {other}"),
         }
     }
@@ -125,7 +140,8 @@ fn emit(line: &str) {
 fn child(dir: String) {
     let state = State::load(Path::new(&std::env::var(ENV_STATE).unwrap()));
     let seed: u64 = std::env::var(ENV_SEED).unwrap().parse().unwrap();
-    let storage = VectorStorageType::from_code(std::env::var(ENV_STORAGE).unwrap().parse().unwrap()).unwrap();
+    let storage =
+        VectorStorageType::from_code(std::env::var(ENV_STORAGE).unwrap().parse().unwrap()).unwrap();
     let db = match LsmVecDb::open(&dir, options(storage, false)) {
         Ok(db) => db,
         Err(e) => {
@@ -152,7 +168,10 @@ fn child(dir: String) {
             Op::Batch { ids }
         } else if roll < 75 {
             let id = live_ids[rng.index(live_ids.len())];
-            Op::Update { id, version: live[&id] + 1 }
+            Op::Update {
+                id,
+                version: live[&id] + 1,
+            }
         } else {
             let i = rng.index(live_ids.len());
             Op::Delete { id: live_ids[i] }
@@ -207,14 +226,26 @@ struct ChildRun {
     other: Vec<String>,
 }
 
-fn run_child(test_name: &str, dir: &Path, state_file: &Path, seed: u64, storage: VectorStorageType, wait_ready: bool, delay: Duration, stderr_file: &Path) -> ChildRun {
+/// Where and how one child runs.
+struct ChildSpec<'a> {
+    test_name: &'a str,
+    dir: &'a Path,
+    state_file: &'a Path,
+    stderr_file: &'a Path,
+    storage: VectorStorageType,
+}
+
+/// Runs one child writer with `seed`, kills it `delay` after it reported READY (or after spawn
+/// when `wait_ready` is false), and parses its log.
+fn run_child(spec: &ChildSpec<'_>, seed: u64, wait_ready: bool, delay: Duration) -> ChildRun {
+    let stderr_file = spec.stderr_file;
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
-        .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
-        .env(ENV_CHILD, dir)
-        .env(ENV_STATE, state_file)
+        .args(["--exact", spec.test_name, "--nocapture", "--test-threads=1"])
+        .env(ENV_CHILD, spec.dir)
+        .env(ENV_STATE, spec.state_file)
         .env(ENV_SEED, seed.to_string())
-        .env(ENV_STORAGE, storage.code().to_string())
+        .env(ENV_STORAGE, spec.storage.code().to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(std::fs::File::create(stderr_file).unwrap()))
@@ -260,9 +291,16 @@ fn run_child(test_name: &str, dir: &Path, state_file: &Path, seed: u64, storage:
     let status = child.wait().unwrap();
     let lines = reader.join().unwrap();
 
-    let mut run = ChildRun { begun: Vec::new(), acked: Vec::new(), ready: false, other: Vec::new() };
+    let mut run = ChildRun {
+        begun: Vec::new(),
+        acked: Vec::new(),
+        ready: false,
+        other: Vec::new(),
+    };
     for line in &lines {
-        let Some(pos) = line.find("@@ ") else { continue };
+        let Some(pos) = line.find("@@ ") else {
+            continue;
+        };
         let rec = line[pos + 3..].trim_end();
         let Some(rec) = rec.strip_suffix(" .") else {
             run.other.push(line.clone());
@@ -298,11 +336,17 @@ fn apply_log(state: &mut State, run: &ChildRun) -> Option<Op> {
         assert_eq!(op, &run.begun[i], "ack {i} does not match its begin");
         match op {
             Op::Insert { id } => {
-                assert!(state.live.insert(*id, 0).is_none(), "child inserted live id {id}");
+                assert!(
+                    state.live.insert(*id, 0).is_none(),
+                    "child inserted live id {id}"
+                );
             }
             Op::Batch { ids } => {
                 for id in ids {
-                    assert!(state.live.insert(*id, 0).is_none(), "child inserted live id {id}");
+                    assert!(
+                        state.live.insert(*id, 0).is_none(),
+                        "child inserted live id {id}"
+                    );
                 }
             }
             Op::Update { id, version } => {
@@ -329,13 +373,19 @@ fn observe(db: &LsmVecDb, id: u64, versions: &[u64], ctx: &str) -> Option<u64> {
     let present = ok(db.contains(id), "contains");
     match db.get(id) {
         Ok(v) => {
-            assert!(present, "{ctx}: get({id}) succeeds but contains({id}) is false");
+            assert!(
+                present,
+                "{ctx}: get({id}) succeeds but contains({id}) is false"
+            );
             let which = versions.iter().copied().find(|ver| v == vec_of(id, *ver));
             assert!(which.is_some(), "{ctx}: id {id} holds a vector that is none of versions {versions:?} (torn or foreign write): {v:?}");
             which
         }
         Err(lsm_vec::Error::NotFound(_)) => {
-            assert!(!present, "{ctx}: contains({id}) is true but get({id}) is NotFound");
+            assert!(
+                !present,
+                "{ctx}: contains({id}) is true but get({id}) is NotFound"
+            );
             None
         }
         Err(e) => panic!("{ctx}: get({id}): {e:?}"),
@@ -344,7 +394,13 @@ fn observe(db: &LsmVecDb, id: u64, versions: &[u64], ctx: &str) -> Option<u64> {
 
 /// Checks the reopened database; durability violations panic at once, search-quality problems
 /// (fewer results than k) are returned so that they do not hide durability checks of later rounds.
-fn verify(db: &LsmVecDb, state: &mut State, in_flight: Option<Op>, ever_deleted: &BTreeSet<u64>, round: usize) -> Vec<String> {
+fn verify(
+    db: &LsmVecDb,
+    state: &mut State,
+    in_flight: Option<Op>,
+    ever_deleted: &BTreeSet<u64>,
+    round: usize,
+) -> Vec<String> {
     let mut shortfalls = Vec::new();
     let ctx = format!("round {round} (in flight: {in_flight:?})");
     // Resolve the in-flight operation first: either outcome is fine, but it must be complete.
@@ -389,21 +445,34 @@ fn verify(db: &LsmVecDb, state: &mut State, in_flight: Option<Op>, ever_deleted:
             continue;
         }
         match db.get(*id) {
-            Ok(v) => assert!(v == vec_of(*id, *ver), "{ctx}: id {id} does not hold version {ver} (acknowledged)"),
+            Ok(v) => assert!(
+                v == vec_of(*id, *ver),
+                "{ctx}: id {id} does not hold version {ver} (acknowledged)"
+            ),
             Err(e) => panic!("{ctx}: acknowledged id {id} (version {ver}) lost: {e:?}"),
         }
     }
     // Every acknowledged delete: absent (unless re-inserted, which this writer never does).
     for id in ever_deleted {
         if !exempt.contains(id) {
-            assert!(!ok(db.contains(*id), "contains"), "{ctx}: deleted id {id} is back");
+            assert!(
+                !ok(db.contains(*id), "contains"),
+                "{ctx}: deleted id {id} is back"
+            );
         }
     }
     // Never attempted ids do not exist, and nothing else does either.
     for id in state.next_id..state.next_id + 20 {
-        assert!(!ok(db.contains(id), "contains"), "{ctx}: id {id} was never inserted but exists");
+        assert!(
+            !ok(db.contains(id), "contains"),
+            "{ctx}: id {id} was never inserted but exists"
+        );
     }
-    assert_eq!(ok(db.len(), "len"), state.live.len(), "{ctx}: len differs from the acknowledged operations");
+    assert_eq!(
+        ok(db.len(), "len"),
+        state.live.len(),
+        "{ctx}: len differs from the acknowledged operations"
+    );
     // Search works and returns only live ids with exact distances.
     let mut rng = Rng::new(round as u64);
     let ids: Vec<u64> = state.live.keys().copied().collect();
@@ -412,15 +481,30 @@ fn verify(db: &LsmVecDb, state: &mut State, in_flight: Option<Op>, ever_deleted:
     for p in 0..probes {
         let id = ids[rng.index(ids.len())];
         let q = vec_of(id, state.live[&id]);
-        let res = ok(db.search_knn(&q, &SearchOptions::new(10, 64)), "search after crash");
+        let res = ok(
+            db.search_knn(&q, &SearchOptions::new(10, 64)),
+            "search after crash",
+        );
         check_result_shape(&res, 10).unwrap_or_else(|e| panic!("{ctx}: {e}"));
         if res.len() != 10.min(ids.len()) {
-            shortfalls.push(format!("{ctx}: probe {p} (query = vector of id {id}): {} results of {} live: {res:?}", res.len(), ids.len()));
+            shortfalls.push(format!(
+                "{ctx}: probe {p} (query = vector of id {id}): {} results of {} live: {res:?}",
+                res.len(),
+                ids.len()
+            ));
         }
         for r in &res {
-            let ver = state.live.get(&r.id).unwrap_or_else(|| panic!("{ctx}: search returned id {} which is not live", r.id));
+            let ver = state
+                .live
+                .get(&r.id)
+                .unwrap_or_else(|| panic!("{ctx}: search returned id {} which is not live", r.id));
             let exact = distance(DistanceMetric::L2, &vec_of(r.id, *ver), &q);
-            assert!(distance_close(r.distance, exact), "{ctx}: id {} distance {} exact {exact}", r.id, r.distance);
+            assert!(
+                distance_close(r.distance, exact),
+                "{ctx}: id {} distance {} exact {exact}",
+                r.id,
+                r.distance
+            );
         }
         if res.first().map(|r| r.id) == Some(id) {
             self_found += 1;
@@ -437,12 +521,24 @@ fn crash_test(test_name: &str, storage: VectorStorageType, seed: u64) {
         child(dir);
         return;
     }
-    let rounds: usize = std::env::var("LSMVEC_CRASH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(25);
+    let rounds: usize = std::env::var("LSMVEC_CRASH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(25);
     let tmp = tempfile::tempdir().unwrap();
     let dir: PathBuf = tmp.path().join("db");
     let state_file = tmp.path().join("state");
     let stderr_file = tmp.path().join("child.stderr");
-    ok(LsmVecDb::open(&dir, options(storage, true)), "create").close().unwrap();
+    ok(LsmVecDb::open(&dir, options(storage, true)), "create")
+        .close()
+        .unwrap();
+    let spec = ChildSpec {
+        test_name,
+        dir: &dir,
+        state_file: &state_file,
+        stderr_file: &stderr_file,
+        storage,
+    };
     let mut state = State::default();
     let mut ever_deleted = BTreeSet::new();
     let mut rng = Rng::new(seed);
@@ -455,8 +551,12 @@ fn crash_test(test_name: &str, storage: VectorStorageType, seed: u64) {
         // Most rounds kill while writing; every fifth kills soon after spawn, often during open
         // and recovery.
         let early = round % 5 == 4;
-        let delay = if early { Duration::from_millis(rng.below(40)) } else { Duration::from_millis(2 + rng.below(60)) };
-        let run = run_child(test_name, &dir, &state_file, seed * 1000 + round as u64, storage, !early, delay, &stderr_file);
+        let delay = if early {
+            Duration::from_millis(rng.below(40))
+        } else {
+            Duration::from_millis(2 + rng.below(60))
+        };
+        let run = run_child(&spec, seed * 1000 + round as u64, !early, delay);
         let in_flight = apply_log(&mut state, &run);
         for op in &run.acked {
             if let Op::Delete { id } = op {
@@ -465,9 +565,16 @@ fn crash_test(test_name: &str, storage: VectorStorageType, seed: u64) {
         }
         total_acked += run.acked.len();
         kills_mid_op += usize::from(in_flight.is_some());
-        let db = ok(LsmVecDb::open(&dir, options(storage, false)), &format!("reopen after kill {round}"));
+        let db = ok(
+            LsmVecDb::open(&dir, options(storage, false)),
+            &format!("reopen after kill {round}"),
+        );
         let deleting = matches!(in_flight, Some(Op::Delete { .. }));
-        let del_id = if let Some(Op::Delete { id }) = &in_flight { Some(*id) } else { None };
+        let del_id = if let Some(Op::Delete { id }) = &in_flight {
+            Some(*id)
+        } else {
+            None
+        };
         shortfalls.extend(verify(&db, &mut state, in_flight, &ever_deleted, round));
         if deleting {
             let id = del_id.unwrap();
@@ -487,16 +594,28 @@ fn crash_test(test_name: &str, storage: VectorStorageType, seed: u64) {
         state.live.len(),
         started.elapsed()
     );
-    assert!(shortfalls.is_empty(), "{storage:?}: durability held, but searches after recovery were short:\n{}", shortfalls.join("\n"));
+    assert!(
+        shortfalls.is_empty(),
+        "{storage:?}: durability held, but searches after recovery were short:\n{}",
+        shortfalls.join("\n")
+    );
     assert!(total_acked >= rounds, "the children acknowledged only {total_acked} operations in {rounds} rounds: the kills hit nothing");
 }
 
 #[test]
 fn sigkill_during_writes_keeps_acknowledged_ops_paged() {
-    crash_test("sigkill_during_writes_keeps_acknowledged_ops_paged", VectorStorageType::Paged, 1);
+    crash_test(
+        "sigkill_during_writes_keeps_acknowledged_ops_paged",
+        VectorStorageType::Paged,
+        1,
+    );
 }
 
 #[test]
 fn sigkill_during_writes_keeps_acknowledged_ops_basic() {
-    crash_test("sigkill_during_writes_keeps_acknowledged_ops_basic", VectorStorageType::Basic, 2);
+    crash_test(
+        "sigkill_during_writes_keeps_acknowledged_ops_basic",
+        VectorStorageType::Basic,
+        2,
+    );
 }

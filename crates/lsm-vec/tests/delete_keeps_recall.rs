@@ -38,18 +38,35 @@ fn measure(
     short: &mut Vec<String>,
 ) -> f64 {
     let so = SearchOptions::new(K, EF);
-    let results = ok(db.search_knn_batch(&flatten(queries), &so, 0), "search_knn_batch");
+    let results = ok(
+        db.search_knn_batch(&flatten(queries), &so, 0),
+        "search_knn_batch",
+    );
     let mut total = 0.0;
     for (qi, (q, found)) in queries.iter().zip(&results).enumerate() {
         check_result_shape(found, K).unwrap_or_else(|e| panic!("{what} query {qi}: {e}"));
         if found.len() != K.min(live.len()) {
-            short.push(format!("{what} query {qi}: {} results: {found:?}", found.len()));
+            short.push(format!(
+                "{what} query {qi}: {} results: {found:?}",
+                found.len()
+            ));
         }
         for r in found {
-            assert!(!deleted.contains(&r.id), "{what} query {qi}: deleted id {} returned: {found:?}", r.id);
-            let v = live.get(&r.id).unwrap_or_else(|| panic!("{what} query {qi}: id {} was never live", r.id));
+            assert!(
+                !deleted.contains(&r.id),
+                "{what} query {qi}: deleted id {} returned: {found:?}",
+                r.id
+            );
+            let v = live
+                .get(&r.id)
+                .unwrap_or_else(|| panic!("{what} query {qi}: id {} was never live", r.id));
             let exact = distance(metric, v, q);
-            assert!(distance_close(r.distance, exact), "{what} query {qi}: id {} distance {} exact {exact}", r.id, r.distance);
+            assert!(
+                distance_close(r.distance, exact),
+                "{what} query {qi}: id {} distance {} exact {exact}",
+                r.id,
+                r.distance
+            );
         }
         let truth = brute_force_knn(metric, live.iter().map(|(i, v)| (*i, v.as_slice())), q, K);
         total += recall_at_k(found, &truth, |id| distance(metric, &live[&id], q));
@@ -69,12 +86,30 @@ fn fresh_build_recall(
     let vs: Vec<Vec<f32>> = live.values().cloned().collect();
     ok(db.insert_batch(&ids, &flatten(&vs)), "fresh insert_batch");
     let mut short = Vec::new();
-    let r = measure(&db, metric, live, &HashSet::new(), queries, "fresh build", &mut short);
-    assert!(short.is_empty(), "a fresh build returned fewer than {K} results: {short:?}");
+    let r = measure(
+        &db,
+        metric,
+        live,
+        &HashSet::new(),
+        queries,
+        "fresh build",
+        &mut short,
+    );
+    assert!(
+        short.is_empty(),
+        "a fresh build returned fewer than {K} results: {short:?}"
+    );
     r
 }
 
-fn churn(metric: DistanceMetric, storage: VectorStorageType, n: usize, rounds: usize, fraction: f64, seed: u64) {
+fn churn(
+    metric: DistanceMetric,
+    storage: VectorStorageType,
+    n: usize,
+    rounds: usize,
+    fraction: f64,
+    seed: u64,
+) {
     let mut rng = Rng::new(seed);
     let gen = ClusteredGen::new(&mut rng, DIM, 32, 0.3);
     let queries = gen.samples(&mut rng, 200);
@@ -87,13 +122,24 @@ fn churn(metric: DistanceMetric, storage: VectorStorageType, n: usize, rounds: u
     let mut next_id = 0u64;
     let initial = gen.samples(&mut rng, n);
     let ids: Vec<u64> = (0..n as u64).collect();
-    ok(db.insert_batch(&ids, &flatten(&initial)), "initial insert_batch");
+    ok(
+        db.insert_batch(&ids, &flatten(&initial)),
+        "initial insert_batch",
+    );
     for (id, v) in ids.iter().zip(initial) {
         live.insert(*id, v);
     }
     next_id += n as u64;
     let mut short = Vec::new();
-    let r0 = measure(&db, metric, &live, &deleted, &queries, "initial build", &mut short);
+    let r0 = measure(
+        &db,
+        metric,
+        &live,
+        &deleted,
+        &queries,
+        "initial build",
+        &mut short,
+    );
 
     let per_round = ((n as f64) * fraction).round() as usize;
     let mut history = vec![r0];
@@ -129,8 +175,19 @@ fn churn(metric: DistanceMetric, storage: VectorStorageType, n: usize, rounds: u
             let mut o = opts.clone();
             o.reinit = false;
             db = open(dir.path(), o);
-            let r2 = measure(&db, metric, &live, &deleted, &queries, &format!("{what} after reopen"), &mut short);
-            assert!((r2 - r).abs() <= 0.005, "{what}: recall {r} before reopen, {r2} after");
+            let r2 = measure(
+                &db,
+                metric,
+                &live,
+                &deleted,
+                &queries,
+                &format!("{what} after reopen"),
+                &mut short,
+            );
+            assert!(
+                (r2 - r).abs() <= 0.005,
+                "{what}: recall {r} before reopen, {r2} after"
+            );
         }
     }
     // One fresh build of the final live set is the reference for every round: the live sets of
@@ -138,7 +195,12 @@ fn churn(metric: DistanceMetric, storage: VectorStorageType, n: usize, rounds: u
     // of it in every round, not only at the end.
     let fresh = fresh_build_recall(metric, storage, &live, &queries);
     eprintln!("{metric:?}/{storage:?} recall@{K} per round: {history:.3?}; fresh build of the final live set: {fresh:.3}");
-    let bad: Vec<(usize, f64)> = history.iter().copied().enumerate().filter(|(_, r)| *r < fresh - TOLERANCE).collect();
+    let bad: Vec<(usize, f64)> = history
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, r)| *r < fresh - TOLERANCE)
+        .collect();
     assert!(
         bad.is_empty(),
         "{metric:?}/{storage:?}: recall@{K} fell more than {TOLERANCE} below a fresh build ({fresh:.4}) in rounds \
@@ -159,18 +221,35 @@ fn churn(metric: DistanceMetric, storage: VectorStorageType, n: usize, rounds: u
         assert_eq!(&ok(db.get(*id), "get"), v, "id {id} after churn");
     }
     for id in deleted.iter().take(200) {
-        assert!(!ok(db.contains(*id), "contains"), "deleted id {id} is live again");
+        assert!(
+            !ok(db.contains(*id), "contains"),
+            "deleted id {id} is live again"
+        );
     }
 }
 
 #[test]
 fn churn_l2_paged_keeps_recall() {
-    churn(DistanceMetric::L2, VectorStorageType::Paged, 10_000, 20, 0.05, 1);
+    churn(
+        DistanceMetric::L2,
+        VectorStorageType::Paged,
+        10_000,
+        20,
+        0.05,
+        1,
+    );
 }
 
 #[test]
 fn churn_cosine_basic_keeps_recall() {
-    churn(DistanceMetric::Cosine, VectorStorageType::Basic, 10_000, 20, 0.05, 2);
+    churn(
+        DistanceMetric::Cosine,
+        VectorStorageType::Basic,
+        10_000,
+        20,
+        0.05,
+        2,
+    );
 }
 
 /// Deleting half of the vectors, whole clusters first, then the rest at random: the remaining
@@ -186,12 +265,22 @@ fn deleting_half_including_whole_regions_keeps_recall() {
     let queries = gen.samples(&mut rng, 200);
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path(), options(metric, storage));
-    ok(db.insert_batch(&(0..n as u64).collect::<Vec<_>>(), &flatten(&data)), "insert_batch");
-    let mut live: BTreeMap<u64, Vec<f32>> = data.into_iter().enumerate().map(|(i, v)| (i as u64, v)).collect();
+    ok(
+        db.insert_batch(&(0..n as u64).collect::<Vec<_>>(), &flatten(&data)),
+        "insert_batch",
+    );
+    let mut live: BTreeMap<u64, Vec<f32>> = data
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (i as u64, v))
+        .collect();
     let mut deleted = HashSet::new();
     // A whole region: everything near the first query's nearest vector.
     let centre = live[&0].clone();
-    let mut by_dist: Vec<(u64, f64)> = live.iter().map(|(i, v)| (*i, distance(metric, v, &centre))).collect();
+    let mut by_dist: Vec<(u64, f64)> = live
+        .iter()
+        .map(|(i, v)| (*i, distance(metric, v, &centre)))
+        .collect();
     by_dist.sort_by(|a, b| a.1.total_cmp(&b.1));
     for (id, _) in by_dist.iter().take(n / 4) {
         ok(db.delete(*id), "delete region");
@@ -206,18 +295,35 @@ fn deleting_half_including_whole_regions_keeps_recall() {
         deleted.insert(id);
     }
     let mut short = Vec::new();
-    let churned = measure(&db, metric, &live, &deleted, &queries, "after deleting half", &mut short);
+    let churned = measure(
+        &db,
+        metric,
+        &live,
+        &deleted,
+        &queries,
+        "after deleting half",
+        &mut short,
+    );
     let fresh = fresh_build_recall(metric, storage, &live, &queries);
-    eprintln!("deleting half: churned {churned:.4} fresh {fresh:.4}, {} short searches", short.len());
+    eprintln!(
+        "deleting half: churned {churned:.4} fresh {fresh:.4}, {} short searches",
+        short.len()
+    );
     assert!(
         churned >= fresh - TOLERANCE,
         "after deleting half: recall {churned:.4} vs fresh build {fresh:.4}; {} searches returned fewer than {K} results, first: {:?}",
         short.len(),
         short.first()
     );
-    assert!(short.is_empty(), "after deleting half: short searches {short:?}");
+    assert!(
+        short.is_empty(),
+        "after deleting half: short searches {short:?}"
+    );
     // Queries aimed at the deleted region still return k live results.
-    let res = ok(db.search_knn(&centre, &SearchOptions::new(K, EF)), "search in deleted region");
+    let res = ok(
+        db.search_knn(&centre, &SearchOptions::new(K, EF)),
+        "search in deleted region",
+    );
     assert_eq!(res.len(), K, "{res:?}");
     assert!(res.iter().all(|r| live.contains_key(&r.id)), "{res:?}");
 }
@@ -225,9 +331,22 @@ fn deleting_half_including_whole_regions_keeps_recall() {
 #[test]
 #[ignore = "long churn; sizes from LSMVEC_CHURN_N and LSMVEC_CHURN_ROUNDS"]
 fn churn_long() {
-    let n = std::env::var("LSMVEC_CHURN_N").ok().and_then(|s| s.parse().ok()).unwrap_or(50_000);
-    let rounds = std::env::var("LSMVEC_CHURN_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
+    let n = std::env::var("LSMVEC_CHURN_N")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50_000);
+    let rounds = std::env::var("LSMVEC_CHURN_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
     for metric in ALL_METRICS {
-        churn(metric, VectorStorageType::Paged, n, rounds, 0.05, 1000 + metric.code() as u64);
+        churn(
+            metric,
+            VectorStorageType::Paged,
+            n,
+            rounds,
+            0.05,
+            1000 + metric.code() as u64,
+        );
     }
 }

@@ -14,7 +14,9 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use lsm_vec::{DbOptions, DistanceMetric, Error, ErrorKind, LsmVecDb, SearchOptions, VectorStorageType};
+use lsm_vec::{
+    DbOptions, DistanceMetric, Error, ErrorKind, LsmVecDb, SearchOptions, VectorStorageType,
+};
 
 const MIN_MEAN_RECALL: f64 = 0.9;
 
@@ -44,7 +46,12 @@ impl Run {
     fn ctx(&self) -> String {
         format!(
             "seed {} ({:?}/{:?}, dim {}) step {}; last ops: {:?}",
-            self.seed, self.metric, self.opts.vector_storage_type, self.dim, self.step, self.last_ops
+            self.seed,
+            self.metric,
+            self.opts.vector_storage_type,
+            self.dim,
+            self.step,
+            self.last_ops
         )
     }
 
@@ -84,7 +91,9 @@ impl Run {
                 }
                 uniform_vector(&mut self.rng, self.dim)
             }
-            1 => (0..self.dim).map(|_| self.rng.below(3) as f32 - 1.0).collect(),
+            1 => (0..self.dim)
+                .map(|_| self.rng.below(3) as f32 - 1.0)
+                .collect(),
             _ => uniform_vector(&mut self.rng, self.dim),
         }
     }
@@ -94,17 +103,28 @@ impl Run {
     }
 
     fn insert(&mut self) {
-        let id = if self.rng.chance(0.3) { self.live_id().unwrap_or(1) } else { self.pick_id() };
+        let id = if self.rng.chance(0.3) {
+            self.live_id().unwrap_or(1)
+        } else {
+            self.pick_id()
+        };
         let v = self.vector();
         self.log(format!("insert({id})"));
         let r = self.db().insert(id, &v);
         if self.is_invalid_for_metric(&v) {
-            let e = expect_kind(r, ErrorKind::InvalidArgument, &format!("insert of a zero vector under cosine; {}", self.ctx()));
+            let e = expect_kind(
+                r,
+                ErrorKind::InvalidArgument,
+                &format!("insert of a zero vector under cosine; {}", self.ctx()),
+            );
             drop(e);
         } else if self.model.contains_key(&id) {
             match r {
                 Err(Error::AlreadyExists(x)) if x == id => {}
-                other => panic!("insert of live id {id}: expected AlreadyExists, got {other:?}; {}", self.ctx()),
+                other => panic!(
+                    "insert of live id {id}: expected AlreadyExists, got {other:?}; {}",
+                    self.ctx()
+                ),
             }
         } else {
             ok(r, &format!("insert({id}); {}", self.ctx()));
@@ -130,7 +150,9 @@ impl Run {
         } else if poison == 1 {
             ids.push(ids[0]);
         }
-        let vs: Vec<Vec<f32>> = (0..ids.len()).map(|_| uniform_vector(&mut self.rng, self.dim)).collect();
+        let vs: Vec<Vec<f32>> = (0..ids.len())
+            .map(|_| uniform_vector(&mut self.rng, self.dim))
+            .collect();
         self.log(format!("insert_batch({ids:?})"));
         let r = self.db().insert_batch(&ids, &flatten(&vs));
         let mut uniq = ids.clone();
@@ -138,7 +160,11 @@ impl Run {
         uniq.dedup();
         let must_fail = uniq.len() != ids.len() || ids.iter().any(|id| self.model.contains_key(id));
         if must_fail {
-            expect_kind(r, ErrorKind::InvalidArgument, &format!("insert_batch with a live or repeated id; {}", self.ctx()));
+            expect_kind(
+                r,
+                ErrorKind::InvalidArgument,
+                &format!("insert_batch with a live or repeated id; {}", self.ctx()),
+            );
         } else {
             ok(r, &format!("insert_batch; {}", self.ctx()));
             for (id, v) in ids.into_iter().zip(vs) {
@@ -148,21 +174,36 @@ impl Run {
     }
 
     fn update(&mut self) {
-        let id = if self.rng.chance(0.7) { self.live_id().unwrap_or(5) } else { self.pick_id() };
+        let id = if self.rng.chance(0.7) {
+            self.live_id().unwrap_or(5)
+        } else {
+            self.pick_id()
+        };
         let v = self.vector();
         self.log(format!("update({id})"));
         let r = self.db().update(id, &v);
         if !self.model.contains_key(&id) && self.is_invalid_for_metric(&v) {
             // Both errors apply; either may be reported first.
             let e = r.expect_err("update of a missing id with an invalid vector must fail");
-            assert!(matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::NotFound), "{e:?}; {}", self.ctx());
+            assert!(
+                matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::NotFound),
+                "{e:?}; {}",
+                self.ctx()
+            );
         } else if !self.model.contains_key(&id) {
             match r {
                 Err(Error::NotFound(x)) if x == id => {}
-                other => panic!("update of missing id {id}: expected NotFound, got {other:?}; {}", self.ctx()),
+                other => panic!(
+                    "update of missing id {id}: expected NotFound, got {other:?}; {}",
+                    self.ctx()
+                ),
             }
         } else if self.is_invalid_for_metric(&v) {
-            expect_kind(r, ErrorKind::InvalidArgument, &format!("update to a zero vector under cosine; {}", self.ctx()));
+            expect_kind(
+                r,
+                ErrorKind::InvalidArgument,
+                &format!("update to a zero vector under cosine; {}", self.ctx()),
+            );
         } else {
             ok(r, &format!("update({id}); {}", self.ctx()));
             self.model.insert(id, v);
@@ -170,7 +211,11 @@ impl Run {
     }
 
     fn delete(&mut self) {
-        let id = if self.rng.chance(0.7) { self.live_id().unwrap_or(5) } else { self.pick_id() };
+        let id = if self.rng.chance(0.7) {
+            self.live_id().unwrap_or(5)
+        } else {
+            self.pick_id()
+        };
         self.log(format!("delete({id})"));
         let r = self.db().delete(id);
         if self.model.remove(&id).is_some() {
@@ -178,19 +223,33 @@ impl Run {
         } else {
             match r {
                 Err(Error::NotFound(x)) if x == id => {}
-                other => panic!("delete of missing id {id}: expected NotFound, got {other:?}; {}", self.ctx()),
+                other => panic!(
+                    "delete of missing id {id}: expected NotFound, got {other:?}; {}",
+                    self.ctx()
+                ),
             }
         }
     }
 
     fn get(&mut self) {
-        let id = if self.rng.chance(0.6) { self.live_id().unwrap_or(5) } else { self.pick_id() };
+        let id = if self.rng.chance(0.6) {
+            self.live_id().unwrap_or(5)
+        } else {
+            self.pick_id()
+        };
         self.log(format!("get({id})"));
         let r = self.db().get(id);
         match (self.model.get(&id), r) {
-            (Some(want), Ok(got)) => assert!(&got == want, "get({id}) = {got:?}, model {want:?}; {}", self.ctx()),
+            (Some(want), Ok(got)) => assert!(
+                &got == want,
+                "get({id}) = {got:?}, model {want:?}; {}",
+                self.ctx()
+            ),
             (None, Err(Error::NotFound(x))) if x == id => {}
-            (want, got) => panic!("get({id}): model {want:?}, database {got:?}; {}", self.ctx()),
+            (want, got) => panic!(
+                "get({id}): model {want:?}, database {got:?}; {}",
+                self.ctx()
+            ),
         }
     }
 
@@ -198,34 +257,73 @@ impl Run {
         let id = self.pick_id();
         self.log(format!("contains({id})"));
         let c = ok(self.db().contains(id), "contains");
-        assert_eq!(c, self.model.contains_key(&id), "contains({id}); {}", self.ctx());
+        assert_eq!(
+            c,
+            self.model.contains_key(&id),
+            "contains({id}); {}",
+            self.ctx()
+        );
         let len = ok(self.db().len(), "len");
         assert_eq!(len, self.model.len(), "len; {}", self.ctx());
-        assert_eq!(ok(self.db().is_empty(), "is_empty"), self.model.is_empty(), "is_empty; {}", self.ctx());
+        assert_eq!(
+            ok(self.db().is_empty(), "is_empty"),
+            self.model.is_empty(),
+            "is_empty; {}",
+            self.ctx()
+        );
     }
 
     fn search(&mut self) {
-        let q = if self.rng.chance(0.3) { self.vector() } else { uniform_vector(&mut self.rng, self.dim) };
+        let q = if self.rng.chance(0.3) {
+            self.vector()
+        } else {
+            uniform_vector(&mut self.rng, self.dim)
+        };
         let k = 1 + self.rng.index(20);
         let ef = k + self.rng.index(64);
         self.log(format!("search(k {k}, ef {ef})"));
         let r = self.db().search_knn(&q, &SearchOptions::new(k, ef));
         if self.is_invalid_for_metric(&q) {
-            expect_kind(r, ErrorKind::InvalidArgument, &format!("search with a zero query under cosine; {}", self.ctx()));
+            expect_kind(
+                r,
+                ErrorKind::InvalidArgument,
+                &format!("search with a zero query under cosine; {}", self.ctx()),
+            );
             return;
         }
         let found = ok(r, &format!("search; {}", self.ctx()));
         check_result_shape(&found, k).unwrap_or_else(|e| panic!("{e}; {}", self.ctx()));
         if found.len() != k.min(self.model.len()) {
             // Recorded, not asserted at once, so the run goes on checking everything else.
-            self.short.push(format!("search k {k} over {} live vectors returned {found:?}; {}", self.model.len(), self.ctx()));
+            self.short.push(format!(
+                "search k {k} over {} live vectors returned {found:?}; {}",
+                self.model.len(),
+                self.ctx()
+            ));
         }
         for h in &found {
-            let v = self.model.get(&h.id).unwrap_or_else(|| panic!("search returned id {} which is not live: {found:?}; {}", h.id, self.ctx()));
+            let v = self.model.get(&h.id).unwrap_or_else(|| {
+                panic!(
+                    "search returned id {} which is not live: {found:?}; {}",
+                    h.id,
+                    self.ctx()
+                )
+            });
             let exact = distance(self.metric, v, &q);
-            assert!(distance_close(h.distance, exact), "id {} distance {} but exact {exact}; {}", h.id, h.distance, self.ctx());
+            assert!(
+                distance_close(h.distance, exact),
+                "id {} distance {} but exact {exact}; {}",
+                h.id,
+                h.distance,
+                self.ctx()
+            );
         }
-        let truth = brute_force_knn(self.metric, self.model.iter().map(|(i, v)| (*i, v.as_slice())), &q, k);
+        let truth = brute_force_knn(
+            self.metric,
+            self.model.iter().map(|(i, v)| (*i, v.as_slice())),
+            &q,
+            k,
+        );
         let metric = self.metric;
         let model = &self.model;
         self.recall_sum += recall_at_k(&found, &truth, |id| distance(metric, &model[&id], &q));
@@ -240,25 +338,61 @@ impl Run {
         let mut nan = vec![0.5; self.dim];
         nan[self.rng.index(self.dim)] = f32::NAN;
         match self.rng.below(5) {
-            0 => assert!(matches!(self.db().insert(id, &bad_dim), Err(Error::DimensionMismatch { .. })), "{}", self.ctx()),
+            0 => assert!(
+                matches!(
+                    self.db().insert(id, &bad_dim),
+                    Err(Error::DimensionMismatch { .. })
+                ),
+                "{}",
+                self.ctx()
+            ),
             1 => {
-                expect_kind(self.db().insert(id, &nan), ErrorKind::InvalidArgument, "insert NaN");
+                expect_kind(
+                    self.db().insert(id, &nan),
+                    ErrorKind::InvalidArgument,
+                    "insert NaN",
+                );
             }
             2 => {
                 let e = self.db().update(id, &bad_dim);
-                assert!(matches!(e.as_ref().map_err(Error::kind), Err(ErrorKind::InvalidArgument | ErrorKind::NotFound)), "{e:?}; {}", self.ctx());
+                assert!(
+                    matches!(
+                        e.as_ref().map_err(Error::kind),
+                        Err(ErrorKind::InvalidArgument | ErrorKind::NotFound)
+                    ),
+                    "{e:?}; {}",
+                    self.ctx()
+                );
             }
             3 => {
-                expect_kind(self.db().search_knn(&nan, &SearchOptions::new(3, 10)), ErrorKind::InvalidArgument, "search NaN");
+                expect_kind(
+                    self.db().search_knn(&nan, &SearchOptions::new(3, 10)),
+                    ErrorKind::InvalidArgument,
+                    "search NaN",
+                );
             }
             _ => {
                 let q = vec![0.5; self.dim];
-                expect_kind(self.db().search_knn(&q, &SearchOptions::new(5, 4)), ErrorKind::InvalidArgument, "ef < k");
+                expect_kind(
+                    self.db().search_knn(&q, &SearchOptions::new(5, 4)),
+                    ErrorKind::InvalidArgument,
+                    "ef < k",
+                );
             }
         }
-        assert_eq!(ok(self.db().len(), "len"), before, "a failed call changed len; {}", self.ctx());
+        assert_eq!(
+            ok(self.db().len(), "len"),
+            before,
+            "a failed call changed len; {}",
+            self.ctx()
+        );
         if let Some(want) = self.model.get(&id) {
-            assert_eq!(&ok(self.db().get(id), "get"), want, "a failed call changed id {id}; {}", self.ctx());
+            assert_eq!(
+                &ok(self.db().get(id), "get"),
+                want,
+                "a failed call changed id {id}; {}",
+                self.ctx()
+            );
         }
     }
 
@@ -286,30 +420,60 @@ impl Run {
                 self.db = Some(ok(LsmVecDb::open_existing(path), "open_existing"));
             }
         }
-        assert_eq!(ok(self.db().len(), "len after reopen"), self.model.len(), "len after reopen; {}", self.ctx());
+        assert_eq!(
+            ok(self.db().len(), "len after reopen"),
+            self.model.len(),
+            "len after reopen; {}",
+            self.ctx()
+        );
     }
 
     /// Full comparison with the model.
     fn verify_all(&mut self) {
-        assert_eq!(ok(self.db().len(), "len"), self.model.len(), "final len; {}", self.ctx());
+        assert_eq!(
+            ok(self.db().len(), "len"),
+            self.model.len(),
+            "final len; {}",
+            self.ctx()
+        );
         let mut ids: Vec<u64> = self.model.keys().copied().collect();
         ids.sort_unstable();
         for id in &ids {
-            let got = ok(self.db().get(*id), &format!("get({id}) of a live id; {}", self.ctx()));
-            assert!(got == self.model[id], "final get({id}) = {got:?}, model {:?}; {}", self.model[id], self.ctx());
+            let got = ok(
+                self.db().get(*id),
+                &format!("get({id}) of a live id; {}", self.ctx()),
+            );
+            assert!(
+                got == self.model[id],
+                "final get({id}) = {got:?}, model {:?}; {}",
+                self.model[id],
+                self.ctx()
+            );
         }
         for p in 0..self.pool {
             let id = p * 1_000_003;
-            assert_eq!(ok(self.db().contains(id), "contains"), self.model.contains_key(&id), "final contains({id}); {}", self.ctx());
+            assert_eq!(
+                ok(self.db().contains(id), "contains"),
+                self.model.contains_key(&id),
+                "final contains({id}); {}",
+                self.ctx()
+            );
         }
         // An exhaustive search (k = ef = number of live vectors) reaches (nearly) every live vector.
         let n = self.model.len();
         if n > 0 {
             let mut q = vec![0.25; self.dim];
             q[0] = 1.0;
-            let all = ok(self.db().search_knn(&q, &SearchOptions::new(n, n)), "search all");
+            let all = ok(
+                self.db().search_knn(&q, &SearchOptions::new(n, n)),
+                "search all",
+            );
             check_result_shape(&all, n).unwrap_or_else(|e| panic!("{e}; {}", self.ctx()));
-            assert!(all.iter().all(|h| self.model.contains_key(&h.id)), "search all returned a dead id; {}", self.ctx());
+            assert!(
+                all.iter().all(|h| self.model.contains_key(&h.id)),
+                "search all returned a dead id; {}",
+                self.ctx()
+            );
             let missing = n - all.len();
             assert!(
                 missing * 100 <= n,
@@ -321,7 +485,13 @@ impl Run {
     }
 }
 
-fn run(seed: u64, ops: usize, dim: usize, metric: DistanceMetric, storage: VectorStorageType) -> f64 {
+fn run(
+    seed: u64,
+    ops: usize,
+    dim: usize,
+    metric: DistanceMetric,
+    storage: VectorStorageType,
+) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = test_options(dim, metric, storage);
     opts.m = 6;
@@ -365,7 +535,11 @@ fn run(seed: u64, ops: usize, dim: usize, metric: DistanceMetric, storage: Vecto
     r.verify_all();
     r.reopen(dir.path());
     r.verify_all();
-    let mean = if r.recall_n == 0 { 1.0 } else { r.recall_sum / r.recall_n as f64 };
+    let mean = if r.recall_n == 0 {
+        1.0
+    } else {
+        r.recall_sum / r.recall_n as f64
+    };
     eprintln!(
         "seed {seed} {metric:?}/{storage:?} dim {dim}: {ops} ops, {} searches, mean recall {mean:.4}, {} live at the end, {} short searches",
         r.recall_n,
@@ -404,7 +578,13 @@ fn model_cosine_paged() {
 
 #[test]
 fn model_inner_product_basic() {
-    run(4, 3000, 8, DistanceMetric::InnerProduct, VectorStorageType::Basic);
+    run(
+        4,
+        3000,
+        8,
+        DistanceMetric::InnerProduct,
+        VectorStorageType::Basic,
+    );
 }
 
 #[test]
@@ -415,14 +595,26 @@ fn model_low_dim_many_ties() {
 
 #[test]
 fn model_odd_dim_cosine_basic() {
-    run(6, 2000, 33, DistanceMetric::Cosine, VectorStorageType::Basic);
+    run(
+        6,
+        2000,
+        33,
+        DistanceMetric::Cosine,
+        VectorStorageType::Basic,
+    );
 }
 
 #[test]
 #[ignore = "long model run; size from LSMVEC_MODEL_OPS (default 200000) and LSMVEC_MODEL_SEEDS (default 4)"]
 fn model_long() {
-    let ops = std::env::var("LSMVEC_MODEL_OPS").ok().and_then(|s| s.parse().ok()).unwrap_or(200_000);
-    let seeds: u64 = std::env::var("LSMVEC_MODEL_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(4);
+    let ops = std::env::var("LSMVEC_MODEL_OPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200_000);
+    let seeds: u64 = std::env::var("LSMVEC_MODEL_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
     for s in 0..seeds {
         let metric = ALL_METRICS[(s % 3) as usize];
         let storage = ALL_STORAGES[(s % 2) as usize];
@@ -511,6 +703,8 @@ fn regression_delete_never_strands_a_node() {
 /// The generator of the regression sequences above (a 64-bit LCG), kept verbatim so the
 /// recorded sequences stay the same.
 fn lcg(s: &mut u64) -> f32 {
-    *s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *s = s
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     ((*s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
 }
