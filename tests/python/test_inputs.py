@@ -53,7 +53,9 @@ def test_vector_input_forms_are_equivalent(open_db, rng):
         "column_of_fortran": np.asfortranarray(np.stack([base, base], axis=1))[:, 0],
         "readonly": np.frombuffer(base.astype(np.float32).tobytes(), dtype=np.float32),
         "big_endian": base.astype(">f4"),
+        "misaligned": np.frombuffer(b"\0" + base.astype(np.float32).tobytes(), np.float32, DIM, 1),
     }
+    assert not forms["misaligned"].flags.aligned
     assert not forms["f32_strided"].flags.c_contiguous
     assert not forms["readonly"].flags.writeable
     db = open_db(DIM)
@@ -110,6 +112,9 @@ def test_batch_input_forms_are_equivalent(open_db, rng):
         ("list+lists", list(range(300)), data.astype(np.float32).tolist()),
         ("range+fortran", range(300), np.asfortranarray(data)),
         ("int32+strided", np.arange(300, dtype=np.int32), np.repeat(data, 2, axis=1)[:, ::2]),
+        ("misaligned", np.arange(300, dtype=np.uint32),
+         np.frombuffer(b"\0" + data.astype(np.float32).tobytes(), np.float32, 300 * DIM, 1)
+         .reshape(300, DIM)),
     ]:
         db = open_db(DIM, name=name)
         db.insert_batch(ids, vecs)

@@ -1,10 +1,10 @@
 //! Conversion of Python arguments into what the engine takes.
 //!
-//! Vectors: a C-contiguous float32 numpy array is borrowed without a copy; any other numpy
-//! array of a real numeric dtype (float16/32/64, ints), any memory layout, is converted once
-//! with `numpy.asarray(x, dtype=float32, order="C")`; lists and tuples are read element by
-//! element. Ids: Python ints (or numpy integers) in `0 ..= 2**64-1`; anything outside is a
-//! `ValueError`, never a silent truncation.
+//! Vectors: a C-contiguous (aligned, native-endian) float32 numpy array is borrowed without a
+//! copy; any other numpy array of a real numeric dtype (float16/32/64, ints), any memory
+//! layout, is converted once with `numpy.require(x, dtype=float32, requirements="CA")`;
+//! lists and tuples are read element by element. Ids: Python ints (or numpy integers) in
+//! `0 ..= 2**64-1`; anything outside is a `ValueError`, never a silent truncation.
 //!
 //! All conversion happens while attached to the interpreter; the work that follows runs
 //! detached (GIL released) on the borrowed slices.
@@ -54,14 +54,15 @@ pub fn id_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
     }
 }
 
-/// `numpy.asarray(obj, dtype=float32, order="C")`.
+/// `numpy.require(obj, dtype=float32, requirements="CA")`: a C-contiguous, aligned float32
+/// array (the caller's own when it already is one, else a converted copy).
 fn as_f32_c_array<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let py = obj.py();
     let np = py.import("numpy")?;
     let kwargs = PyDict::new(py);
     kwargs.set_item("dtype", np.getattr("float32")?)?;
-    kwargs.set_item("order", "C")?;
-    np.call_method("asarray", (obj,), Some(&kwargs))
+    kwargs.set_item("requirements", "CA")?;
+    np.call_method("require", (obj,), Some(&kwargs))
 }
 
 /// Checks that a numpy array holds real numbers (float, signed or unsigned int).
@@ -112,7 +113,7 @@ impl<'py> VectorArg<'py> {
                 )));
             }
             if let Ok(f) = obj.cast::<PyArray1<f32>>() {
-                if f.is_c_contiguous() {
+                if f.is_c_contiguous() && f.is_aligned() {
                     return Ok(VectorArg::Array(f.try_readonly()?));
                 }
             }
@@ -170,7 +171,7 @@ impl<'py> MatrixArg<'py> {
     /// Converts `obj` (a 2-D numpy array of any real dtype and layout, or a list of lists).
     pub fn extract(obj: &Bound<'py, PyAny>, what: &str) -> PyResult<Self> {
         let arr: Bound<'py, PyArray2<f32>> = match obj.cast::<PyArray2<f32>>() {
-            Ok(f) if f.is_c_contiguous() => f.clone(),
+            Ok(f) if f.is_c_contiguous() && f.is_aligned() => f.clone(),
             _ => {
                 if let Ok(u) = obj.cast::<PyUntypedArray>() {
                     check_numeric(u, what)?;
