@@ -125,14 +125,15 @@ def main():
     engine_us = us(t["batch1"])
     print()
     print("single-query latency (mean per query, best of rounds):")
-    print(f"  engine (search_knn_batch, threads=1)       : {engine_us:8.1f} us")
+    W = 42
+    print(f"  {'engine (search_knn_batch, threads=1)':<{W}}: {engine_us:8.1f} us")
     for name, label in (("numpy", "numpy f32 query"), ("opts", "numpy + SearchOptions"),
                         ("list", "Python list query")):
         over = us(t[name]) - engine_us
-        print(f"  Python search_knn, {label:<21}: {us(t[name]):8.1f} us  "
+        print(f"  {'Python search_knn, ' + label:<{W}}: {us(t[name]):8.1f} us  "
               f"(binding overhead {over:+.1f} us = {100 * over / engine_us:+.1f}%)")
     lat = db.stats()["search_latency"]
-    print(f"  engine histogram, all searches            : p50 {lat['p50_us']:.1f} us  "
+    print(f"  {'engine histogram, all searches':<{W}}: p50 {lat['p50_us']:.1f} us  "
           f"p99 {lat['p99_us']:.1f} us  (n={lat['count']})")
 
     print()
