@@ -114,3 +114,33 @@ def test_parallel_searches_from_python_threads(open_db):
     for t in threads:
         t.join()
     assert got == expected
+
+
+def test_close_while_other_threads_search(open_db):
+    """Closing from one thread while others search: they get RuntimeError, nothing crashes."""
+    rng = np.random.default_rng(3)
+    db = open_db(DIM)
+    db.insert_batch(np.arange(1000), rng.standard_normal((1000, DIM)).astype(np.float32))
+    q = rng.standard_normal(DIM).astype(np.float32)
+    outcome = []
+    started = threading.Barrier(4)
+
+    def searcher():
+        started.wait()
+        try:
+            while True:
+                db.search_knn(q, k=5, ef_search=32)
+        except RuntimeError as e:
+            outcome.append(str(e))
+        except Exception as e:  # noqa: BLE001
+            outcome.append(e)
+
+    threads = [threading.Thread(target=searcher) for _ in range(3)]
+    for t in threads:
+        t.start()
+    started.wait()
+    time.sleep(0.05)
+    db.close()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(outcome) == 3 and all(isinstance(o, str) and "closed" in o for o in outcome), outcome
