@@ -196,12 +196,14 @@ impl Engine {
         let mut state = IndexState {
             nodes: Vec::with_capacity(opts.vec_file_capacity.min(1 << 24)),
             slots: Vec::with_capacity(opts.vec_file_capacity.min(1 << 24)),
+            indeg: Vec::new(),
             ids: std::collections::HashMap::with_capacity_and_hasher(opts.vec_file_capacity.min(1 << 24), IdHashBuilder),
             upper: std::collections::HashMap::with_hasher(IdHashBuilder),
             entry: None,
             live: 0,
         };
         let mut alloc = SlotAllocator::new(vectors.layout);
+        let edges = EdgeCache::new(opts.edge_cache_size);
         if !instance_is_new {
             let lsm = lsm_dir(dir);
             store.for_each_node(|id, n| {
@@ -211,6 +213,21 @@ impl Engine {
                 state.set_node(id, Some(n));
                 state.live += 1;
                 alloc.mark_used(n.slot);
+                Ok(())
+            })?;
+            // In-degrees are derived from the lists (and the scan warms the edge cache).
+            let edges = &edges;
+            store.for_each_adj0(|id, list| {
+                for &t in &list {
+                    let t = t as usize;
+                    if state.indeg.len() <= t {
+                        state.indeg.resize(t + 1, 0);
+                    }
+                    state.indeg[t] += 1;
+                }
+                if state.node(id).is_some() {
+                    edges.put(id, list.into_boxed_slice());
+                }
                 Ok(())
             })?;
             store.for_each_upper(|id, lists| {
@@ -243,7 +260,7 @@ impl Engine {
             metric: Metric(opts.metric),
             store,
             vectors,
-            edges: EdgeCache::new(opts.edge_cache_size),
+            edges,
             state: RwLock::new(state),
             writer: Mutex::new(WriterState { alloc, free_ids }),
             counters: Counters::new(),
@@ -347,12 +364,12 @@ impl Engine {
     }
 
     /// Plans the removal of internal `id`: repairs its neighbourhood and moves the entry point.
-    fn plan_remove(&self, txn: &mut Txn<'_>, id: u32, unmap_ext: bool) -> Result<()> {
+    fn plan_remove(&self, txn: &mut Txn<'_>, id: u32, unmap_ext: bool, visited: &mut Visited) -> Result<()> {
         let node = txn.node(id).ok_or_else(|| Error::corruption(self.vectors.path(), None, format!("internal id {id} vanished")))?;
-        hnsw::unlink(txn, &self.params, id, node.level as usize)?;
+        hnsw::unlink(txn, &self.params, id, node.level as usize, visited)?;
         let mut l0 = Vec::new();
         hnsw::Graph::neighbors(txn, id, 0, &mut l0)?;
-        txn.remove_node(id, unmap_ext);
+        txn.remove_node(id, unmap_ext)?;
         if hnsw::Graph::entry(txn).map(|e| e.0) == Some(id) {
             let state = txn.base.state;
             // Highest remaining upper-layer node (lowest id on ties), else a live layer-0
@@ -378,10 +395,25 @@ impl Engine {
         Ok(())
     }
 
+    /// Gives every node this change left without a layer-0 in-link one (a few rounds, since
+    /// an adoption may displace another node's last in-link).
+    fn adopt_orphans(&self, txn: &mut Txn<'_>) -> Result<()> {
+        for _ in 0..4 {
+            let orphans = txn.orphans();
+            if orphans.is_empty() {
+                break;
+            }
+            for x in orphans {
+                hnsw::adopt(txn, &self.params, x)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Commits `changes` and applies them in memory. A failed commit poisons the handle: the
     /// in-memory state may no longer match the disk, so only a reopen can be trusted.
     fn commit(&self, w: &mut WriterState, changes: Changes) -> Result<()> {
-        let Changes { writes, adj0, upper, nodes, ids, entry, freed_slots, written_slots, counters } = changes;
+        let Changes { writes, adj0, upper, nodes, ids, entry, indeg, freed_slots, written_slots, counters } = changes;
         let sync = self.opts.sync_writes;
         let res = (|| {
             if sync && !written_slots.is_empty() {
@@ -421,6 +453,13 @@ impl Engine {
         if let Some(e) = entry {
             st.entry = e;
         }
+        for (id, d) in indeg {
+            let i = id as usize;
+            if st.indeg.len() <= i {
+                st.indeg.resize(i + 1, 0);
+            }
+            st.indeg[i] = (st.indeg[i] as i64 + d).clamp(0, u32::MAX as i64) as u32;
+        }
         for (id, list) in adj0 {
             match list {
                 Some(l) => self.edges.put(id, l),
@@ -453,7 +492,7 @@ impl Engine {
             }
             let id = Self::new_internal_id(&mut w, &state);
             let mut txn = Txn::new(self.view(&state));
-            let r = self.plan_insert(&mut txn, &mut w, id, ext_id, v, &mut visited);
+            let r = self.plan_insert(&mut txn, &mut w, id, ext_id, v, &mut visited).and_then(|()| self.adopt_orphans(&mut txn));
             if let Err(e) = r {
                 if id as usize != state.nodes.len() {
                     w.free_ids.push_front(id);
@@ -512,9 +551,9 @@ impl Engine {
             let state = self.read_state();
             let Some(&old) = state.ids.get(&ext_id) else { return Err(Error::NotFound(ext_id)) };
             let mut txn = Txn::new(self.view(&state));
-            self.plan_remove(&mut txn, old, false)?;
+            self.plan_remove(&mut txn, old, false, &mut visited)?;
             let id = Self::new_internal_id(&mut w, &state);
-            if let Err(e) = self.plan_insert(&mut txn, &mut w, id, ext_id, v, &mut visited) {
+            if let Err(e) = self.plan_insert(&mut txn, &mut w, id, ext_id, v, &mut visited).and_then(|()| self.adopt_orphans(&mut txn)) {
                 if id as usize != state.nodes.len() {
                     w.free_ids.push_front(id);
                 }
@@ -536,13 +575,16 @@ impl Engine {
         let t0 = Instant::now();
         let mut w = lock_mutex(&self.writer);
         self.check_writable()?;
+        let mut visited = self.take_visited();
         let changes = {
             let state = self.read_state();
             let Some(&id) = state.ids.get(&ext_id) else { return Err(Error::NotFound(ext_id)) };
             let mut txn = Txn::new(self.view(&state));
-            self.plan_remove(&mut txn, id, true)?;
+            self.plan_remove(&mut txn, id, true, &mut visited)?;
+            self.adopt_orphans(&mut txn)?;
             txn.into_changes()
         };
+        self.return_visited(visited);
         self.commit(&mut w, changes)?;
         self.counters.deletes.fetch_add(1, Relaxed);
         if self.opts.enable_stats {

@@ -11,7 +11,7 @@ use crate::distance::{Metric, Query};
 use crate::error::{Error, Result};
 use crate::graph::codec::NodeRecord;
 use crate::graph::{EdgeCache, IdHashBuilder, LsmStore, StoreWrite};
-use crate::hnsw::{Graph, GraphMut};
+use crate::hnsw::{self, Graph, GraphMut};
 use crate::stats::OpCounters;
 use crate::vectors::VectorFile;
 
@@ -26,6 +26,8 @@ pub(crate) struct IndexState {
     pub slots: Vec<u32>,
     /// Caller id -> internal id, for live nodes.
     pub ids: HashMap<u64, u32, IdHashBuilder>,
+    /// Layer-0 in-degree of every internal id (entries of all lists naming it).
+    pub indeg: Vec<u32>,
     /// Upper-layer lists (levels 1..=L) of nodes whose level L >= 1.
     pub upper: HashMap<u32, Vec<Vec<u32>>, IdHashBuilder>,
     pub entry: Option<(u32, usize)>,
@@ -181,6 +183,7 @@ pub(crate) struct Changes {
     pub nodes: Vec<(u32, Option<NodeRecord>)>,
     pub ids: Vec<(u64, Option<u32>)>,
     pub entry: Option<Option<(u32, usize)>>,
+    pub indeg: Vec<(u32, i64)>,
     pub freed_slots: Vec<u32>,
     /// Slots written by this change, with their vectors (to refresh cached pages).
     pub written_slots: Vec<(u32, Vec<f32>)>,
@@ -206,6 +209,7 @@ pub(crate) struct Txn<'a> {
     entry: Option<Option<(u32, usize)>>,
     freed_slots: Vec<u32>,
     written_slots: Vec<(u32, Vec<f32>)>,
+    indeg: HashMap<u32, i64, IdHashBuilder>,
     bound: usize,
     split_ids: Vec<u32>,
     split_pos: Vec<usize>,
@@ -224,6 +228,7 @@ impl<'a> Txn<'a> {
             entry: None,
             freed_slots: Vec::new(),
             written_slots: Vec::new(),
+            indeg: HashMap::with_hasher(IdHashBuilder),
             bound,
             split_ids: Vec::new(),
             split_pos: Vec::new(),
@@ -256,8 +261,37 @@ impl<'a> Txn<'a> {
         }
     }
 
+    fn count_links(&mut self, list: &[u32], delta: i64) {
+        for &x in list {
+            *self.indeg.entry(x).or_insert(0) += delta;
+        }
+    }
+
+    /// Live nodes that this change left without any layer-0 in-link (the entry point needs none).
+    pub fn orphans(&self) -> Vec<u32> {
+        let entry = hnsw::Graph::entry(self).map(|e| e.0);
+        let mut out: Vec<u32> = self
+            .indeg
+            .iter()
+            .filter(|&(_, &d)| d < 0)
+            .map(|(&id, _)| id)
+            .chain(self.vecs.keys().copied())
+            .filter(|&id| Some(id) != entry && hnsw::Graph::is_live(self, id))
+            .filter(|&id| {
+                let base = self.base.state.indeg.get(id as usize).copied().unwrap_or(0) as i64;
+                base + self.indeg.get(&id).copied().unwrap_or(0) <= 0
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// Removes a node (its lists, its record; its slot is freed after commit).
-    pub fn remove_node(&mut self, id: u32, unmap_ext: bool) {
+    pub fn remove_node(&mut self, id: u32, unmap_ext: bool) -> Result<()> {
+        let mut old = Vec::new();
+        hnsw::Graph::neighbors(self, id, 0, &mut old)?;
+        self.count_links(&old, -1);
         if let Some(n) = self.node(id) {
             if unmap_ext {
                 self.ids.push((n.ext_id, None));
@@ -271,6 +305,7 @@ impl<'a> Txn<'a> {
         }
         self.nodes.insert(id, None);
         self.vecs.remove(&id);
+        Ok(())
     }
 
     /// Turns the pending changes into the LSM batch and the in-memory changes.
@@ -331,6 +366,7 @@ impl<'a> Txn<'a> {
                 ch.entry = Some(e);
             }
         }
+        ch.indeg = self.indeg.into_iter().filter(|&(_, d)| d != 0).collect();
         ch.ids = self.ids;
         ch.freed_slots = self.freed_slots;
         ch.written_slots = self.written_slots;
@@ -422,8 +458,15 @@ impl Graph for Txn<'_> {
 }
 
 impl GraphMut for Txn<'_> {
-    fn set_neighbors(&mut self, id: u32, level: usize, list: Vec<u32>) {
+    fn set_neighbors(&mut self, id: u32, level: usize, list: Vec<u32>) -> Result<()> {
+        if level == 0 {
+            let mut old = Vec::new();
+            hnsw::Graph::neighbors(self, id, 0, &mut old)?;
+            self.count_links(&old, -1);
+            self.count_links(&list, 1);
+        }
         self.adj.insert(adj_key(id, level), list);
+        Ok(())
     }
 
     fn set_entry(&mut self, entry: Option<(u32, usize)>) {

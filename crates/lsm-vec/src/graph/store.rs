@@ -71,6 +71,16 @@ impl LsmStore {
         Ok(())
     }
 
+    pub fn for_each_adj0(&self, mut f: impl FnMut(u32, Vec<u32>) -> Result<()>) -> Result<()> {
+        for kv in self.adj0.iter() {
+            let (k, v) = kv.into_inner()?;
+            let id = codec::decode_key_u32(&k).ok_or_else(|| self.corrupt("adj0 key", 0))?;
+            let list = codec::decode_list(&v).ok_or_else(|| self.corrupt("adj0", id))?;
+            f(id, list)?;
+        }
+        Ok(())
+    }
+
     pub fn for_each_upper(&self, mut f: impl FnMut(u32, Vec<Vec<u32>>) -> Result<()>) -> Result<()> {
         for kv in self.upper.iter() {
             let (k, v) = kv.into_inner()?;

@@ -59,7 +59,7 @@ pub(crate) trait Graph {
 
 /// Write access: what insertion and repair change.
 pub(crate) trait GraphMut: Graph {
-    fn set_neighbors(&mut self, id: u32, level: usize, list: Vec<u32>);
+    fn set_neighbors(&mut self, id: u32, level: usize, list: Vec<u32>) -> Result<()>;
     fn set_entry(&mut self, entry: Option<(u32, usize)>);
 }
 
@@ -164,7 +164,7 @@ fn add_link<G: GraphMut>(g: &mut G, p: &Params, n: u32, new: u32, level: usize, 
         let ranked = rank_from(g, n, &list)?;
         list = select_heuristic(g, &ranked, cap, 0)?;
     }
-    g.set_neighbors(n, level, list);
+    g.set_neighbors(n, level, list)?;
     Ok(())
 }
 
@@ -175,7 +175,7 @@ pub(crate) fn insert<G: GraphMut>(g: &mut G, p: &Params, id: u32, v: &[f32], lev
     let q = metric.prepare(v);
     let Some((_, top)) = g.entry() else {
         for l in 0..=level {
-            g.set_neighbors(id, l, Vec::new());
+            g.set_neighbors(id, l, Vec::new())?;
         }
         g.set_entry(Some((id, level)));
         return Ok(Vec::new());
@@ -190,7 +190,7 @@ pub(crate) fn insert<G: GraphMut>(g: &mut G, p: &Params, id: u32, v: &[f32], lev
         for &n in &selected {
             add_link(g, p, n, id, l, &mut buf)?;
         }
-        g.set_neighbors(id, l, selected);
+        g.set_neighbors(id, l, selected)?;
         if l == 0 {
             near = w.iter().map(|&(_, x)| x).take(p.m).collect();
         }
@@ -199,7 +199,7 @@ pub(crate) fn insert<G: GraphMut>(g: &mut G, p: &Params, id: u32, v: &[f32], lev
         }
     }
     for l in top + 1..=level {
-        g.set_neighbors(id, l, Vec::new());
+        g.set_neighbors(id, l, Vec::new())?;
     }
     if level > top {
         g.set_entry(Some((id, level)));
@@ -207,17 +207,61 @@ pub(crate) fn insert<G: GraphMut>(g: &mut G, p: &Params, id: u32, v: &[f32], lev
     Ok(near)
 }
 
-/// Repairs the neighbourhood of `d` (about to be removed, `level` its top level): every
-/// neighbour that links back to `d` gets its list rebuilt from its own neighbours and `d`'s,
-/// chosen with the heuristic and topped up to its previous degree. The caller removes `d`
-/// itself and fixes the entry point.
-pub(crate) fn unlink<G: GraphMut>(g: &mut G, p: &Params, d: u32, level: usize) -> Result<()> {
+/// Links `y -> x` on `level` even when `y`'s list is full (then `x` replaces `y`'s farthest
+/// neighbour), so that `x` keeps at least one way in.
+fn force_link<G: GraphMut>(g: &mut G, p: &Params, y: u32, x: u32, level: usize, buf: &mut Vec<u32>) -> Result<()> {
+    g.neighbors(y, level, buf)?;
+    if buf.contains(&x) {
+        return Ok(());
+    }
+    let mut list: Vec<u32> = buf.iter().copied().filter(|&z| z != y && g.is_live(z)).collect();
+    if list.len() >= p.cap(level) {
+        let ranked = rank_from(g, y, &list)?;
+        list = ranked.iter().take(p.cap(level) - 1).map(|&(_, z)| z).collect();
+    }
+    list.push(x);
+    g.set_neighbors(y, level, list)?;
+    Ok(())
+}
+
+/// Repairs the neighbourhood of `d` (about to be removed, `level` its top level) so that the
+/// graph stays navigable without it:
+/// * the nodes that link to `d` are found among `d`'s own neighbours and a beam search around
+///   `d`'s vector (in-links are not stored; the nodes pointing at `d` are near it);
+/// * each of them gets its list rebuilt from its own neighbours and `d`'s, chosen with the
+///   heuristic and topped up to its previous degree;
+/// * each of `d`'s out-neighbours that no longer has an in-link from that neighbourhood gets
+///   one from its nearest neighbour, so no node is stranded.
+///
+/// The caller removes `d` itself and fixes the entry point.
+pub(crate) fn unlink<G: GraphMut>(g: &mut G, p: &Params, d: u32, level: usize, visited: &mut Visited) -> Result<()> {
+    let mut dv = Vec::new();
+    g.vector(d, &mut dv)?;
+    let metric = g.metric();
+    let q = metric.prepare(&dv);
+    let mut near: Vec<Vec<u32>> = vec![Vec::new(); level + 1];
+    if let Some(mut eps) = descend(g, &q, level, visited)? {
+        for l in (0..=level).rev() {
+            let w = search_layer(g, &q, &eps, p.ef_construction, l, visited)?;
+            near[l] = w.iter().map(|&(_, x)| x).filter(|&x| x != d).collect();
+            if !w.is_empty() {
+                eps = w;
+            }
+        }
+    }
     let mut nd = Vec::new();
     let mut ln = Vec::new();
     for l in 0..=level {
         g.neighbors(d, l, &mut nd)?;
         let nd_live: Vec<u32> = nd.iter().copied().filter(|&x| x != d && g.is_live(x)).collect();
-        for &n in &nd_live {
+        let mut suspects = nd_live.clone();
+        for &x in &near[l] {
+            if !suspects.contains(&x) {
+                suspects.push(x);
+            }
+        }
+        let mut repaired: Vec<u32> = Vec::new();
+        for &n in &suspects {
             g.neighbors(n, l, &mut ln)?;
             if !ln.contains(&d) {
                 continue;
@@ -231,11 +275,52 @@ pub(crate) fn unlink<G: GraphMut>(g: &mut G, p: &Params, d: u32, level: usize) -
             }
             let ranked = rank_from(g, n, &cands)?;
             let cap = p.cap(l);
-            let list = select_heuristic(g, &ranked, cap, before.min(cap))?;
-            g.set_neighbors(n, l, list);
+            let list = select_heuristic(g, &ranked, cap, before.min(cap).max(1))?;
+            g.set_neighbors(n, l, list)?;
+            repaired.push(n);
+        }
+        // Keep every out-neighbour of d reachable from its neighbourhood.
+        for &x in &nd_live {
+            let mut has_in = false;
+            for &y in repaired.iter().chain(nd_live.iter()) {
+                if y == x {
+                    continue;
+                }
+                g.neighbors(y, l, &mut ln)?;
+                if ln.contains(&x) {
+                    has_in = true;
+                    break;
+                }
+            }
+            if has_in {
+                continue;
+            }
+            let others: Vec<u32> = nd_live.iter().chain(near[l].iter()).copied().filter(|&y| y != x).collect();
+            if others.is_empty() {
+                continue;
+            }
+            let ranked = rank_from(g, x, &others)?;
+            force_link(g, p, ranked[0].1, x, l, &mut ln)?;
         }
     }
     Ok(())
+}
+
+/// Gives `x` (a live node that nothing links to on layer 0) an in-link from its nearest
+/// out-neighbour, or from the entry point when it has none, so every node stays reachable.
+pub(crate) fn adopt<G: GraphMut>(g: &mut G, p: &Params, x: u32) -> Result<()> {
+    let mut out = Vec::new();
+    g.neighbors(x, 0, &mut out)?;
+    let live: Vec<u32> = out.iter().copied().filter(|&y| y != x && g.is_live(y)).collect();
+    let y = if live.is_empty() {
+        match g.entry() {
+            Some((e, _)) if e != x => e,
+            _ => return Ok(()),
+        }
+    } else {
+        rank_from(g, x, &live)?[0].1
+    };
+    force_link(g, p, y, x, 0, &mut out)
 }
 
 #[cfg(test)]

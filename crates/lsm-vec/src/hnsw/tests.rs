@@ -50,8 +50,9 @@ impl Graph for MemGraph {
 }
 
 impl GraphMut for MemGraph {
-    fn set_neighbors(&mut self, id: u32, level: usize, list: Vec<u32>) {
+    fn set_neighbors(&mut self, id: u32, level: usize, list: Vec<u32>) -> Result<()> {
         self.adj.insert((id, level), list);
+        Ok(())
     }
     fn set_entry(&mut self, entry: Option<(u32, usize)>) {
         self.entry = entry;
@@ -119,7 +120,7 @@ fn build_search_and_delete_keep_recall() {
     // Delete every third node (including, probably, the entry point).
     for d in (0..n as u32).step_by(3) {
         let level = (0..17).rev().find(|&l| g.adj.contains_key(&(d, l))).unwrap_or(0);
-        unlink(&mut g, &p, d, level).unwrap();
+        unlink(&mut g, &p, d, level, &mut vis).unwrap();
         g.live[d as usize] = false;
         for l in 0..=level {
             g.adj.remove(&(d, l));
