@@ -540,10 +540,20 @@ pub fn read_truth(path: impl AsRef<Path>) -> Result<Truth> {
         let m = VecReader::open_as(path, Format::Ivecs)?;
         let (n, k) = (m.len(), m.dim());
         let bytes = read_file(path)?;
+        if bytes.len() != n * (4 + 4 * k) {
+            bail!("{}: the file changed while it was read", path.display());
+        }
         let mut ids = Vec::with_capacity(n * k);
         for r in 0..n {
-            let start = r * (4 + 4 * k) + 4;
-            ids.extend(read_u32s(&bytes[start..start + 4 * k]));
+            let row = r * (4 + 4 * k);
+            let d = i32::from_le_bytes([bytes[row], bytes[row + 1], bytes[row + 2], bytes[row + 3]]);
+            if d as i64 != k as i64 {
+                bail!(
+                    "{}: row {r} at offset {row} has {d} ids, expected {k} like row 0",
+                    path.display()
+                );
+            }
+            ids.extend(read_u32s(&bytes[row + 4..row + 4 + 4 * k]));
         }
         return Ok(Truth { n, k, ids, dists: None });
     }
@@ -769,6 +779,12 @@ mod tests {
         write_ivecs(&p, &t).unwrap();
         let back = read_truth(&p).unwrap();
         assert_eq!((back.n, back.k, &back.ids), (3, 4, &t.ids));
+        // An .ivecs row whose header disagrees with row 0.
+        let p = dir.path().join("mixed.ivecs");
+        let words: [i32; 6] = [2, 5, 6, 3, 7, 8];
+        std::fs::write(&p, words.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+        let err = read_truth(&p).unwrap_err().to_string();
+        assert!(err.contains("row 1 at offset 12"), "{err}");
         // Truncated trace ground truth.
         let p = dir.path().join("bad.gt100");
         write_gt(&p, &t).unwrap();
