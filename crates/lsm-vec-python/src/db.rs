@@ -236,7 +236,7 @@ impl PyLsmVecDb {
         let (n, k) = (m.rows, so.k);
         so.validate().py()?;
         // Allocate the (n, k) outputs up front: a huge n * k is a MemoryError, not an abort.
-        let total = n.checked_mul(k).unwrap_or(usize::MAX);
+        let total = n.saturating_mul(k);
         let no_memory =
             || PyMemoryError::new_err(format!("cannot allocate the result arrays ({n} x {k})"));
         let mut ids: Vec<i64> = Vec::new();
