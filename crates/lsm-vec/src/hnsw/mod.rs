@@ -275,7 +275,7 @@ pub(crate) fn unlink<G: GraphMut>(g: &mut G, p: &Params, d: u32, level: usize, v
             }
             let ranked = rank_from(g, n, &cands)?;
             let cap = p.cap(l);
-            let list = select_heuristic(g, &ranked, cap, before.min(cap).max(1))?;
+            let list = select_heuristic(g, &ranked, cap, cap)?;
             g.set_neighbors(n, l, list)?;
             repaired.push(n);
         }
