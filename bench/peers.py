@@ -316,6 +316,26 @@ def print_table(results, k):
                   f"{row['recall']:>9.4f} {row['qps']:>8.0f} {row['latency']['p99_us'] / 1000:>7.3f} "
                   f"{mb(rss):>10.1f} {ratios[0]:>8} {ratios[1]:>8} {ratios[2]:>8}")
     print()
+    # At equal ef_search the libraries reach different recall, so also compare at equal recall:
+    # the best QPS each library reaches with at least the target recall in this sweep.
+    targets = [0.9, 0.95, 0.99, 0.995]
+    print(f"best QPS at recall@{k} >= target (ratio to hnswlib):")
+    print(f"{'library':<8} " + " ".join(f"{'>=' + str(t):>16}" for t in targets))
+    best = {}
+    for r in results:
+        best[r["library"]] = [max((x["qps"] for x in r["sweep"] if x["recall"] >= t), default=None) for t in targets]
+    for r in results:
+        cells = []
+        for i, q in enumerate(best[r["library"]]):
+            h = best.get("hnswlib", [None] * len(targets))[i]
+            if q is None:
+                cells.append(f"{'-':>16}")
+            elif h and r["library"] != "hnswlib":
+                cells.append(f"{q:>8.0f} ({q / h:5.3f})")
+            else:
+                cells.append(f"{q:>16.0f}")
+        print(f"{r['library']:<8} " + " ".join(cells))
+    print()
     print("notes:")
     print("  * all runs single-threaded, one query at a time, M=16 (32 links on layer 0), ef_construction=200;")
     print("    each library ran alone in its own process; peak RSS = ru_maxrss of that process (wait4).")
@@ -360,6 +380,7 @@ def main():
     if "lsm-vec" in libs:
         exe = args.lsm_vec_bin or lsm_vec_binary()
     results = []
+    load_start = os.getloadavg()
     for lib in libs:
         log(f"running {lib} on {data} ...")
         t = time.time()
@@ -373,9 +394,13 @@ def main():
     print(f"dataset: {data} (n={results[0]['n']}, dim={results[0]['dim']}, queries={results[0]['queries']}, L2)")
     print()
     print_table(results, args.k)
+    load_end = os.getloadavg()
+    print(f"  * machine: {os.cpu_count()} cores; load average {load_start[0]:.2f} at the start, "
+          f"{load_end[0]:.2f} at the end (other processes running at the same time skew the numbers).")
     out = args.out or os.path.join(HERE, "out", f"peers-{os.path.basename(data)}.json")
     with open(out, "w") as f:
         json.dump({"dataset": data, "k": args.k, "M": args.M, "ef_construction": args.efc,
+                   "cores": os.cpu_count(), "load_average_start": load_start, "load_average_end": load_end,
                    "results": results}, f, indent=2)
     print(f"\nresults written to {out}")
 
