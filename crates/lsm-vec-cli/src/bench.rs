@@ -459,13 +459,17 @@ fn build_index(db: &LsmVecDb, source: &Source, n: usize, show: bool, quiet: bool
         if ids.is_empty() {
             break;
         }
-        let t = Instant::now();
-        for (&id, row) in ids.iter().zip(rows.chunks_exact(d)) {
-            db.insert(id, row).map_err(|e| crate::error::CliError(format!("insert of id {id}: {e}")))?;
+        // Inserts are timed in slices of 256 so the progress bar moves between them.
+        for (ids, rows) in ids.chunks(256).zip(rows.chunks(256 * d)) {
+            let t = Instant::now();
+            for (&id, row) in ids.iter().zip(rows.chunks_exact(d)) {
+                db.insert(id, row)
+                    .map_err(|e| crate::error::CliError(format!("insert of id {id}: {e}")))?;
+            }
+            in_insert += t.elapsed();
+            inserted += ids.len();
+            pb.inc(ids.len() as u64);
         }
-        in_insert += t.elapsed();
-        inserted += ids.len();
-        pb.inc(ids.len() as u64);
     }
     pb.finish_and_clear();
     let t = Instant::now();

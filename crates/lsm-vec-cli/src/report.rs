@@ -136,7 +136,7 @@ pub fn progress(enabled: bool, len: u64, msg: &str) -> ProgressBar {
     }
     let pb = ProgressBar::new(len);
     let style = ProgressStyle::with_template(
-        "{msg:<14} [{bar:40}] {human_pos}/{human_len} {per_sec} eta {eta}",
+        "{msg:<14} [{bar:30}] {human_pos}/{human_len} elapsed {elapsed} eta {eta}",
     )
     .map(|s| s.progress_chars("=> "))
     .unwrap_or_else(|_| ProgressStyle::default_bar());
