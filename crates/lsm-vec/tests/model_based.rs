@@ -700,6 +700,50 @@ fn regression_delete_never_strands_a_node() {
     }
 }
 
+/// Regression (found by the crash runs against engine e2b135d): after a long mix of inserts,
+/// updates and deletes, a freshly inserted node could be an island: a search for its own vector
+/// (k 10, ef up to 400) returned only that node, with or without the edge cache, before and after
+/// a reopen. Sequence: dim 16, default options, LCG seed 1; per step 55% insert of a new id,
+/// 15% update and 30% delete of an LCG-chosen live id; step 1325 inserts id 772, after which the
+/// search for its vector returned [772] out of 397 live vectors.
+#[test]
+fn regression_fresh_insert_is_not_an_island() {
+    let dim = 16;
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = test_options(dim, DistanceMetric::L2, VectorStorageType::Paged);
+    o.paged_max_cached_pages = 16;
+    let db = open(dir.path(), o);
+    let mut s = 1u64;
+    let mut live: Vec<(u64, Vec<f32>)> = Vec::new();
+    let mut next = 0u64;
+    for step in 0..2000 {
+        let r = lcg(&mut s).abs();
+        if r < 0.55 || live.len() < 20 {
+            let v: Vec<f32> = (0..dim).map(|_| lcg(&mut s)).collect();
+            ok(db.insert(next, &v), "insert");
+            let res = ok(db.search_knn(&v, &SearchOptions::new(10, 64)), "search");
+            let want = 10.min(live.len() + 1);
+            assert!(
+                res.len() == want && res[0].id == next,
+                "step {step}: search for the vector of just inserted id {next} returned {:?} out of {} live (want {want} results, first {next})",
+                res.iter().map(|r| r.id).collect::<Vec<_>>(),
+                live.len() + 1
+            );
+            live.push((next, v));
+            next += 1;
+        } else if r < 0.70 {
+            let i = (lcg(&mut s).abs() * live.len() as f32) as usize % live.len();
+            let v: Vec<f32> = (0..dim).map(|_| lcg(&mut s)).collect();
+            ok(db.update(live[i].0, &v), "update");
+            live[i].1 = v;
+        } else {
+            let i = (lcg(&mut s).abs() * live.len() as f32) as usize % live.len();
+            let (id, _) = live.swap_remove(i);
+            ok(db.delete(id), "delete");
+        }
+    }
+}
+
 /// The generator of the regression sequences above (a 64-bit LCG), kept verbatim so the
 /// recorded sequences stay the same.
 fn lcg(s: &mut u64) -> f32 {
