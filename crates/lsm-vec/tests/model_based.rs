@@ -492,6 +492,19 @@ fn run(
     metric: DistanceMetric,
     storage: VectorStorageType,
 ) -> f64 {
+    run_with_pool(seed, ops, dim, metric, storage, 400)
+}
+
+/// `pool`: ids are drawn mostly from `pool` sparse values, which bounds the live set to about
+/// half of it (so duplicates, updates and deletes of known ids stay frequent).
+fn run_with_pool(
+    seed: u64,
+    ops: usize,
+    dim: usize,
+    metric: DistanceMetric,
+    storage: VectorStorageType,
+    pool: u64,
+) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = test_options(dim, metric, storage);
     opts.m = 6;
@@ -508,7 +521,7 @@ fn run(
         db: Some(db),
         model: Model::new(),
         rng: Rng::new(seed),
-        pool: 400,
+        pool,
         recall_sum: 0.0,
         recall_n: 0,
         step: 0,
@@ -618,7 +631,16 @@ fn model_long() {
     for s in 0..seeds {
         let metric = ALL_METRICS[(s % 3) as usize];
         let storage = ALL_STORAGES[(s % 2) as usize];
-        run(1000 + s, ops, 4 + (s as usize * 5) % 29, metric, storage);
+        // A larger id pool for long runs, so the live set grows into the thousands.
+        let pool = (ops as u64 / 8).clamp(400, 20_000);
+        run_with_pool(
+            1000 + s,
+            ops,
+            4 + (s as usize * 5) % 29,
+            metric,
+            storage,
+            pool,
+        );
     }
 }
 
