@@ -173,6 +173,9 @@ pub struct Stats {
     pub max_level: usize,
     /// Nodes present on level >= 1 (kept in memory).
     pub upper_layer_nodes: u64,
+    /// Deleted nodes whose layer-0 list is still kept for routing (purged once nothing links
+    /// to them).
+    pub ghost_nodes: u64,
     /// Size of the vector file in bytes.
     pub vector_file_bytes: u64,
     /// Bytes the LSM (journal + tables) uses on disk.
@@ -225,8 +228,8 @@ impl fmt::Display for Stats {
         )?;
         writeln!(
             f,
-            "graph: max_level {}  upper-layer nodes {}",
-            self.max_level, self.upper_layer_nodes
+            "graph: max_level {}  upper-layer nodes {}  ghosts {}",
+            self.max_level, self.upper_layer_nodes, self.ghost_nodes
         )?;
         writeln!(
             f,

@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::lock::{lock_dir, DirLock};
 use super::meta::{self, StoredParams};
-use super::txn::{Changes, IndexState, Txn, View};
+use super::txn::{Changes, IndexState, Txn, View, FREE, GHOST};
 use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::graph::{EdgeCache, IdHashBuilder, LsmStore, StoreWrite};
@@ -29,6 +29,8 @@ use crate::vectors::{SlotAllocator, VectorFile};
 struct WriterState {
     alloc: SlotAllocator,
     free_ids: VecDeque<u32>,
+    /// Mutations since the last connectivity check.
+    since_check: usize,
 }
 
 pub(crate) struct Engine {
@@ -225,9 +227,11 @@ impl Engine {
                     }
                     state.indeg[t] += 1;
                 }
-                if state.node(id).is_some() {
-                    edges.put(id, list.into_boxed_slice());
+                if state.node(id).is_none() {
+                    // A list without a node record: a ghost.
+                    state.set_ghost(id);
                 }
+                edges.put(id, list.into_boxed_slice());
                 Ok(())
             })?;
             store.for_each_upper(|id, lists| {
@@ -244,10 +248,10 @@ impl Engine {
                 _ => {}
             }
         }
-        if let Some(max_slot) = state.slots.iter().copied().filter(|&s| s != u32::MAX).max() {
+        if let Some(max_slot) = state.slots.iter().copied().filter(|&s| s < GHOST).max() {
             vectors.check_holds(max_slot)?;
         }
-        let free_ids = state.nodes.iter().enumerate().filter(|(_, n)| n.is_none()).map(|(i, _)| i as u32).collect();
+        let free_ids = state.slots.iter().enumerate().filter(|(_, &s)| s == FREE).map(|(i, _)| i as u32).collect();
 
         let params = Params {
             m: opts.m,
@@ -262,7 +266,7 @@ impl Engine {
             vectors,
             edges,
             state: RwLock::new(state),
-            writer: Mutex::new(WriterState { alloc, free_ids }),
+            writer: Mutex::new(WriterState { alloc, free_ids, since_check: usize::MAX }),
             counters: Counters::new(),
             visited: Mutex::new(Vec::new()),
             poisoned: AtomicBool::new(false),
@@ -270,6 +274,10 @@ impl Engine {
             _lock: lock,
             opts,
         };
+        if !instance_is_new {
+            let mut w = lock_mutex(&engine.writer);
+            engine.maybe_check_connectivity(&mut w)?;
+        }
         engine.log(&format!(
             "open {} (dim {}, metric {}, {} vectors, reinit {})",
             dir.display(),
@@ -369,7 +377,14 @@ impl Engine {
         hnsw::unlink(txn, &self.params, id, node.level as usize, visited)?;
         let mut l0 = Vec::new();
         hnsw::Graph::neighbors(txn, id, 0, &mut l0)?;
-        txn.remove_node(id, unmap_ext)?;
+        // Nodes the repair did not find may still link here: keep routing through the node
+        // (as a ghost) until its in-degree falls to zero.
+        let route = if txn.indeg(id) > 0 {
+            Some(l0.iter().copied().filter(|&x| x != id && (hnsw::Graph::is_live(txn, x) || hnsw::Graph::is_ghost(txn, x))).collect())
+        } else {
+            None
+        };
+        txn.remove_node(id, unmap_ext, route)?;
         if hnsw::Graph::entry(txn).map(|e| e.0) == Some(id) {
             let state = txn.base.state;
             // Highest remaining upper-layer node (lowest id on ties), else a live layer-0
@@ -398,6 +413,7 @@ impl Engine {
     /// Gives every node this change left without a layer-0 in-link one (a few rounds, since
     /// an adoption may displace another node's last in-link).
     fn adopt_orphans(&self, txn: &mut Txn<'_>) -> Result<()> {
+        txn.purge_ghosts()?;
         for _ in 0..4 {
             let orphans = txn.orphans();
             if orphans.is_empty() {
@@ -407,13 +423,74 @@ impl Engine {
                 hnsw::adopt(txn, &self.params, x)?;
             }
         }
-        Ok(())
+        txn.purge_ghosts()
+    }
+
+    /// Every `max(live, 64)` mutations (`max(live / 8, 16)` under inner product, which is not a
+    /// metric and strands nodes more often), and once at open, makes sure every live node is
+    /// reachable from the entry point on layer 0 (amortised O(degree) per mutation). Deletes
+    /// and the diversity heuristic can cut off small islands; each unreachable node gets an
+    /// in-link from the nearest node a search from the entry reaches.
+    fn maybe_check_connectivity(&self, w: &mut WriterState) -> Result<()> {
+        w.since_check = w.since_check.saturating_add(1);
+        let live = self.len();
+        let every = match self.opts.metric {
+            DistanceMetric::InnerProduct => (live / 8).max(16),
+            _ => live.max(64),
+        };
+        if w.since_check < every {
+            return Ok(());
+        }
+        w.since_check = 0;
+        let unreachable = {
+            let state = self.read_state();
+            let Some((entry, _)) = state.entry else { return Ok(()) };
+            let mut view = self.view(&state);
+            let mut seen = vec![false; state.slots.len()];
+            let mut stack = vec![entry];
+            seen[entry as usize] = true;
+            let mut nb = Vec::new();
+            while let Some(x) = stack.pop() {
+                hnsw::Graph::neighbors(&mut view, x, 0, &mut nb)?;
+                for &y in &nb {
+                    let i = y as usize;
+                    if i < seen.len() && !seen[i] && (state.live_slot(y).is_some() || state.is_ghost(y)) {
+                        seen[i] = true;
+                        stack.push(y);
+                    }
+                }
+            }
+            self.counters.publish(&view.c);
+            (0..state.slots.len() as u32).filter(|&x| state.live_slot(x).is_some() && !seen[x as usize]).collect::<Vec<_>>()
+        };
+        if unreachable.is_empty() {
+            return Ok(());
+        }
+        self.log(&format!("connectivity check: linking {} unreachable nodes", unreachable.len()));
+        let mut visited = self.take_visited();
+        let changes = {
+            let state = self.read_state();
+            let mut txn = Txn::new(self.view(&state));
+            let mut v = Vec::new();
+            for &x in &unreachable {
+                hnsw::Graph::vector(&mut txn, x, &mut v)?;
+                let q = self.metric.prepare(&v);
+                let near = hnsw::knn(&mut txn, &q, self.params.ef_construction, &mut visited)?;
+                if let Some(&(_, y)) = near.iter().find(|&&(_, y)| y != x && !unreachable.contains(&y)) {
+                    hnsw::link_to(&mut txn, &self.params, y, x)?;
+                }
+            }
+            txn.purge_ghosts()?;
+            txn.into_changes()
+        };
+        self.return_visited(visited);
+        self.commit(w, changes)
     }
 
     /// Commits `changes` and applies them in memory. A failed commit poisons the handle: the
     /// in-memory state may no longer match the disk, so only a reopen can be trusted.
     fn commit(&self, w: &mut WriterState, changes: Changes) -> Result<()> {
-        let Changes { writes, adj0, upper, nodes, ids, entry, indeg, freed_slots, written_slots, counters } = changes;
+        let Changes { writes, adj0, upper, nodes, ids, entry, indeg, ghosts, freed_slots, written_slots, counters } = changes;
         let sync = self.opts.sync_writes;
         let res = (|| {
             if sync && !written_slots.is_empty() {
@@ -433,9 +510,19 @@ impl Engine {
                 (false, true) => st.live += 1,
                 (true, false) => {
                     st.live -= 1;
-                    w.free_ids.push_back(id);
+                    if !ghosts.contains(&(id, true)) {
+                        w.free_ids.push_back(id);
+                    }
                 }
                 _ => {}
+            }
+        }
+        for &(id, g) in &ghosts {
+            if g {
+                st.set_ghost(id);
+            } else if st.is_ghost(id) {
+                st.set_node(id, None);
+                w.free_ids.push_back(id);
             }
         }
         for (ext, id) in ids {
@@ -503,6 +590,7 @@ impl Engine {
         };
         self.return_visited(visited);
         self.commit(&mut w, changes)?;
+        self.maybe_check_connectivity(&mut w)?;
         self.counters.inserts.fetch_add(1, Relaxed);
         if self.opts.enable_stats {
             self.counters.insert_latency.record(t0.elapsed());
@@ -563,6 +651,7 @@ impl Engine {
         };
         self.return_visited(visited);
         self.commit(&mut w, changes)?;
+        self.maybe_check_connectivity(&mut w)?;
         self.counters.updates.fetch_add(1, Relaxed);
         if self.opts.enable_stats {
             self.counters.update_latency.record(t0.elapsed());
@@ -586,6 +675,7 @@ impl Engine {
         };
         self.return_visited(visited);
         self.commit(&mut w, changes)?;
+        self.maybe_check_connectivity(&mut w)?;
         self.counters.deletes.fetch_add(1, Relaxed);
         if self.opts.enable_stats {
             self.counters.delete_latency.record(t0.elapsed());
@@ -711,6 +801,7 @@ impl Engine {
             m_max: self.opts.m_max,
             max_level: state.entry.map(|e| e.1).unwrap_or(0),
             upper_layer_nodes: state.upper.len() as u64,
+            ghost_nodes: state.slots.iter().filter(|&&s| s == GHOST).count() as u64,
             vector_file_bytes: self.vectors.len_bytes(),
             lsm_disk_bytes: self.store.disk_bytes(),
             searches: c.searches.load(Relaxed),

@@ -17,12 +17,17 @@ use crate::vectors::VectorFile;
 
 use super::meta;
 
+/// `IndexState::slots` value of a free internal id.
+pub(crate) const FREE: u32 = u32::MAX;
+/// `IndexState::slots` value of a ghost (deleted, layer-0 list kept for routing).
+pub(crate) const GHOST: u32 = u32::MAX - 1;
+
 /// The committed in-memory part of the index, guarded by the engine's `RwLock`.
 pub(crate) struct IndexState {
     /// Node table by internal id; `None` = free id.
     pub nodes: Vec<Option<NodeRecord>>,
-    /// The slot of each live node (`u32::MAX` = free id): a dense copy of `nodes[i].slot`, so
-    /// the search's liveness and slot look-ups touch 4 bytes per node.
+    /// The slot of each live node (`FREE` = free id, `GHOST` = ghost): a dense copy of
+    /// `nodes[i].slot`, so the search's liveness and slot look-ups touch 4 bytes per node.
     pub slots: Vec<u32>,
     /// Caller id -> internal id, for live nodes.
     pub ids: HashMap<u64, u32, IdHashBuilder>,
@@ -44,20 +49,34 @@ impl IndexState {
         let i = id as usize;
         if self.nodes.len() <= i {
             self.nodes.resize(i + 1, None);
-            self.slots.resize(i + 1, u32::MAX);
+            self.slots.resize(i + 1, FREE);
         }
         let was = self.nodes[i].is_some();
-        self.slots[i] = n.map(|n| n.slot).unwrap_or(u32::MAX);
+        self.slots[i] = n.map(|n| n.slot).unwrap_or(FREE);
         self.nodes[i] = n;
         was
     }
 
     #[inline]
-    fn live_slot(&self, id: u32) -> Option<u32> {
+    pub fn live_slot(&self, id: u32) -> Option<u32> {
         match self.slots.get(id as usize) {
-            Some(&s) if s != u32::MAX => Some(s),
+            Some(&s) if s < GHOST => Some(s),
             _ => None,
         }
+    }
+
+    pub fn is_ghost(&self, id: u32) -> bool {
+        self.slots.get(id as usize) == Some(&GHOST)
+    }
+
+    /// Marks `id` a ghost (it has no node record).
+    pub fn set_ghost(&mut self, id: u32) {
+        let i = id as usize;
+        if self.nodes.len() <= i {
+            self.nodes.resize(i + 1, None);
+            self.slots.resize(i + 1, FREE);
+        }
+        self.slots[i] = GHOST;
     }
 }
 
@@ -114,6 +133,10 @@ impl Graph for View<'_> {
         self.state.live_slot(id).is_some()
     }
 
+    fn is_ghost(&self, id: u32) -> bool {
+        self.state.is_ghost(id)
+    }
+
     fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) -> Result<()> {
         out.clear();
         if level > 0 {
@@ -132,7 +155,7 @@ impl Graph for View<'_> {
         self.c.lsm_gets += 1;
         if let Some(l) = self.store.adj0(id)? {
             out.extend_from_slice(&l);
-            if self.is_live(id) {
+            if self.is_live(id) || self.is_ghost(id) {
                 self.edges.put(id, l.into_boxed_slice());
             }
         }
@@ -184,6 +207,8 @@ pub(crate) struct Changes {
     pub ids: Vec<(u64, Option<u32>)>,
     pub entry: Option<Option<(u32, usize)>>,
     pub indeg: Vec<(u32, i64)>,
+    /// Ids that became ghosts (`true`) or ghosts that were purged (`false`).
+    pub ghosts: Vec<(u32, bool)>,
     pub freed_slots: Vec<u32>,
     /// Slots written by this change, with their vectors (to refresh cached pages).
     pub written_slots: Vec<(u32, Vec<f32>)>,
@@ -210,6 +235,7 @@ pub(crate) struct Txn<'a> {
     freed_slots: Vec<u32>,
     written_slots: Vec<(u32, Vec<f32>)>,
     indeg: HashMap<u32, i64, IdHashBuilder>,
+    ghosts: HashMap<u32, bool, IdHashBuilder>,
     bound: usize,
     split_ids: Vec<u32>,
     split_pos: Vec<usize>,
@@ -229,6 +255,7 @@ impl<'a> Txn<'a> {
             freed_slots: Vec::new(),
             written_slots: Vec::new(),
             indeg: HashMap::with_hasher(IdHashBuilder),
+            ghosts: HashMap::with_hasher(IdHashBuilder),
             bound,
             split_ids: Vec::new(),
             split_pos: Vec::new(),
@@ -267,6 +294,35 @@ impl<'a> Txn<'a> {
         }
     }
 
+    /// Layer-0 in-degree of `id` including this change.
+    pub fn indeg(&self, id: u32) -> i64 {
+        self.base.state.indeg.get(id as usize).copied().unwrap_or(0) as i64 + self.indeg.get(&id).copied().unwrap_or(0)
+    }
+
+    /// Purges the ghosts nothing links to any more (repeatedly: a purged ghost's own links go).
+    pub fn purge_ghosts(&mut self) -> Result<()> {
+        loop {
+            let dead: Vec<u32> = self
+                .ghosts
+                .iter()
+                .filter(|&(_, &g)| g)
+                .map(|(&id, _)| id)
+                .chain(self.indeg.keys().copied().filter(|&id| self.base.state.is_ghost(id) && !self.ghosts.contains_key(&id)))
+                .filter(|&id| self.indeg(id) <= 0)
+                .collect();
+            if dead.is_empty() {
+                return Ok(());
+            }
+            for id in dead {
+                let mut list = Vec::new();
+                hnsw::Graph::neighbors(self, id, 0, &mut list)?;
+                self.count_links(&list, -1);
+                self.adj.remove(&adj_key(id, 0));
+                self.ghosts.insert(id, false);
+            }
+        }
+    }
+
     /// Live nodes that this change left without any layer-0 in-link (the entry point needs none).
     pub fn orphans(&self) -> Vec<u32> {
         let entry = hnsw::Graph::entry(self).map(|e| e.0);
@@ -287,8 +343,9 @@ impl<'a> Txn<'a> {
         out
     }
 
-    /// Removes a node (its lists, its record; its slot is freed after commit).
-    pub fn remove_node(&mut self, id: u32, unmap_ext: bool) -> Result<()> {
+    /// Removes a node (its lists, its record; its slot is freed after commit). With `route`,
+    /// the node stays as a ghost whose layer-0 list is `route`.
+    pub fn remove_node(&mut self, id: u32, unmap_ext: bool, route: Option<Vec<u32>>) -> Result<()> {
         let mut old = Vec::new();
         hnsw::Graph::neighbors(self, id, 0, &mut old)?;
         self.count_links(&old, -1);
@@ -305,6 +362,11 @@ impl<'a> Txn<'a> {
         }
         self.nodes.insert(id, None);
         self.vecs.remove(&id);
+        if let Some(route) = route {
+            self.count_links(&route, 1);
+            self.adj.insert(adj_key(id, 0), route);
+            self.ghosts.insert(id, true);
+        }
         Ok(())
     }
 
@@ -314,7 +376,7 @@ impl<'a> Txn<'a> {
         let mut upper_touched: Vec<u32> = Vec::new();
         for (&k, list) in &self.adj {
             let (id, l) = adj_key_parts(k);
-            if matches!(self.nodes.get(&id), Some(None)) {
+            if matches!(self.nodes.get(&id), Some(None)) && !(l == 0 && self.ghosts.get(&id) == Some(&true)) {
                 continue;
             }
             if l == 0 {
@@ -349,8 +411,10 @@ impl<'a> Txn<'a> {
                     // Only ids that existed before need deleting on disk.
                     if let Some(old) = self.base.state.node(id) {
                         ch.writes.push(StoreWrite::Node(id, None));
-                        ch.writes.push(StoreWrite::Adj0(id, None));
-                        ch.adj0.push((id, None));
+                        if self.ghosts.get(&id) != Some(&true) {
+                            ch.writes.push(StoreWrite::Adj0(id, None));
+                            ch.adj0.push((id, None));
+                        }
                         if old.level > 0 {
                             ch.writes.push(StoreWrite::Upper(id, None));
                             ch.upper.push((id, None));
@@ -365,6 +429,15 @@ impl<'a> Txn<'a> {
                 ch.writes.push(StoreWrite::Meta(meta::KEY_ENTRY, meta::encode_entry(e)));
                 ch.entry = Some(e);
             }
+        }
+        for (&id, &g) in &self.ghosts {
+            // A ghost of an earlier change purged now: its list goes. (A node deleted and purged
+            // in this same change lost its list with its record above.)
+            if !g && self.base.state.is_ghost(id) {
+                ch.writes.push(StoreWrite::Adj0(id, None));
+                ch.adj0.push((id, None));
+            }
+            ch.ghosts.push((id, g));
         }
         ch.indeg = self.indeg.into_iter().filter(|&(_, d)| d != 0).collect();
         ch.ids = self.ids;
@@ -386,12 +459,23 @@ impl Graph for Txn<'_> {
         }
     }
 
+    fn is_ghost(&self, id: u32) -> bool {
+        match self.ghosts.get(&id) {
+            Some(&g) => g,
+            None => self.base.is_ghost(id),
+        }
+    }
+
     fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) -> Result<()> {
         if let Some(n) = self.nodes.get(&id) {
-            if n.is_none() {
+            if n.is_none() && !(level == 0 && self.ghosts.get(&id) == Some(&true)) {
                 out.clear();
                 return Ok(());
             }
+        }
+        if self.ghosts.get(&id) == Some(&false) {
+            out.clear();
+            return Ok(());
         }
         if let Some(l) = self.adj.get(&adj_key(id, level)) {
             out.clear();

@@ -44,6 +44,11 @@ pub(crate) trait Graph {
     fn metric(&self) -> Metric;
     /// Whether `id` is a live node (dangling or freed ids are not).
     fn is_live(&self, id: u32) -> bool;
+    /// Whether `id` is a ghost: a deleted node whose layer-0 list is kept so that searches can
+    /// route through it until nothing links to it any more. Never scored or returned.
+    fn is_ghost(&self, _id: u32) -> bool {
+        false
+    }
     /// The neighbour list of `id` on `level` (empty if none), written to `out`.
     fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) -> Result<()>;
     /// Scores of `ids` against `q`, written to `out` in the same order.
@@ -86,11 +91,23 @@ fn descend<G: Graph>(g: &mut G, q: &Query<'_>, to_level: usize, visited: &mut Vi
     Ok(Some(eps))
 }
 
-/// k-NN search: the `ef` best (score, id) pairs on layer 0, ascending.
+/// k-NN search: the `ef` best (score, id) pairs on layer 0, ascending. Layer 0 is entered
+/// at the node the descent found and at the entry point itself, so everything reachable from
+/// the entry point (which the connectivity check guarantees) can be found.
 pub(crate) fn knn<G: Graph>(g: &mut G, q: &Query<'_>, ef: usize, visited: &mut Visited) -> Result<Vec<(f32, u32)>> {
     match descend(g, q, 0, visited)? {
         None => Ok(Vec::new()),
-        Some(eps) => search_layer(g, q, &eps, ef, 0, visited),
+        Some(mut eps) => {
+            if let Some((e, _)) = g.entry() {
+                if !eps.iter().any(|&(_, x)| x == e) {
+                    let mut s = Vec::with_capacity(1);
+                    g.scores(q, &[e], &mut s)?;
+                    g.counters().distance_computations += 1;
+                    eps.push((s[0], e));
+                }
+            }
+            search_layer(g, q, &eps, ef, 0, visited)
+        }
     }
 }
 
@@ -136,6 +153,29 @@ fn select_heuristic<G: Graph>(g: &mut G, cands: &[(f32, u32)], m: usize, fill_to
     Ok(kept)
 }
 
+/// The live ids of `list` (minus `exclude`), with each ghost in it replaced by the live ids of
+/// its own list, so that rewriting a list never loses the routes a ghost provided.
+fn live_expanded<G: Graph>(g: &mut G, list: &[u32], exclude: &[u32]) -> Result<Vec<u32>> {
+    let mut out: Vec<u32> = Vec::with_capacity(list.len());
+    let mut ghost_list = Vec::new();
+    for &x in list {
+        if exclude.contains(&x) || out.contains(&x) {
+            continue;
+        }
+        if g.is_live(x) {
+            out.push(x);
+        } else if g.is_ghost(x) {
+            g.neighbors(x, 0, &mut ghost_list)?;
+            for &y in &ghost_list {
+                if g.is_live(y) && !exclude.contains(&y) && !out.contains(&y) {
+                    out.push(y);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Scores `ids` against the vector of `base` and returns them ascending.
 fn rank_from<G: Graph>(g: &mut G, base: u32, ids: &[u32]) -> Result<Vec<(f32, u32)>> {
     let mut bv = Vec::new();
@@ -157,7 +197,9 @@ fn add_link<G: GraphMut>(g: &mut G, p: &Params, n: u32, new: u32, level: usize, 
     if buf.contains(&new) {
         return Ok(());
     }
-    let mut list: Vec<u32> = buf.iter().copied().filter(|&x| x != n && g.is_live(x)).collect();
+    let old = std::mem::take(buf);
+    let mut list = if level == 0 { live_expanded(g, &old, &[n, new])? } else { old.iter().copied().filter(|&x| x != n && g.is_live(x)).collect() };
+    *buf = old;
     list.push(new);
     let cap = p.cap(level);
     if list.len() > cap {
@@ -214,7 +256,9 @@ fn force_link<G: GraphMut>(g: &mut G, p: &Params, y: u32, x: u32, level: usize, 
     if buf.contains(&x) {
         return Ok(());
     }
-    let mut list: Vec<u32> = buf.iter().copied().filter(|&z| z != y && g.is_live(z)).collect();
+    let old = std::mem::take(buf);
+    let mut list = if level == 0 { live_expanded(g, &old, &[y, x])? } else { old.iter().copied().filter(|&z| z != y && g.is_live(z)).collect() };
+    *buf = old;
     if list.len() >= p.cap(level) {
         let ranked = rank_from(g, y, &list)?;
         list = ranked.iter().take(p.cap(level) - 1).map(|&(_, z)| z).collect();
@@ -253,7 +297,12 @@ pub(crate) fn unlink<G: GraphMut>(g: &mut G, p: &Params, d: u32, level: usize, v
     let mut ln = Vec::new();
     for l in 0..=level {
         g.neighbors(d, l, &mut nd)?;
-        let nd_live: Vec<u32> = nd.iter().copied().filter(|&x| x != d && g.is_live(x)).collect();
+        let nd_live: Vec<u32> = if l == 0 {
+            let ndc = nd.clone();
+            live_expanded(g, &ndc, &[d])?
+        } else {
+            nd.iter().copied().filter(|&x| x != d && g.is_live(x)).collect()
+        };
         let mut suspects = nd_live.clone();
         for &x in &near[l] {
             if !suspects.contains(&x) {
@@ -266,8 +315,12 @@ pub(crate) fn unlink<G: GraphMut>(g: &mut G, p: &Params, d: u32, level: usize, v
             if !ln.contains(&d) {
                 continue;
             }
-            let before = ln.len() - 1;
-            let mut cands: Vec<u32> = ln.iter().copied().filter(|&x| x != d && x != n && g.is_live(x)).collect();
+            let lnc = ln.clone();
+            let mut cands = if l == 0 {
+                live_expanded(g, &lnc, &[d, n])?
+            } else {
+                lnc.iter().copied().filter(|&x| x != d && x != n && g.is_live(x)).collect()
+            };
             for &x in &nd_live {
                 if x != n && !cands.contains(&x) {
                     cands.push(x);
@@ -306,12 +359,17 @@ pub(crate) fn unlink<G: GraphMut>(g: &mut G, p: &Params, d: u32, level: usize, v
     Ok(())
 }
 
+/// Adds the layer-0 link `y -> x` even when `y`'s list is full (used to reconnect `x`).
+pub(crate) fn link_to<G: GraphMut>(g: &mut G, p: &Params, y: u32, x: u32) -> Result<()> {
+    force_link(g, p, y, x, 0, &mut Vec::new())
+}
+
 /// Gives `x` (a live node that nothing links to on layer 0) an in-link from its nearest
 /// out-neighbour, or from the entry point when it has none, so every node stays reachable.
 pub(crate) fn adopt<G: GraphMut>(g: &mut G, p: &Params, x: u32) -> Result<()> {
     let mut out = Vec::new();
     g.neighbors(x, 0, &mut out)?;
-    let live: Vec<u32> = out.iter().copied().filter(|&y| y != x && g.is_live(y)).collect();
+    let live = live_expanded(g, &out.clone(), &[x])?;
     let y = if live.is_empty() {
         match g.entry() {
             Some((e, _)) if e != x => e,

@@ -46,6 +46,7 @@ pub(crate) fn search_layer<G: Graph>(
         res.pop();
     }
     let mut nb = Vec::new();
+    let mut ghost = Vec::new();
     let mut ids = Vec::new();
     let mut ds = Vec::new();
     let mut visited_n = 0u64;
@@ -61,9 +62,20 @@ pub(crate) fn search_layer<G: Graph>(
         g.neighbors(c, level, &mut nb)?;
         expanded += 1;
         ids.clear();
-        for &n in &nb {
-            if visited.insert(n) && g.is_live(n) {
+        // `nb` grows while it is walked: a ghost's list is appended in its place, so the
+        // search routes through deleted nodes without scoring them.
+        let mut i = 0;
+        while i < nb.len() {
+            let n = nb[i];
+            i += 1;
+            if !visited.insert(n) {
+                continue;
+            }
+            if g.is_live(n) {
                 ids.push(n);
+            } else if g.is_ghost(n) {
+                g.neighbors(n, level, &mut ghost)?;
+                nb.extend_from_slice(&ghost);
             }
         }
         if ids.is_empty() {
