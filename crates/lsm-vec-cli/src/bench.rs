@@ -20,22 +20,35 @@ use crate::{bail, BenchArgs, GenDataArgs};
 
 /// Where the base vectors come from.
 enum Source {
-    Synthetic { generator: Generator, n: usize },
-    File { base: PathBuf, query: PathBuf, truth: Option<PathBuf> },
+    Synthetic {
+        generator: Generator,
+        n: usize,
+    },
+    File {
+        base: PathBuf,
+        query: PathBuf,
+        truth: Option<PathBuf>,
+    },
 }
 
 /// Streams base vectors in chunks, from the generator or a file.
 enum BaseStream {
-    Synthetic { generator: Generator, n: usize, next: usize },
+    Synthetic {
+        generator: Generator,
+        n: usize,
+        next: usize,
+    },
     File(VecReader),
 }
 
 impl BaseStream {
     fn open(source: &Source) -> Result<BaseStream> {
         Ok(match source {
-            Source::Synthetic { generator, n } => {
-                BaseStream::Synthetic { generator: generator.clone(), n: *n, next: 0 }
-            }
+            Source::Synthetic { generator, n } => BaseStream::Synthetic {
+                generator: generator.clone(),
+                n: *n,
+                next: 0,
+            },
             Source::File { base, .. } => BaseStream::File(VecReader::open(base)?),
         })
     }
@@ -215,7 +228,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             truth: Some(dir.join("groundtruth.ivecs")),
         }
     } else if let (Some(b), Some(q)) = (&args.base, &args.query) {
-        Source::File { base: b.clone(), query: q.clone(), truth: args.truth.clone() }
+        Source::File {
+            base: b.clone(),
+            query: q.clone(),
+            truth: args.truth.clone(),
+        }
     } else {
         if args.n == 0 || args.dim == 0 {
             bail!("--n and --dim must be > 0");
@@ -223,7 +240,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         if args.n > u32::MAX as usize {
             bail!("--n must be < 2^32");
         }
-        Source::Synthetic { generator: Generator::new(args.dim, args.clusters, args.seed), n: args.n }
+        Source::Synthetic {
+            generator: Generator::new(args.dim, args.clusters, args.seed),
+            n: args.n,
+        }
     };
 
     // 2. Queries.
@@ -247,7 +267,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         bail!("the base set is empty");
     }
     if queries.dim != dim {
-        bail!("queries have dimension {} but the base vectors have {dim}", queries.dim);
+        bail!(
+            "queries have dimension {} but the base vectors have {dim}",
+            queries.dim
+        );
     }
     report::note(
         quiet,
@@ -262,21 +285,34 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let (truth, gt_kind) = ground_truth(&source, &queries, args.k, metric, show)?;
     let gt_secs = t.elapsed().as_secs_f64();
     if truth.n < queries.n {
-        bail!("the ground truth has {} rows but there are {} queries", truth.n, queries.n);
+        bail!(
+            "the ground truth has {} rows but there are {} queries",
+            truth.n,
+            queries.n
+        );
     }
     if truth.k < args.k {
-        bail!("the ground truth has {} neighbours per query, fewer than --k {}", truth.k, args.k);
+        bail!(
+            "the ground truth has {} neighbours per query, fewer than --k {}",
+            truth.k,
+            args.k
+        );
     }
     report::note(quiet, &format!("ground truth: {gt_kind} ({gt_secs:.2} s)"));
 
     // 4. Open the database.
-    let db_dir = args.index.db.clone().unwrap_or_else(|| PathBuf::from("run/bench-db"));
+    let db_dir = args
+        .index
+        .db
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("run/bench-db"));
     let mut opts = args.index.db_options(dim, metric, n)?;
     opts.reinit = !args.reuse;
     opts.k = args.k;
     opts.ef_search = args.ef_search[0].max(args.k);
     if !args.reuse {
-        std::fs::create_dir_all(&db_dir).context(|| format!("cannot create {}", db_dir.display()))?;
+        std::fs::create_dir_all(&db_dir)
+            .context(|| format!("cannot create {}", db_dir.display()))?;
     }
     let db = LsmVecDb::open(&db_dir, opts.clone())?;
 
@@ -290,7 +326,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 db_dir.display()
             );
         }
-        report::note(quiet, &format!("build: reusing {} ({existing} vectors)", db_dir.display()));
+        report::note(
+            quiet,
+            &format!("build: reusing {} ({existing} vectors)", db_dir.display()),
+        );
         BuildInfo {
             reused: true,
             inserts: 0,
@@ -314,7 +353,10 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let row = search_pass(&db, &queries, &truth, args.k, ef, show)?;
         report::note(
             quiet,
-            &format!("search ef={ef}: recall@{} {:.4}, {:.0} QPS", args.k, row.recall, row.qps),
+            &format!(
+                "search ef={ef}: recall@{} {:.4}, {:.0} QPS",
+                args.k, row.recall, row.qps
+            ),
         );
         sweep.push(row);
     }
@@ -413,12 +455,20 @@ fn ground_truth(
         let mut dists = Vec::with_capacity(lists.len() * k);
         for l in &lists {
             for j in 0..k {
-                let (id, d) = l.get(j).copied().unwrap_or((u32::MAX as u64, f32::INFINITY));
+                let (id, d) = l
+                    .get(j)
+                    .copied()
+                    .unwrap_or((u32::MAX as u64, f32::INFINITY));
                 ids.push(id as u32);
                 dists.push(d);
             }
         }
-        Truth { n: lists.len(), k, ids, dists: Some(dists) }
+        Truth {
+            n: lists.len(),
+            k,
+            ids,
+            dists: Some(dists),
+        }
     };
     match source {
         Source::File { truth: Some(t), .. } => Ok((datasets::read_truth(t)?, "file")),
@@ -445,7 +495,13 @@ fn ground_truth(
     }
 }
 
-fn build_index(db: &LsmVecDb, source: &Source, n: usize, show: bool, quiet: bool) -> Result<BuildInfo> {
+fn build_index(
+    db: &LsmVecDb,
+    source: &Source,
+    n: usize,
+    show: bool,
+    quiet: bool,
+) -> Result<BuildInfo> {
     let mut stream = BaseStream::open(source)?;
     let pb = report::progress(show, n as u64, "build");
     let before = db.stats()?;
@@ -489,7 +545,9 @@ fn build_index(db: &LsmVecDb, source: &Source, n: usize, show: bool, quiet: bool
         insert_latency_p95_us: after.insert_latency.p95_us,
         insert_latency_p99_us: after.insert_latency.p99_us,
         distance_computations_per_insert: per(
-            after.distance_computations.saturating_sub(before.distance_computations),
+            after
+                .distance_computations
+                .saturating_sub(before.distance_computations),
             inserted,
         ),
     };
@@ -547,7 +605,10 @@ pub fn search_pass(
         latency: Latency::from_durations(&lat),
         pages_read_per_query: per(delta(&before, &after, |s| s.vector_pages_read), nq),
         page_cache_hits_per_query: per(delta(&before, &after, |s| s.page_cache_hits), nq),
-        distance_computations_per_query: per(delta(&before, &after, |s| s.distance_computations), nq),
+        distance_computations_per_query: per(
+            delta(&before, &after, |s| s.distance_computations),
+            nq,
+        ),
         nodes_visited_per_query: per(delta(&before, &after, |s| s.nodes_visited), nq),
         lsm_gets_per_query: per(delta(&before, &after, |s| s.lsm_gets), nq),
         edge_cache_hits_per_query: per(delta(&before, &after, |s| s.edge_cache_hits), nq),
@@ -570,28 +631,42 @@ fn print_table(r: &BenchReport) {
         ),
         _ => println!(
             "dataset      {}: n={} dim={} queries={} metric={}",
-            d.base.as_deref().map(Path::display).map(|x| x.to_string()).unwrap_or_default(),
+            d.base
+                .as_deref()
+                .map(Path::display)
+                .map(|x| x.to_string())
+                .unwrap_or_default(),
             d.n,
             d.dim,
             d.queries,
             d.metric
         ),
     }
-    println!("ground truth {} ({:.2} s)", d.ground_truth, d.ground_truth_seconds);
+    println!(
+        "ground truth {} ({:.2} s)",
+        d.ground_truth, d.ground_truth_seconds
+    );
     let i = &r.index;
     println!(
         "index        M={} Mmax={} efc={} storage={} cache={} pages edge-cache={} db={}",
         i.m,
         i.m_max,
         i.ef_construction,
-        if i.vector_storage_type == 0 { "basic" } else { "paged" },
+        if i.vector_storage_type == 0 {
+            "basic"
+        } else {
+            "paged"
+        },
         i.paged_max_cached_pages,
         i.edge_cache_size,
         i.db.display()
     );
     let b = &r.build;
     if b.reused {
-        println!("build        reused the existing database ({} vectors)", r.count);
+        println!(
+            "build        reused the existing database ({} vectors)",
+            r.count
+        );
     } else {
         println!(
             "build        {} inserts in {:.2} s = {:.0} inserts/s (wall {:.2} s, flush {:.2} s); \
@@ -640,7 +715,10 @@ fn print_table(r: &BenchReport) {
     println!(
         "memory       peak RSS {:.1} MiB (VmHWM), RSS after build {:.1} MiB",
         r.memory.peak_rss_bytes.map(report::mib).unwrap_or(0.0),
-        r.memory.rss_after_build_bytes.map(report::mib).unwrap_or(0.0)
+        r.memory
+            .rss_after_build_bytes
+            .map(report::mib)
+            .unwrap_or(0.0)
     );
     println!(
         "disk         {:.1} MiB total (vector file {:.1} MiB, lsm {:.1} MiB)",
@@ -663,7 +741,8 @@ pub fn gen_data(args: &GenDataArgs) -> Result<()> {
         bail!("--n must be < 2^32");
     }
     let show = report::progress_enabled(false);
-    std::fs::create_dir_all(&args.out).context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .context(|| format!("cannot create {}", args.out.display()))?;
     let g = Generator::new(args.dim, args.clusters, args.seed);
     let t = Instant::now();
     let queries = g.queries(args.queries);
@@ -689,7 +768,12 @@ pub fn gen_data(args: &GenDataArgs) -> Result<()> {
     for l in &lists {
         ids.extend(l.iter().take(k).map(|x| x.0 as u32));
     }
-    let truth = Truth { n: lists.len(), k, ids, dists: None };
+    let truth = Truth {
+        n: lists.len(),
+        k,
+        ids,
+        dists: None,
+    };
     datasets::write_ivecs(args.out.join("groundtruth.ivecs"), &truth)?;
     let info = serde_json::json!({
         "generator": "lsm-vec gen-data",

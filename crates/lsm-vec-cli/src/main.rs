@@ -63,7 +63,11 @@ pub struct IndexArgs {
     #[arg(long = "Mmax", visible_alias = "m-max", default_value_t = 16)]
     pub m_max: usize,
     /// Construction candidate pool size (ef_construction).
-    #[arg(long = "efc", visible_alias = "ef-construction", default_value_t = 200.0)]
+    #[arg(
+        long = "efc",
+        visible_alias = "ef-construction",
+        default_value_t = 200.0
+    )]
     pub efc: f32,
     /// Vector file path (default: vectors.bin inside the database directory).
     #[arg(long = "vec", value_name = "PATH")]
@@ -90,7 +94,12 @@ pub struct IndexArgs {
 
 impl IndexArgs {
     /// Engine options for vectors of `dim` under `metric` (reinit, k and stats set by callers).
-    pub fn db_options(&self, dim: usize, metric: DistanceMetric, capacity_hint: usize) -> Result<DbOptions> {
+    pub fn db_options(
+        &self,
+        dim: usize,
+        metric: DistanceMetric,
+        capacity_hint: usize,
+    ) -> Result<DbOptions> {
         let mut o = DbOptions::new(dim);
         o.metric = metric;
         o.m = self.m;
@@ -147,7 +156,11 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10)]
     pub k: usize,
     /// ef_search values, comma separated; one result row per value.
-    #[arg(long = "ef-search", value_delimiter = ',', default_value = "16,32,64,128,256")]
+    #[arg(
+        long = "ef-search",
+        value_delimiter = ',',
+        default_value = "16,32,64,128,256"
+    )]
     pub ef_search: Vec<usize>,
     /// Distance metric: l2, cosine or ip.
     #[arg(long, default_value = "l2", value_parser = parse_metric)]
@@ -296,12 +309,33 @@ mod tests {
     #[test]
     fn seed_flag_names_parse() {
         let cli = Cli::try_parse_from([
-            "lsm-vec", "bench", "--db", "d", "--M", "8", "--Mmax", "24", "--efc", "64", "--vec",
-            "v.bin", "--vec-storage", "0", "--paged-cache-pages", "100", "--ef-search", "10,20",
-            "--metric", "cosine", "--out", "o.json",
+            "lsm-vec",
+            "bench",
+            "--db",
+            "d",
+            "--M",
+            "8",
+            "--Mmax",
+            "24",
+            "--efc",
+            "64",
+            "--vec",
+            "v.bin",
+            "--vec-storage",
+            "0",
+            "--paged-cache-pages",
+            "100",
+            "--ef-search",
+            "10,20",
+            "--metric",
+            "cosine",
+            "--out",
+            "o.json",
         ])
         .unwrap();
-        let Command::Bench(b) = cli.command else { panic!("not bench") };
+        let Command::Bench(b) = cli.command else {
+            panic!("not bench")
+        };
         assert_eq!((b.index.m, b.index.m_max, b.index.efc), (8, 24, 64.0));
         assert_eq!(b.ef_search, vec![10, 20]);
         assert_eq!(b.metric, DistanceMetric::Cosine);

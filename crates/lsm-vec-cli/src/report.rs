@@ -31,7 +31,9 @@ pub fn rss_bytes() -> Option<u64> {
 /// Bytes allocated on disk (like `du`) by a file or a directory tree. Missing paths count 0.
 pub fn disk_usage(path: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
     if meta.is_dir() {
         let mut total = meta.blocks() * 512;
         if let Ok(rd) = std::fs::read_dir(path) {
@@ -89,7 +91,11 @@ impl Latency {
     pub fn from_durations(durations: &[Duration]) -> Latency {
         let mut us: Vec<f64> = durations.iter().map(|d| d.as_secs_f64() * 1e6).collect();
         us.sort_by(f64::total_cmp);
-        let mean = if us.is_empty() { 0.0 } else { us.iter().sum::<f64>() / us.len() as f64 };
+        let mean = if us.is_empty() {
+            0.0
+        } else {
+            us.iter().sum::<f64>() / us.len() as f64
+        };
         Latency {
             mean_us: mean,
             p50_us: percentile(&us, 50.0),
@@ -106,7 +112,11 @@ pub fn recall_at_k(returned: &[u64], truth: &[u32], k: usize) -> f64 {
         return 0.0;
     }
     let top = &truth[..k.min(truth.len())];
-    let hits = returned.iter().take(k).filter(|&&id| top.iter().any(|&t| t as u64 == id)).count();
+    let hits = returned
+        .iter()
+        .take(k)
+        .filter(|&&id| top.iter().any(|&t| t as u64 == id))
+        .count();
     hits as f64 / k as f64
 }
 
@@ -235,7 +245,10 @@ pub fn options_json(o: &lsm_vec::DbOptions) -> serde_json::Value {
 /// Runs `lsm-vec stats`.
 pub fn run_stats(a: &crate::StatsArgs) -> Result<()> {
     if !a.db.is_dir() {
-        return Err(CliError(format!("{}: no such database directory", a.db.display())));
+        return Err(CliError(format!(
+            "{}: no such database directory",
+            a.db.display()
+        )));
     }
     let db = lsm_vec::LsmVecDb::open_existing(&a.db)?;
     let s = db.stats()?;

@@ -95,12 +95,16 @@ pub fn gen_trace(a: &GenTraceArgs) -> Result<()> {
     let del = (a.n as f64 * a.delete_frac).round() as usize;
     let pool = ins * a.epochs;
     if (a.n + pool) as u64 > u32::MAX as u64 {
-        bail!("base + pool = {} vectors exceed the u32 id space", a.n + pool);
+        bail!(
+            "base + pool = {} vectors exceed the u32 id space",
+            a.n + pool
+        );
     }
     let show = report::progress_enabled(false);
     let t0 = Instant::now();
     let out = &a.out;
-    std::fs::create_dir_all(out.join("gt")).context(|| format!("cannot create {}", out.display()))?;
+    std::fs::create_dir_all(out.join("gt"))
+        .context(|| format!("cannot create {}", out.display()))?;
     let g = Generator::new(a.dim, a.clusters, a.seed);
 
     // Vectors: base ids 0..n, pool ids n..n+pool; vector of id i = the generator's base vector i.
@@ -123,9 +127,10 @@ pub fn gen_trace(a: &GenTraceArgs) -> Result<()> {
     let write_gt = |e: usize, live: &[u32]| -> Result<()> {
         let ids: Vec<u64> = live.iter().map(|&x| x as u64).collect();
         let pb = report::progress(show, ids.len() as u64, &format!("gt {}", epoch_name(e)));
-        let lists = ground_truth_synthetic(&g, &ids, &queries.data, a.gt_k, DistanceMetric::L2, |c| {
-            pb.inc(c as u64)
-        });
+        let lists =
+            ground_truth_synthetic(&g, &ids, &queries.data, a.gt_k, DistanceMetric::L2, |c| {
+                pb.inc(c as u64)
+            });
         pb.finish_and_clear();
         let mut t = Truth {
             n: lists.len(),
@@ -136,7 +141,10 @@ pub fn gen_trace(a: &GenTraceArgs) -> Result<()> {
         for l in &lists {
             for j in 0..a.gt_k {
                 // Fewer live vectors than K: pad with id u32::MAX at infinite distance.
-                let (id, d) = l.get(j).copied().unwrap_or((u32::MAX as u64, f32::INFINITY));
+                let (id, d) = l
+                    .get(j)
+                    .copied()
+                    .unwrap_or((u32::MAX as u64, f32::INFINITY));
                 t.ids.push(id as u32);
                 if let Some(ds) = t.dists.as_mut() {
                     ds.push(d);
@@ -154,7 +162,10 @@ pub fn gen_trace(a: &GenTraceArgs) -> Result<()> {
             let i = rng.below(live.len() as u64) as usize;
             dels.push(live.swap_remove(i));
         }
-        let inss: Vec<u32> = pool_ids[next_pool..next_pool + ins].iter().map(|&x| x as u32).collect();
+        let inss: Vec<u32> = pool_ids[next_pool..next_pool + ins]
+            .iter()
+            .map(|&x| x as u32)
+            .collect();
         next_pool += ins;
         live.extend_from_slice(&inss);
         datasets::write_u32_list(out.join(format!("{}.del.u32", epoch_name(e))), &dels)?;
@@ -243,7 +254,10 @@ fn count_epochs(dir: &Path) -> Result<usize> {
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if let Some(rest) = name.strip_prefix("epoch_") {
-            if let Some(num) = rest.strip_suffix(".ins.u32").or_else(|| rest.strip_suffix(".del.u32")) {
+            if let Some(num) = rest
+                .strip_suffix(".ins.u32")
+                .or_else(|| rest.strip_suffix(".del.u32"))
+            {
                 if let Ok(n) = num.parse::<usize>() {
                     max = max.max(n);
                 }
@@ -274,7 +288,8 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
     let manifest: Option<Manifest> = {
         let p = dir.join("manifest.json");
         if p.exists() {
-            let s = std::fs::read_to_string(&p).context(|| format!("{}: cannot read", p.display()))?;
+            let s =
+                std::fs::read_to_string(&p).context(|| format!("{}: cannot read", p.display()))?;
             Some(serde_json::from_str(&s).map_err(|e| CliError(format!("{}: {e}", p.display())))?)
         } else {
             None
@@ -300,10 +315,19 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
         let pool = RowFile::open(&pool_path)?;
         let ids = datasets::read_u32_list(dir.join("pool.ids.u32"))?;
         if ids.len() != pool.len() {
-            bail!("{}: {} ids for {} pool vectors", dir.join("pool.ids.u32").display(), ids.len(), pool.len());
+            bail!(
+                "{}: {} ids for {} pool vectors",
+                dir.join("pool.ids.u32").display(),
+                ids.len(),
+                pool.len()
+            );
         }
         if pool.dim() != dim && !pool.is_empty() {
-            bail!("{}: dimension {} differs from base.fbin's {dim}", pool_path.display(), pool.dim());
+            bail!(
+                "{}: dimension {} differs from base.fbin's {dim}",
+                pool_path.display(),
+                pool.dim()
+            );
         }
         let index: HashMap<u32, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
         (Some(pool), index)
@@ -312,7 +336,10 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
     };
     let queries = datasets::read_matrix(dir.join("query.fbin"))?;
     if queries.dim != dim {
-        bail!("query.fbin has dimension {} but base.fbin has {dim}", queries.dim);
+        bail!(
+            "query.fbin has dimension {} but base.fbin has {dim}",
+            queries.dim
+        );
     }
     if let Some(m) = &manifest {
         if m.dim != dim {
@@ -327,9 +354,17 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
         epochs = epochs.min(max);
     }
 
-    let db_dir = a.index.db.clone().unwrap_or_else(|| PathBuf::from("run/replay-db"));
+    let db_dir = a
+        .index
+        .db
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("run/replay-db"));
     std::fs::create_dir_all(&db_dir).context(|| format!("cannot create {}", db_dir.display()))?;
-    let mut opts = a.index.db_options(dim, metric, base.len() + pool.as_ref().map_or(0, |p| p.len()))?;
+    let mut opts = a.index.db_options(
+        dim,
+        metric,
+        base.len() + pool.as_ref().map_or(0, |p| p.len()),
+    )?;
     opts.reinit = true;
     opts.k = a.k;
     opts.ef_search = a.ef_search.max(a.k);
@@ -362,7 +397,8 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
     while base.read_row(&mut row)? {
         let id = base_ids[i] as u64;
         let t = Instant::now();
-        db.insert(id, &row).map_err(|e| CliError(format!("epoch 0: insert of id {id}: {e}")))?;
+        db.insert(id, &row)
+            .map_err(|e| CliError(format!("epoch 0: insert of id {id}: {e}")))?;
         in_insert += t.elapsed();
         i += 1;
         if i % 1024 == 0 {
@@ -371,7 +407,19 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
     }
     pb.finish_and_clear();
     let mut recalls = Vec::new();
-    let line = epoch_pass(&db, a, dir, 0, (i, in_insert), (0, Duration::ZERO), &queries, &db_dir, &vector_file, t_start, show)?;
+    let line = epoch_pass(
+        &db,
+        a,
+        dir,
+        0,
+        (i, in_insert),
+        (0, Duration::ZERO),
+        &queries,
+        &db_dir,
+        &vector_file,
+        t_start,
+        show,
+    )?;
     if let Some(r) = line.recall_at_k {
         recalls.push((0, r));
     }
@@ -384,7 +432,8 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
         let mut del_time = Duration::ZERO;
         for &id in &dels {
             let t = Instant::now();
-            db.delete(id as u64).map_err(|err| CliError(format!("epoch {e}: delete of id {id}: {err}")))?;
+            db.delete(id as u64)
+                .map_err(|err| CliError(format!("epoch {e}: delete of id {id}: {err}")))?;
             del_time += t.elapsed();
         }
         let mut ins_time = Duration::ZERO;
@@ -396,7 +445,8 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
                 p.read_row(r, &mut row)?;
             }
             let t = Instant::now();
-            db.insert(id as u64, &row).map_err(|err| CliError(format!("epoch {e}: insert of id {id}: {err}")))?;
+            db.insert(id as u64, &row)
+                .map_err(|err| CliError(format!("epoch {e}: insert of id {id}: {err}")))?;
             ins_time += t.elapsed();
         }
         let line = epoch_pass(
@@ -448,18 +498,40 @@ fn epoch_pass(
     let truth = if gt_file.exists() {
         let t = datasets::read_truth(&gt_file)?;
         if t.n < queries.n {
-            bail!("{}: {} rows for {} queries", gt_file.display(), t.n, queries.n);
+            bail!(
+                "{}: {} rows for {} queries",
+                gt_file.display(),
+                t.n,
+                queries.n
+            );
         }
         if t.k < a.k {
-            bail!("{}: K={} is smaller than --k {}", gt_file.display(), t.k, a.k);
+            bail!(
+                "{}: K={} is smaller than --k {}",
+                gt_file.display(),
+                t.k,
+                a.k
+            );
         }
         Some(t)
     } else {
         None
     };
     // Without ground truth, recall is not computed (an empty truth of width k never matches).
-    let dummy = Truth { n: queries.n, k: a.k, ids: vec![u32::MAX; queries.n * a.k], dists: None };
-    let row = search_pass(db, queries, truth.as_ref().unwrap_or(&dummy), a.k, a.ef_search, show)?;
+    let dummy = Truth {
+        n: queries.n,
+        k: a.k,
+        ids: vec![u32::MAX; queries.n * a.k],
+        dists: None,
+    };
+    let row = search_pass(
+        db,
+        queries,
+        truth.as_ref().unwrap_or(&dummy),
+        a.k,
+        a.ef_search,
+        show,
+    )?;
     Ok(EpochLine {
         epoch,
         live: db.len()?,
