@@ -53,7 +53,8 @@ fn parse_metric(s: &str) -> std::result::Result<DistanceMetric, String> {
 /// Index and storage options shared by `bench` and `replay` (the seed's flag names).
 #[derive(Debug, Clone, Args)]
 pub struct IndexArgs {
-    /// Database directory (wiped and rebuilt unless --reuse).
+    /// Database directory, wiped and rebuilt unless `bench --reuse` [default: run/bench-db for
+    /// bench, run/replay-db for replay].
     #[arg(long, value_name = "DIR")]
     pub db: Option<PathBuf>,
     /// HNSW links per inserted node (layer 0 keeps max(2*M, Mmax)).
@@ -143,7 +144,7 @@ pub struct BenchArgs {
     /// Built-in dataset: dimension.
     #[arg(long, default_value_t = 128)]
     pub dim: usize,
-    /// Built-in dataset: number of queries (with files: use at most this many queries).
+    /// Built-in dataset: number of queries [default: 1000]; with files: use at most this many.
     #[arg(long)]
     pub queries: Option<usize>,
     /// Built-in dataset: seed.
