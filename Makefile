@@ -7,6 +7,8 @@
 #   make install    PREFIX=/usr/local: lib/, include/, lib/pkgconfig/lsmvec.pc
 #   make uninstall  PREFIX=...
 #   make test-c     scripts/test-c.sh (C and C++ tests, valgrind)
+#   make test       scripts/test-all.sh: every test suite (Rust, C/C++, Python); what CI runs
+#   make bench      the main job: lsm-vec bench on the built-in 100k x 128 dataset
 #
 # cargo's target directory: $(CARGO_TARGET_DIR) if set (environment or command line), else target/.
 
@@ -32,7 +34,7 @@ STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
 export CARGO_TARGET_DIR
 
-.PHONY: all lib bin clean install uninstall test-c print-static-libs
+.PHONY: all lib bin clean install uninstall test test-c bench print-static-libs
 
 all: lib bin
 
@@ -80,3 +82,9 @@ test-c:
 # The extra libraries a program linking liblsmvec.a statically needs (used by scripts/test-c.sh).
 print-static-libs:
 	@echo $(STATIC_LIBS)
+
+test:
+	scripts/test-all.sh
+
+bench:
+	$(CARGO) run --release -p lsm-vec-cli -- bench
