@@ -33,3 +33,8 @@ pub use db::LsmVecDb;
 pub use error::{Error, ErrorKind, Result};
 pub use options::{DbOptions, DistanceMetric, SearchOptions, SearchResult, VectorStorageType, MAX_DIM};
 pub use stats::{LatencySummary, Stats};
+
+/// The README's Rust example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
