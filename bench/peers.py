@@ -22,6 +22,7 @@ What it does:
 
 import argparse
 import json
+import shlex
 import os
 import subprocess
 import sys
@@ -260,6 +261,7 @@ def run_lsm_vec(args, exe, data):
            "--truth", os.path.join(data, "groundtruth.ivecs"),
            "--db", db, "--json", "--k", str(args.k), "--ef-search", args.ef_search,
            "--M", str(args.M), "--Mmax", str(args.M), "--efc", str(args.efc)]
+    cmd += shlex.split(args.lsm_vec_args)
     text, maxrss = run_measured(cmd)
     rep = json.loads(text.strip().splitlines()[-1])
     for row in rep["sweep"]:
@@ -363,6 +365,8 @@ def main():
     ap.add_argument("--libs", default="lsm-vec,hnswlib,faiss", help="comma list of lsm-vec, hnswlib, faiss")
     ap.add_argument("--data", help="use this dataset directory (base.fvecs, query.fvecs, groundtruth.ivecs)")
     ap.add_argument("--lsm-vec-bin", help="lsm-vec executable (default: cargo build --release)")
+    ap.add_argument("--lsm-vec-args", default="",
+                    help="extra flags for `lsm-vec bench`, e.g. \"--paged-cache-pages 20000\"")
     ap.add_argument("--out", help="JSON results file (default bench/out/peers-<dataset>.json)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
