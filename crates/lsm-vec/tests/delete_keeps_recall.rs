@@ -3,6 +3,10 @@
 //! set stays within 0.02 of a fresh build of the same live set, and a deleted id never appears in
 //! any result.
 //!
+//! The data are overlapping Gaussian clusters and ef_search is 48, so a fresh build scores about
+//! 0.98 rather than a saturated 1.0: graph damage shows up as lost recall instead of being
+//! absorbed by an easy data set.
+//!
 //! The long variant (`#[ignore]`) takes its sizes from `LSMVEC_CHURN_N` and `LSMVEC_CHURN_ROUNDS`.
 
 mod common;
@@ -111,8 +115,8 @@ fn churn(
     seed: u64,
 ) {
     let mut rng = Rng::new(seed);
-    let gen = ClusteredGen::new(&mut rng, DIM, 32, 0.3);
-    let queries = gen.samples(&mut rng, 200);
+    let gen = ClusteredGen::new(&mut rng, DIM, 32, 0.8);
+    let queries = gen.samples(&mut rng, 400);
     let dir = tempfile::tempdir().unwrap();
     let opts = options(metric, storage);
     let mut db = open(dir.path(), opts.clone());
@@ -259,7 +263,7 @@ fn deleting_half_including_whole_regions_keeps_recall() {
     let metric = DistanceMetric::L2;
     let storage = VectorStorageType::Paged;
     let mut rng = Rng::new(9);
-    let gen = ClusteredGen::new(&mut rng, DIM, 20, 0.3);
+    let gen = ClusteredGen::new(&mut rng, DIM, 20, 0.8);
     let n = 6000;
     let data = gen.samples(&mut rng, n);
     let queries = gen.samples(&mut rng, 200);
