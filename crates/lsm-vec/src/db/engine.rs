@@ -31,6 +31,17 @@ struct WriterState {
     free_ids: VecDeque<u32>,
     /// Mutations since the last connectivity check.
     since_check: usize,
+    /// Internal ids and slots allocated by the mutation being planned (returned if it fails).
+    undo_ids: Vec<u32>,
+    undo_slots: Vec<u32>,
+}
+
+/// Kinds of mutation, for counters.
+#[derive(Clone, Copy)]
+enum Op {
+    Insert,
+    Update,
+    Delete,
 }
 
 pub(crate) struct Engine {
@@ -266,7 +277,7 @@ impl Engine {
             vectors,
             edges,
             state: RwLock::new(state),
-            writer: Mutex::new(WriterState { alloc, free_ids, since_check: usize::MAX }),
+            writer: Mutex::new(WriterState { alloc, free_ids, since_check: usize::MAX, undo_ids: Vec::new(), undo_slots: Vec::new() }),
             counters: Counters::new(),
             visited: Mutex::new(Vec::new()),
             poisoned: AtomicBool::new(false),
@@ -351,8 +362,15 @@ impl Engine {
         hnsw::draw_level(xxhash_rust::xxh3::xxh3_64(&b), self.opts.m)
     }
 
+    /// A free internal id (FIFO, so ids are reused as late as possible), else a new one.
     fn new_internal_id(w: &mut WriterState, state: &IndexState) -> u32 {
-        w.free_ids.pop_front().unwrap_or(state.nodes.len() as u32)
+        match w.free_ids.pop_front() {
+            Some(id) => {
+                w.undo_ids.push(id);
+                id
+            }
+            None => state.nodes.len() as u32,
+        }
     }
 
     /// Plans the insertion of (`ext_id`, `v`) as internal `id` into `txn`, chooses its slot and
@@ -363,10 +381,8 @@ impl Engine {
         let near = hnsw::insert(txn, &self.params, id, v, level, visited)?;
         let hints: Vec<u32> = near.iter().filter_map(|&n| txn.node(n)).map(|n| n.slot).filter(|&s| s != u32::MAX).collect();
         let slot = w.alloc.allocate(&hints);
-        if let Err(e) = self.vectors.write(slot, v) {
-            w.alloc.release(slot);
-            return Err(e);
-        }
+        w.undo_slots.push(slot);
+        self.vectors.write(slot, v)?;
         txn.set_slot(id, slot);
         Ok(())
     }
@@ -565,37 +581,64 @@ impl Engine {
         Ok(())
     }
 
-    pub fn insert(&self, ext_id: u64, v: &[f32]) -> Result<()> {
-        self.check_vector(v, "vector")?;
+    /// Runs one mutation: plans it under the read lock through a `Txn` (`plan` gets the
+    /// writer state for allocations), gives orphans an in-link, commits one batch and applies
+    /// it. If planning fails, the ids and slots it allocated are returned and nothing is written.
+    fn mutate(
+        &self,
+        op: Op,
+        plan: impl FnOnce(&mut Txn<'_>, &mut WriterState, &mut Visited) -> Result<()>,
+    ) -> Result<()> {
         self.check_writable()?;
         let t0 = Instant::now();
         let mut w = lock_mutex(&self.writer);
         self.check_writable()?;
         let mut visited = self.take_visited();
-        let changes = {
+        let planned = {
             let state = self.read_state();
-            if state.ids.contains_key(&ext_id) {
-                return Err(Error::AlreadyExists(ext_id));
-            }
-            let id = Self::new_internal_id(&mut w, &state);
             let mut txn = Txn::new(self.view(&state));
-            let r = self.plan_insert(&mut txn, &mut w, id, ext_id, v, &mut visited).and_then(|()| self.adopt_orphans(&mut txn));
-            if let Err(e) = r {
-                if id as usize != state.nodes.len() {
+            plan(&mut txn, &mut w, &mut visited)
+                .and_then(|()| self.adopt_orphans(&mut txn))
+                .map(|()| txn.into_changes())
+        };
+        self.return_visited(visited);
+        let undo_ids = std::mem::take(&mut w.undo_ids);
+        let undo_slots = std::mem::take(&mut w.undo_slots);
+        let changes = match planned {
+            Ok(c) => c,
+            Err(e) => {
+                for id in undo_ids.into_iter().rev() {
                     w.free_ids.push_front(id);
+                }
+                for slot in undo_slots {
+                    w.alloc.release(slot);
                 }
                 return Err(e);
             }
-            txn.into_changes()
         };
-        self.return_visited(visited);
         self.commit(&mut w, changes)?;
         self.maybe_check_connectivity(&mut w)?;
-        self.counters.inserts.fetch_add(1, Relaxed);
+        let (count, latency) = match op {
+            Op::Insert => (&self.counters.inserts, &self.counters.insert_latency),
+            Op::Update => (&self.counters.updates, &self.counters.update_latency),
+            Op::Delete => (&self.counters.deletes, &self.counters.delete_latency),
+        };
+        count.fetch_add(1, Relaxed);
         if self.opts.enable_stats {
-            self.counters.insert_latency.record(t0.elapsed());
+            latency.record(t0.elapsed());
         }
         Ok(())
+    }
+
+    pub fn insert(&self, ext_id: u64, v: &[f32]) -> Result<()> {
+        self.check_vector(v, "vector")?;
+        self.mutate(Op::Insert, |txn, w, visited| {
+            if txn.base.state.ids.contains_key(&ext_id) {
+                return Err(Error::AlreadyExists(ext_id));
+            }
+            let id = Self::new_internal_id(w, txn.base.state);
+            self.plan_insert(txn, w, id, ext_id, v, visited)
+        })
     }
 
     pub fn insert_batch(&self, ids: &[u64], vectors: &[f32]) -> Result<()> {
@@ -630,57 +673,19 @@ impl Engine {
 
     pub fn update(&self, ext_id: u64, v: &[f32]) -> Result<()> {
         self.check_vector(v, "vector")?;
-        self.check_writable()?;
-        let t0 = Instant::now();
-        let mut w = lock_mutex(&self.writer);
-        self.check_writable()?;
-        let mut visited = self.take_visited();
-        let changes = {
-            let state = self.read_state();
-            let Some(&old) = state.ids.get(&ext_id) else { return Err(Error::NotFound(ext_id)) };
-            let mut txn = Txn::new(self.view(&state));
-            self.plan_remove(&mut txn, old, false, &mut visited)?;
-            let id = Self::new_internal_id(&mut w, &state);
-            if let Err(e) = self.plan_insert(&mut txn, &mut w, id, ext_id, v, &mut visited).and_then(|()| self.adopt_orphans(&mut txn)) {
-                if id as usize != state.nodes.len() {
-                    w.free_ids.push_front(id);
-                }
-                return Err(e);
-            }
-            txn.into_changes()
-        };
-        self.return_visited(visited);
-        self.commit(&mut w, changes)?;
-        self.maybe_check_connectivity(&mut w)?;
-        self.counters.updates.fetch_add(1, Relaxed);
-        if self.opts.enable_stats {
-            self.counters.update_latency.record(t0.elapsed());
-        }
-        Ok(())
+        self.mutate(Op::Update, |txn, w, visited| {
+            let Some(&old) = txn.base.state.ids.get(&ext_id) else { return Err(Error::NotFound(ext_id)) };
+            self.plan_remove(txn, old, false, visited)?;
+            let id = Self::new_internal_id(w, txn.base.state);
+            self.plan_insert(txn, w, id, ext_id, v, visited)
+        })
     }
 
     pub fn delete(&self, ext_id: u64) -> Result<()> {
-        self.check_writable()?;
-        let t0 = Instant::now();
-        let mut w = lock_mutex(&self.writer);
-        self.check_writable()?;
-        let mut visited = self.take_visited();
-        let changes = {
-            let state = self.read_state();
-            let Some(&id) = state.ids.get(&ext_id) else { return Err(Error::NotFound(ext_id)) };
-            let mut txn = Txn::new(self.view(&state));
-            self.plan_remove(&mut txn, id, true, &mut visited)?;
-            self.adopt_orphans(&mut txn)?;
-            txn.into_changes()
-        };
-        self.return_visited(visited);
-        self.commit(&mut w, changes)?;
-        self.maybe_check_connectivity(&mut w)?;
-        self.counters.deletes.fetch_add(1, Relaxed);
-        if self.opts.enable_stats {
-            self.counters.delete_latency.record(t0.elapsed());
-        }
-        Ok(())
+        self.mutate(Op::Delete, |txn, _w, visited| {
+            let Some(&id) = txn.base.state.ids.get(&ext_id) else { return Err(Error::NotFound(ext_id)) };
+            self.plan_remove(txn, id, true, visited)
+        })
     }
 
     pub fn get(&self, ext_id: u64) -> Result<Vec<f32>> {
