@@ -516,11 +516,18 @@ fn verify(
     shortfalls
 }
 
+/// Serialises the crash tests of this binary. Two of them running in parallel threads would each
+/// fork children while the other holds its database open: a forked child owns a copy of the
+/// parent's lock-file descriptor until it execs, and an unlucky interleaving then shows the other
+/// test's next child a `Busy` database. That is flock semantics, not an engine bug.
+static ONE_CRASH_TEST_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn crash_test(test_name: &str, storage: VectorStorageType, seed: u64) {
     if let Ok(dir) = std::env::var(ENV_CHILD) {
         child(dir);
         return;
     }
+    let _serial = ONE_CRASH_TEST_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let rounds: usize = std::env::var("LSMVEC_CRASH_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
