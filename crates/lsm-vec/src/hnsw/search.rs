@@ -34,8 +34,10 @@ pub(crate) fn search_layer<G: Graph>(
 ) -> Result<Vec<(f32, u32)>> {
     let ef = ef.max(1);
     visited.reset(g.id_bound());
-    let mut cand: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(ef * 2);
-    let mut res: BinaryHeap<Scored> = BinaryHeap::with_capacity(ef + 1);
+    // Capacity hints only: a huge ef_search on a small index must not allocate ef up front.
+    let hint = ef.min(g.id_bound()).min(1 << 16);
+    let mut cand: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(hint * 2);
+    let mut res: BinaryHeap<Scored> = BinaryHeap::with_capacity(hint + 1);
     for &(d, id) in entry {
         if visited.insert(id) {
             cand.push(Reverse(Scored(d, id)));
