@@ -166,8 +166,14 @@ where
         .into_iter()
         .map(|(id, v)| (id, distance(metric, v, query)))
         .collect();
-    all.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-    all.truncate(k);
+    let order = |a: &(u64, f64), b: &(u64, f64)| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0));
+    if k < all.len() {
+        // Partial selection, then sort only the k best: the total order (distance, id) makes
+        // the answer identical to a full sort.
+        all.select_nth_unstable_by(k, order);
+        all.truncate(k);
+    }
+    all.sort_by(order);
     all
 }
 
