@@ -478,7 +478,11 @@ impl Run {
             // in-links: they are almost never anyone's nearest neighbour, so they cost little
             // recall. Allow 5% there, 1% for the metrics.
             let missing = n - all.len();
-            let allowed_pct = if self.metric == DistanceMetric::InnerProduct { 5 } else { 1 };
+            let allowed_pct = if self.metric == DistanceMetric::InnerProduct {
+                5
+            } else {
+                1
+            };
             assert!(
                 missing * 100 <= n * allowed_pct,
                 "exhaustive search reached only {} of {n} live vectors (graph disconnected?, {allowed_pct}% allowed); {}",
