@@ -22,6 +22,12 @@ pub(crate) struct Entry<T> {
     referenced: AtomicBool,
 }
 
+impl<T> Entry<T> {
+    pub fn new(value: T) -> Entry<T> {
+        Entry { value, referenced: AtomicBool::new(false) }
+    }
+}
+
 struct Slot<T> {
     value: ArcSwapOption<Entry<T>>,
     /// Whether `id` has an entry in the ring (only changed under the ring mutex).
@@ -75,12 +81,17 @@ impl<T> ClockCache<T> {
 
     /// Caches `value` for `id` (replacing any cached value), evicting with CLOCK when full.
     pub fn put(&self, id: u32, value: T) {
+        self.put_entry(id, Arc::new(Entry::new(value)));
+    }
+
+    /// [`ClockCache::put`] of an entry built by the caller (large values are filled in place).
+    pub fn put_entry(&self, id: u32, entry: Arc<Entry<T>>) {
         if self.capacity == 0 {
             return;
         }
         let mut ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
         let slot = self.slot(id);
-        slot.value.store(Some(Arc::new(Entry { value, referenced: AtomicBool::new(false) })));
+        slot.value.store(Some(entry));
         if slot.in_ring.swap(true, Relaxed) {
             return;
         }

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::layout::{Layout, HEADER_BYTES, PAGE_BYTES, PAGE_FLOATS};
-use crate::cache::ClockCache;
+use std::sync::Arc;
+
+use crate::cache::{ClockCache, Entry};
 use crate::error::{Error, Result};
 use crate::options::VectorStorageType;
 
@@ -214,14 +216,16 @@ impl VectorFile {
         }
     }
 
-    /// Reads data page `page` from the file (bytes past the end read as zeros).
-    fn read_page(&self, page: u32, io: &mut IoCounters) -> Result<PageBuf> {
+    /// Reads data page `page` from the file (bytes past the end read as zeros) straight into
+    /// a new cache entry (no copies of the 4 KiB page).
+    fn read_page(&self, page: u32, io: &mut IoCounters) -> Result<Arc<Entry<PageBuf>>> {
         io.page_misses += 1;
-        let mut buf = [0f32; PAGE_FLOATS];
+        let mut e = zeroed_page_entry();
+        let buf = &mut Arc::get_mut(&mut e).expect("a new Arc is unique").value;
         let off = HEADER_BYTES + page as u64 * PAGE_BYTES as u64;
-        read_full_at(&self.file, f32_bytes_mut(&mut buf), off)
+        read_full_at(&self.file, f32_bytes_mut(buf), off)
             .map_err(|e| Error::io(format!("read {} at {off}", self.path.display()), e))?;
-        Ok(buf)
+        Ok(e)
     }
 
     /// Calls `f` with data page `page`, through the cache.
@@ -233,9 +237,9 @@ impl VectorFile {
                 return Ok(f(&e.value));
             }
         }
-        let buf = self.read_page(page, io)?;
-        let r = f(&buf);
-        self.cache.put(page, buf);
+        let e = self.read_page(page, io)?;
+        let r = f(&e.value);
+        self.cache.put_entry(page, e);
         Ok(r)
     }
 
@@ -338,10 +342,12 @@ impl VectorFile {
         let mut done = 0;
         while done < v.len() {
             let take = (v.len() - done).min(PAGE_FLOATS - from);
-            let copy = self.cache.get(page).and_then(|h| h.as_ref().map(|e| e.value));
-            if let Some(mut buf) = copy {
+            if let Some(old) = self.cache.get(page).and_then(|h| h.as_ref().cloned()) {
+                let mut e = zeroed_page_entry();
+                let buf = &mut Arc::get_mut(&mut e).expect("a new Arc is unique").value;
+                buf.copy_from_slice(&old.value);
                 buf[from..from + take].copy_from_slice(&v[done..done + take]);
-                self.cache.put(page, buf);
+                self.cache.put_entry(page, e);
             }
             done += take;
             page += 1;
@@ -352,6 +358,14 @@ impl VectorFile {
     pub fn sync(&self) -> Result<()> {
         self.file.sync_data().map_err(|e| Error::io(format!("fsync {}", self.path.display()), e))
     }
+}
+
+/// A zero-filled page cache entry, allocated directly on the heap.
+fn zeroed_page_entry() -> Arc<Entry<PageBuf>> {
+    let e = Arc::<Entry<PageBuf>>::new_zeroed();
+    // SAFETY: `Entry<PageBuf>` is an array of f32 and an AtomicBool; all-zero bytes are a valid
+    // value of both (0.0 and false).
+    unsafe { e.assume_init() }
 }
 
 /// Asks the CPU to start loading `r` into cache (a hint; no effect on results).
