@@ -162,6 +162,14 @@ impl Graph for View<'_> {
         Ok(())
     }
 
+    fn prefetch_neighbors(&self, id: u32, level: usize) {
+        if level == 0 {
+            if let Some(e) = self.edges.get(id).as_ref().and_then(|h| h.as_ref().map(|e| e.value.as_ptr())) {
+                crate::vectors::prefetch_ptr(e.cast(), 2);
+            }
+        }
+    }
+
     fn scores(&mut self, q: &Query<'_>, ids: &[u32], out: &mut Vec<f32>) -> Result<()> {
         self.slots.clear();
         for &id in ids {
@@ -517,6 +525,12 @@ impl Graph for Txn<'_> {
             self.split_out = split_out;
         }
         Ok(())
+    }
+
+    fn prefetch_neighbors(&self, id: u32, level: usize) {
+        if !self.adj.contains_key(&adj_key(id, level)) {
+            self.base.prefetch_neighbors(id, level);
+        }
     }
 
     fn vector(&mut self, id: u32, out: &mut Vec<f32>) -> Result<()> {

@@ -51,6 +51,8 @@ pub(crate) trait Graph {
     }
     /// The neighbour list of `id` on `level` (empty if none), written to `out`.
     fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) -> Result<()>;
+    /// A hint that `neighbors(id, level)` will be asked for soon (default: nothing).
+    fn prefetch_neighbors(&self, _id: u32, _level: usize) {}
     /// Scores of `ids` against `q`, written to `out` in the same order.
     fn scores(&mut self, q: &Query<'_>, ids: &[u32], out: &mut Vec<f32>) -> Result<()>;
     /// A copy of the vector of `id`.

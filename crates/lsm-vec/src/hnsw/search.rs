@@ -61,6 +61,10 @@ pub(crate) fn search_layer<G: Graph>(
                 }
             }
         }
+        // Start loading the next candidate's list while this one is processed.
+        if let Some(Reverse(Scored(_, next))) = cand.peek() {
+            g.prefetch_neighbors(*next, level);
+        }
         g.neighbors(c, level, &mut nb)?;
         expanded += 1;
         ids.clear();

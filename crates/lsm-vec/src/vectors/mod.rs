@@ -9,4 +9,4 @@ mod file;
 mod layout;
 
 pub(crate) use allocator::SlotAllocator;
-pub(crate) use file::{IoCounters, VectorFile};
+pub(crate) use file::{prefetch_ptr, IoCounters, VectorFile};
