@@ -39,8 +39,11 @@ struct Ring {
     hand: usize,
 }
 
+/// A lazily allocated chunk of `CHUNK` slots.
+type Chunk<T> = OnceLock<Box<[Slot<T>]>>;
+
 pub(crate) struct ClockCache<T> {
-    chunks: Box<[OnceLock<Box<[Slot<T>]>>]>,
+    chunks: Box<[Chunk<T>]>,
     ring: Mutex<Ring>,
     capacity: usize,
 }

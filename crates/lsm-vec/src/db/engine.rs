@@ -742,7 +742,7 @@ impl Engine {
     pub fn search_batch(&self, queries: &[f32], so: &SearchOptions, threads: usize) -> Result<Vec<Vec<SearchResult>>> {
         so.validate()?;
         let dim = self.opts.dim;
-        if queries.len() % dim != 0 {
+        if !queries.len().is_multiple_of(dim) {
             return Err(Error::invalid(format!(
                 "search batch: {} floats is not a multiple of dim {dim}",
                 queries.len()

@@ -1,5 +1,6 @@
 //! AVX2 + FMA kernels. Callers (see `super::kernels`) only select these after detecting both
-//! features at run time.
+//! features at run time. All unsafe code is the two entry points (calling a target-feature
+//! function) and `load8` (an unaligned load from a slice of at least 8 floats).
 
 use std::arch::x86_64::*;
 
@@ -13,8 +14,17 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     unsafe { dot_impl(a, b) }
 }
 
+/// Loads the first 8 floats of `s` (panics if it has fewer; callers guarantee 8).
 #[target_feature(enable = "avx2,fma")]
-unsafe fn hsum(v: __m256) -> f32 {
+#[inline]
+fn load8(s: &[f32]) -> __m256 {
+    let s = &s[..8];
+    // SAFETY: `s` holds exactly 8 floats, so the unaligned 8-lane load stays inside it.
+    unsafe { _mm256_loadu_ps(s.as_ptr()) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn hsum(v: __m256) -> f32 {
     let lo = _mm256_castps256_ps128(v);
     let hi = _mm256_extractf128_ps(v, 1);
     let s = _mm_add_ps(lo, hi);
@@ -24,27 +34,24 @@ unsafe fn hsum(v: __m256) -> f32 {
 }
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn l2_sq_impl(a: &[f32], b: &[f32]) -> f32 {
+fn l2_sq_impl(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut acc0 = _mm256_setzero_ps();
     let mut acc1 = _mm256_setzero_ps();
     let mut i = 0;
-    // SAFETY (all loads below): i + 16 <= n, resp. i + 8 <= n, so every 8-lane unaligned load
-    // stays inside both slices.
     while i + 16 <= n {
-        let d0 = _mm256_sub_ps(unsafe { _mm256_loadu_ps(pa.add(i)) }, unsafe { _mm256_loadu_ps(pb.add(i)) });
-        let d1 = _mm256_sub_ps(unsafe { _mm256_loadu_ps(pa.add(i + 8)) }, unsafe { _mm256_loadu_ps(pb.add(i + 8)) });
+        let d0 = _mm256_sub_ps(load8(&a[i..]), load8(&b[i..]));
+        let d1 = _mm256_sub_ps(load8(&a[i + 8..]), load8(&b[i + 8..]));
         acc0 = _mm256_fmadd_ps(d0, d0, acc0);
         acc1 = _mm256_fmadd_ps(d1, d1, acc1);
         i += 16;
     }
     if i + 8 <= n {
-        let d0 = _mm256_sub_ps(unsafe { _mm256_loadu_ps(pa.add(i)) }, unsafe { _mm256_loadu_ps(pb.add(i)) });
+        let d0 = _mm256_sub_ps(load8(&a[i..]), load8(&b[i..]));
         acc0 = _mm256_fmadd_ps(d0, d0, acc0);
         i += 8;
     }
-    let mut s = unsafe { hsum(_mm256_add_ps(acc0, acc1)) };
+    let mut s = hsum(_mm256_add_ps(acc0, acc1));
     while i < n {
         let d = a[i] - b[i];
         s += d * d;
@@ -54,23 +61,21 @@ unsafe fn l2_sq_impl(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dot_impl(a: &[f32], b: &[f32]) -> f32 {
+fn dot_impl(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
     let mut acc0 = _mm256_setzero_ps();
     let mut acc1 = _mm256_setzero_ps();
     let mut i = 0;
-    // SAFETY (all loads below): bounds as in `l2_sq_impl`.
     while i + 16 <= n {
-        acc0 = _mm256_fmadd_ps(unsafe { _mm256_loadu_ps(pa.add(i)) }, unsafe { _mm256_loadu_ps(pb.add(i)) }, acc0);
-        acc1 = _mm256_fmadd_ps(unsafe { _mm256_loadu_ps(pa.add(i + 8)) }, unsafe { _mm256_loadu_ps(pb.add(i + 8)) }, acc1);
+        acc0 = _mm256_fmadd_ps(load8(&a[i..]), load8(&b[i..]), acc0);
+        acc1 = _mm256_fmadd_ps(load8(&a[i + 8..]), load8(&b[i + 8..]), acc1);
         i += 16;
     }
     if i + 8 <= n {
-        acc0 = _mm256_fmadd_ps(unsafe { _mm256_loadu_ps(pa.add(i)) }, unsafe { _mm256_loadu_ps(pb.add(i)) }, acc0);
+        acc0 = _mm256_fmadd_ps(load8(&a[i..]), load8(&b[i..]), acc0);
         i += 8;
     }
-    let mut s = unsafe { hsum(_mm256_add_ps(acc0, acc1)) };
+    let mut s = hsum(_mm256_add_ps(acc0, acc1));
     while i < n {
         s += a[i] * b[i];
         i += 1;

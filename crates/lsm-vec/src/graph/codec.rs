@@ -27,7 +27,7 @@ pub(crate) fn encode_list(list: &[u32]) -> Vec<u8> {
 }
 
 pub(crate) fn decode_list(b: &[u8]) -> Option<Vec<u32>> {
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return None;
     }
     Some(b.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())

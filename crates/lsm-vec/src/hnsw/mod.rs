@@ -297,7 +297,7 @@ pub(crate) fn unlink<G: GraphMut>(g: &mut G, p: &Params, d: u32, level: usize, v
     }
     let mut nd = Vec::new();
     let mut ln = Vec::new();
-    for l in 0..=level {
+    for (l, near_l) in near.iter().enumerate() {
         g.neighbors(d, l, &mut nd)?;
         let nd_live: Vec<u32> = if l == 0 {
             let ndc = nd.clone();
@@ -306,7 +306,7 @@ pub(crate) fn unlink<G: GraphMut>(g: &mut G, p: &Params, d: u32, level: usize, v
             nd.iter().copied().filter(|&x| x != d && g.is_live(x)).collect()
         };
         let mut suspects = nd_live.clone();
-        for &x in &near[l] {
+        for &x in near_l {
             if !suspects.contains(&x) {
                 suspects.push(x);
             }
@@ -350,7 +350,7 @@ pub(crate) fn unlink<G: GraphMut>(g: &mut G, p: &Params, d: u32, level: usize, v
             if has_in {
                 continue;
             }
-            let others: Vec<u32> = nd_live.iter().chain(near[l].iter()).copied().filter(|&y| y != x).collect();
+            let others: Vec<u32> = nd_live.iter().chain(near_l.iter()).copied().filter(|&y| y != x).collect();
             if others.is_empty() {
                 continue;
             }

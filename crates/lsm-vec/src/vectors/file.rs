@@ -428,7 +428,7 @@ mod tests {
                     assert_eq!(got[dim - 1], slot as f32 * 1000.0 + (dim - 1) as f32);
                 }
                 let slots: Vec<u32> = (0..20).collect();
-                let mut seen = vec![false; 20];
+                let mut seen = [false; 20];
                 f.for_each_record(&slots, true, &mut Vec::new(), &mut scratch, &mut io, |i, r| {
                     assert_eq!(r[0], i as f32 * 1000.0);
                     seen[i] = true;
