@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test suite of the repository, in this order:
+#   0. clippy over the whole workspace, warnings as errors
 #   1. Rust: the whole cargo workspace (engine, CLI, C ABI crate) in release mode
 #   2. C and C++: scripts/test-c.sh (spec examples against static + shared lib, valgrind)
 #   3. Python: scripts/test-python.sh (venv, pip install ., pytest)
@@ -10,6 +11,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+
+echo "== [0/3] cargo clippy --release --workspace --all-targets"
+cargo clippy --release --workspace --all-targets -- -D warnings
 
 echo "== [1/3] cargo test --release --workspace"
 cargo test --release --workspace
