@@ -232,11 +232,8 @@ impl Engine {
             let edges = &edges;
             store.for_each_adj0(|id, list| {
                 for &t in &list {
-                    let t = t as usize;
-                    if state.indeg.len() <= t {
-                        state.indeg.resize(t + 1, 0);
-                    }
-                    state.indeg[t] += 1;
+                    state.cover(t);
+                    state.indeg[t as usize] += 1;
                 }
                 if state.node(id).is_none() {
                     // A list without a node record: a ghost.
@@ -557,10 +554,8 @@ impl Engine {
             st.entry = e;
         }
         for (id, d) in indeg {
+            st.cover(id);
             let i = id as usize;
-            if st.indeg.len() <= i {
-                st.indeg.resize(i + 1, 0);
-            }
             st.indeg[i] = (st.indeg[i] as i64 + d).clamp(0, u32::MAX as i64) as u32;
         }
         for (id, list) in adj0 {

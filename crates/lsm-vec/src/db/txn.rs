@@ -44,13 +44,22 @@ impl IndexState {
         self.nodes.get(id as usize).and_then(|n| n.as_ref())
     }
 
+    /// Makes the per-id tables (`nodes`, `slots`, `indeg`) cover internal id `id`.
+    pub fn cover(&mut self, id: u32) {
+        let n = id as usize + 1;
+        if self.nodes.len() < n {
+            self.nodes.resize(n, None);
+            self.slots.resize(n, FREE);
+        }
+        if self.indeg.len() < n {
+            self.indeg.resize(n, 0);
+        }
+    }
+
     /// Sets (or frees, with `None`) internal id `id`; returns whether it was live before.
     pub fn set_node(&mut self, id: u32, n: Option<NodeRecord>) -> bool {
+        self.cover(id);
         let i = id as usize;
-        if self.nodes.len() <= i {
-            self.nodes.resize(i + 1, None);
-            self.slots.resize(i + 1, FREE);
-        }
         let was = self.nodes[i].is_some();
         self.slots[i] = n.map(|n| n.slot).unwrap_or(FREE);
         self.nodes[i] = n;
@@ -71,12 +80,8 @@ impl IndexState {
 
     /// Marks `id` a ghost (it has no node record).
     pub fn set_ghost(&mut self, id: u32) {
-        let i = id as usize;
-        if self.nodes.len() <= i {
-            self.nodes.resize(i + 1, None);
-            self.slots.resize(i + 1, FREE);
-        }
-        self.slots[i] = GHOST;
+        self.cover(id);
+        self.slots[id as usize] = GHOST;
     }
 }
 

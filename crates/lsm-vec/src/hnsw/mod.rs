@@ -155,9 +155,10 @@ fn select_heuristic<G: Graph>(g: &mut G, cands: &[(f32, u32)], m: usize, fill_to
     Ok(kept)
 }
 
-/// The live ids of `list` (minus `exclude`), with each ghost in it replaced by the live ids of
-/// its own list, so that rewriting a list never loses the routes a ghost provided.
-fn live_expanded<G: Graph>(g: &mut G, list: &[u32], exclude: &[u32]) -> Result<Vec<u32>> {
+/// The live ids of `list` (a neighbour list on `level`), minus `exclude` and duplicates. On
+/// layer 0 each ghost in it is replaced by the live ids of its own list, so that rewriting a
+/// list never loses the routes a ghost provided (ghosts exist only on layer 0).
+fn live_neighbors<G: Graph>(g: &mut G, list: &[u32], exclude: &[u32], level: usize) -> Result<Vec<u32>> {
     let mut out: Vec<u32> = Vec::with_capacity(list.len());
     let mut ghost_list = Vec::new();
     for &x in list {
@@ -166,7 +167,7 @@ fn live_expanded<G: Graph>(g: &mut G, list: &[u32], exclude: &[u32]) -> Result<V
         }
         if g.is_live(x) {
             out.push(x);
-        } else if g.is_ghost(x) {
+        } else if level == 0 && g.is_ghost(x) {
             g.neighbors(x, 0, &mut ghost_list)?;
             for &y in &ghost_list {
                 if g.is_live(y) && !exclude.contains(&y) && !out.contains(&y) {
@@ -199,9 +200,7 @@ fn add_link<G: GraphMut>(g: &mut G, p: &Params, n: u32, new: u32, level: usize, 
     if buf.contains(&new) {
         return Ok(());
     }
-    let old = std::mem::take(buf);
-    let mut list = if level == 0 { live_expanded(g, &old, &[n, new])? } else { old.iter().copied().filter(|&x| x != n && g.is_live(x)).collect() };
-    *buf = old;
+    let mut list = live_neighbors(g, buf, &[n, new], level)?;
     list.push(new);
     let cap = p.cap(level);
     if list.len() > cap {
@@ -258,9 +257,7 @@ fn force_link<G: GraphMut>(g: &mut G, p: &Params, y: u32, x: u32, level: usize, 
     if buf.contains(&x) {
         return Ok(());
     }
-    let old = std::mem::take(buf);
-    let mut list = if level == 0 { live_expanded(g, &old, &[y, x])? } else { old.iter().copied().filter(|&z| z != y && g.is_live(z)).collect() };
-    *buf = old;
+    let mut list = live_neighbors(g, buf, &[y, x], level)?;
     if list.len() >= p.cap(level) {
         let ranked = rank_from(g, y, &list)?;
         list = ranked.iter().take(p.cap(level) - 1).map(|&(_, z)| z).collect();
@@ -299,12 +296,7 @@ pub(crate) fn unlink<G: GraphMut>(g: &mut G, p: &Params, d: u32, level: usize, v
     let mut ln = Vec::new();
     for (l, near_l) in near.iter().enumerate() {
         g.neighbors(d, l, &mut nd)?;
-        let nd_live: Vec<u32> = if l == 0 {
-            let ndc = nd.clone();
-            live_expanded(g, &ndc, &[d])?
-        } else {
-            nd.iter().copied().filter(|&x| x != d && g.is_live(x)).collect()
-        };
+        let nd_live = live_neighbors(g, &nd, &[d], l)?;
         let mut suspects = nd_live.clone();
         for &x in near_l {
             if !suspects.contains(&x) {
@@ -317,12 +309,7 @@ pub(crate) fn unlink<G: GraphMut>(g: &mut G, p: &Params, d: u32, level: usize, v
             if !ln.contains(&d) {
                 continue;
             }
-            let lnc = ln.clone();
-            let mut cands = if l == 0 {
-                live_expanded(g, &lnc, &[d, n])?
-            } else {
-                lnc.iter().copied().filter(|&x| x != d && x != n && g.is_live(x)).collect()
-            };
+            let mut cands = live_neighbors(g, &ln, &[d, n], l)?;
             for &x in &nd_live {
                 if x != n && !cands.contains(&x) {
                     cands.push(x);
@@ -371,7 +358,7 @@ pub(crate) fn link_to<G: GraphMut>(g: &mut G, p: &Params, y: u32, x: u32) -> Res
 pub(crate) fn adopt<G: GraphMut>(g: &mut G, p: &Params, x: u32) -> Result<()> {
     let mut out = Vec::new();
     g.neighbors(x, 0, &mut out)?;
-    let live = live_expanded(g, &out.clone(), &[x])?;
+    let live = live_neighbors(g, &out, &[x], 0)?;
     let y = if live.is_empty() {
         match g.entry() {
             Some((e, _)) if e != x => e,
