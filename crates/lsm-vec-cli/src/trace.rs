@@ -267,6 +267,21 @@ fn count_epochs(dir: &Path) -> Result<usize> {
     Ok(max)
 }
 
+/// Reads `<name>.ids.u32` of a trace and checks it has one id per vector of `<name>.fbin`.
+fn read_ids_for(dir: &Path, name: &str, vectors: usize) -> Result<Vec<u32>> {
+    let path = dir.join(format!("{name}.ids.u32"));
+    let ids = datasets::read_u32_list(&path)?;
+    if ids.len() != vectors {
+        bail!(
+            "{}: {} ids for {} {name} vectors",
+            path.display(),
+            ids.len(),
+            vectors
+        );
+    }
+    Ok(ids)
+}
+
 fn read_ids_if_exists(path: &Path) -> Result<Vec<u32>> {
     if path.exists() {
         datasets::read_u32_list(path)
@@ -300,28 +315,12 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
         None => DistanceMetric::L2,
     };
     let mut base = VecReader::open(dir.join("base.fbin"))?;
-    let base_ids = datasets::read_u32_list(dir.join("base.ids.u32"))?;
-    if base_ids.len() != base.len() {
-        bail!(
-            "{}: {} ids for {} base vectors",
-            dir.join("base.ids.u32").display(),
-            base_ids.len(),
-            base.len()
-        );
-    }
+    let base_ids = read_ids_for(dir, "base", base.len())?;
     let dim = base.dim();
     let pool_path = dir.join("pool.fbin");
     let (pool, pool_index) = if pool_path.exists() {
         let pool = RowFile::open(&pool_path)?;
-        let ids = datasets::read_u32_list(dir.join("pool.ids.u32"))?;
-        if ids.len() != pool.len() {
-            bail!(
-                "{}: {} ids for {} pool vectors",
-                dir.join("pool.ids.u32").display(),
-                ids.len(),
-                pool.len()
-            );
-        }
+        let ids = read_ids_for(dir, "pool", pool.len())?;
         if pool.dim() != dim && !pool.is_empty() {
             bail!(
                 "{}: dimension {} differs from base.fbin's {dim}",
