@@ -76,6 +76,22 @@ pub enum Error {
     /// An earlier write failed in a way that may have left the journal or vector file in an
     /// unknown state (for example a failed fsync); the handle refuses further writes.
     Poisoned,
+    /// The handle was opened in another process: this process is a `fork()` child of the one
+    /// that opened it. A handle cannot be shared across `fork()` (its threads, locks and file
+    /// positions belong to the parent); open the database in the child instead.
+    Forked {
+        /// The process that opened the handle.
+        opened_in: u32,
+        /// The process that tried to use it.
+        used_in: u32,
+    },
+    /// A write failed while it was being committed, so whether it took effect is unknown: the
+    /// handle is poisoned (later writes fail with [`Error::Poisoned`]) and reopening the
+    /// database tells. The write is then either entirely present or entirely absent.
+    CommitUncertain {
+        /// What failed.
+        source: Box<Error>,
+    },
     /// An I/O error, with what was being done.
     Io {
         /// What the engine was doing.
@@ -83,8 +99,13 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
-    /// The LSM storage engine (fjall) failed.
-    Storage(String),
+    /// The LSM storage engine (fjall) failed for a reason other than I/O or damage.
+    Storage {
+        /// What went wrong, in words.
+        reason: String,
+        /// fjall's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A file is damaged or not ours.
     Corruption {
         /// The file concerned.
@@ -93,6 +114,8 @@ pub enum Error {
         offset: Option<u64>,
         /// What is wrong.
         reason: String,
+        /// The underlying error, when the damage was reported by a lower layer (fjall).
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 }
 
@@ -106,8 +129,8 @@ impl Error {
             | Error::ParameterMismatch { .. } => ErrorKind::InvalidArgument,
             Error::NotFound(_) => ErrorKind::NotFound,
             Error::Locked(_) => ErrorKind::Busy,
-            Error::Closed | Error::Poisoned => ErrorKind::Closed,
-            Error::Io { .. } | Error::Storage(_) => ErrorKind::IoError,
+            Error::Closed | Error::Poisoned | Error::Forked { .. } => ErrorKind::Closed,
+            Error::Io { .. } | Error::Storage { .. } | Error::CommitUncertain { .. } => ErrorKind::IoError,
             Error::Corruption { .. } => ErrorKind::Corruption,
         }
     }
@@ -121,7 +144,52 @@ impl Error {
     }
 
     pub(crate) fn corruption(file: impl Into<PathBuf>, offset: Option<u64>, reason: impl Into<String>) -> Self {
-        Error::Corruption { file: file.into(), offset, reason: reason.into() }
+        Error::Corruption { file: file.into(), offset, reason: reason.into(), source: None }
+    }
+
+    /// An I/O error injected by a test (`fault-injection` feature).
+    #[cfg(feature = "fault-injection")]
+    pub(crate) fn injected(what: &str) -> Self {
+        Error::io(format!("injected fault: {what}"), std::io::Error::other("injected I/O error"))
+    }
+
+    /// Converts a fjall error met while working on the LSM in `dir` (doing `doing`).
+    pub(crate) fn from_lsm(dir: &std::path::Path, doing: &str, e: fjall::Error) -> Self {
+        use fjall::Error as F;
+        let damage = |what: String, e: F| Error::Corruption {
+            file: dir.to_path_buf(),
+            offset: None,
+            reason: format!("{doing}: {what}"),
+            source: Some(Box::new(e)),
+        };
+        match e {
+            F::Io(io) => Error::io(format!("{doing} ({})", dir.display()), io),
+            F::Storage(fjall::LsmError::Io(io)) => Error::io(format!("{doing} ({})", dir.display()), io),
+            F::Poisoned => Error::Poisoned,
+            F::Locked => Error::Locked(dir.to_path_buf()),
+            e @ F::Storage(fjall::LsmError::ChecksumMismatch { .. }) => {
+                damage("a block of an LSM table fails its checksum".into(), e)
+            }
+            e @ F::JournalRecovery(_) => damage("the journal cannot be recovered".into(), e),
+            e @ (F::InvalidVersion(_) | F::Storage(fjall::LsmError::InvalidVersion(_))) => {
+                damage("unknown LSM file format version".into(), e)
+            }
+            e @ (F::Decompress(_) | F::Storage(fjall::LsmError::Decompress(_))) => {
+                damage("an LSM block does not decompress".into(), e)
+            }
+            e @ (F::InvalidTrailer
+            | F::InvalidTag(_)
+            | F::Storage(
+                fjall::LsmError::InvalidTrailer
+                | fjall::LsmError::InvalidTag(_)
+                | fjall::LsmError::InvalidHeader(_)
+                | fjall::LsmError::Utf8(_),
+            )) => damage("an LSM file is malformed".into(), e),
+            e @ (F::Unrecoverable | F::Storage(fjall::LsmError::Unrecoverable)) => {
+                damage("files the LSM needs are missing or unreadable".into(), e)
+            }
+            e => Error::Storage { reason: format!("{doing}: the storage engine failed"), source: Box::new(e) },
+        }
     }
 }
 
@@ -149,9 +217,20 @@ impl fmt::Display for Error {
                 f,
                 "database is poisoned by an earlier failed write; reopen it to recover"
             ),
+            Error::Forked { opened_in, used_in } => write!(
+                f,
+                "database handle opened in process {opened_in} cannot be used in process {used_in} \
+                 (a fork() child); open the database in the child process instead"
+            ),
+            Error::CommitUncertain { source } => write!(
+                f,
+                "commit failed, the outcome of this write is unknown: reopen the database to see \
+                 whether it was applied (it is then entirely present or entirely absent); this \
+                 handle refuses further writes: {source}"
+            ),
             Error::Io { context, source } => write!(f, "I/O error: {context}: {source}"),
-            Error::Storage(m) => write!(f, "storage engine error: {m}"),
-            Error::Corruption { file, offset, reason } => match offset {
+            Error::Storage { reason, .. } => write!(f, "storage engine error: {reason}"),
+            Error::Corruption { file, offset, reason, .. } => match offset {
                 Some(o) => write!(f, "corruption in {} at offset {o}: {reason}", file.display()),
                 None => write!(f, "corruption in {}: {reason}", file.display()),
             },
@@ -163,6 +242,9 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::CommitUncertain { source } => Some(source.as_ref()),
+            Error::Storage { source, .. } => Some(source.as_ref()),
+            Error::Corruption { source: Some(s), .. } => Some(s.as_ref()),
             _ => None,
         }
     }
@@ -170,19 +252,6 @@ impl std::error::Error for Error {
 
 impl From<fjall::Error> for Error {
     fn from(e: fjall::Error) -> Self {
-        match e {
-            fjall::Error::Io(io) => Error::io("storage engine", io),
-            fjall::Error::Poisoned => Error::Poisoned,
-            fjall::Error::Locked => Error::Locked(PathBuf::from("lsm")),
-            e @ (fjall::Error::JournalRecovery(_)
-            | fjall::Error::InvalidVersion(_)
-            | fjall::Error::InvalidTrailer
-            | fjall::Error::InvalidTag(_)
-            | fjall::Error::Decompress(_)
-            | fjall::Error::Unrecoverable) => {
-                Error::corruption("lsm", None, format!("storage engine: {e:?}"))
-            }
-            other => Error::Storage(format!("{other:?}")),
-        }
+        Error::from_lsm(std::path::Path::new("lsm"), "storage engine", e)
     }
 }

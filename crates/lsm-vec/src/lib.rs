@@ -34,6 +34,12 @@ pub use error::{Error, ErrorKind, Result};
 pub use options::{DbOptions, DistanceMetric, SearchOptions, SearchResult, VectorStorageType, MAX_DIM};
 pub use stats::{LatencySummary, Stats};
 
+/// Injected I/O failures, for tests of the failure paths (feature `fault-injection`).
+#[cfg(feature = "fault-injection")]
+pub mod fault {
+    pub use crate::db::fault::Fault;
+}
+
 /// The README's Rust example, compiled and run as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]

@@ -176,6 +176,8 @@ pub struct Stats {
     /// Deleted nodes whose layer-0 list is still kept for routing (purged once nothing links
     /// to them).
     pub ghost_nodes: u64,
+    /// Exact duplicates of a graph node, stored without lists and returned with that node.
+    pub twin_nodes: u64,
     /// Size of the vector file in bytes.
     pub vector_file_bytes: u64,
     /// Bytes the LSM (journal + tables) uses on disk.
@@ -228,8 +230,8 @@ impl fmt::Display for Stats {
         )?;
         writeln!(
             f,
-            "graph: max_level {}  upper-layer nodes {}  ghosts {}",
-            self.max_level, self.upper_layer_nodes, self.ghost_nodes
+            "graph: max_level {}  upper-layer nodes {}  ghosts {}  twins {}",
+            self.max_level, self.upper_layer_nodes, self.ghost_nodes, self.twin_nodes
         )?;
         writeln!(
             f,

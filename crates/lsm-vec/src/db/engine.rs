@@ -7,33 +7,55 @@
 //! the in-memory state, the edge cache and the page cache under `state.write()`.
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::lock::{lock_dir, DirLock};
-use super::meta::{self, StoredParams};
-use super::txn::{Changes, IndexState, Txn, View, FREE, GHOST};
+use super::fault::{Fault, Faults};
+use super::lock::DirLock;
+use super::meta;
+use super::state_file::StateRecord;
+use super::txn::{Changes, IndexState, Txn, View, GHOST, TWIN};
 use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::graph::{EdgeCache, IdHashBuilder, LsmStore, StoreWrite};
 use crate::hnsw::{self, Params, Visited};
 use crate::options::{DbOptions, DistanceMetric, SearchOptions, SearchResult};
 use crate::stats::{Counters, Stats};
-use crate::vectors::{SlotAllocator, VectorFile};
+use crate::vectors::{checksum, SlotAllocator, VectorFile};
+
+/// Without `sync_writes`, freed slots wait until this many have gathered, then one fsync of the
+/// vector file and the journal makes the frees durable and the slots reusable (see
+/// [`Engine::release_durable_frees`]).
+const PENDING_FREE_LIMIT: usize = 256;
+/// ... or as soon as this many wait and an insert needs a slot (one fsync per 64 frees bounds
+/// how far the file grows past its live data).
+const EARLY_RELEASE: usize = 64;
+
+/// Largest accepted squared norm: a quarter of `f32::MAX`, so `|a - b|² <= 4 max(|a|², |b|²)`
+/// and `|a·b| <= |a||b|` stay finite.
+const MAX_NORM2: f64 = f32::MAX as f64 / 4.0;
+/// Smallest squared norm accepted under cosine (below it, `x·x` underflows in f32).
+const MIN_COSINE_NORM2: f64 = 1e-30;
 
 /// Writer-private allocation state, rebuilt from the node table at open.
-struct WriterState {
-    alloc: SlotAllocator,
-    free_ids: VecDeque<u32>,
+pub(super) struct WriterState {
+    pub alloc: SlotAllocator,
+    pub free_ids: VecDeque<u32>,
     /// Mutations since the last connectivity check.
-    since_check: usize,
+    pub since_check: usize,
     /// Internal ids and slots allocated by the mutation being planned (returned if it fails).
-    undo_ids: Vec<u32>,
-    undo_slots: Vec<u32>,
+    pub undo_ids: Vec<u32>,
+    pub undo_slots: Vec<u32>,
+    /// Sequence number of the last committed batch (`meta/seq`).
+    pub seq: u64,
+    /// Slots freed by committed batches that may not be durable yet: they are not reused until
+    /// they are, so a power cut that loses the journal's tail can never leave a live node
+    /// pointing at a slot that a lost insert overwrote.
+    pub pending_free: Vec<u32>,
 }
 
 /// Kinds of mutation, for counters.
@@ -45,259 +67,34 @@ enum Op {
 }
 
 pub(crate) struct Engine {
-    opts: DbOptions,
-    params: Params,
-    metric: Metric,
-    store: LsmStore,
-    vectors: VectorFile,
-    edges: EdgeCache,
-    state: RwLock<IndexState>,
-    writer: Mutex<WriterState>,
-    counters: Counters,
-    visited: Mutex<Vec<Visited>>,
-    poisoned: AtomicBool,
-    log: Option<Mutex<File>>,
-    _lock: DirLock,
+    pub(super) opts: DbOptions,
+    pub(super) params: Params,
+    pub(super) metric: Metric,
+    pub(super) store: LsmStore,
+    pub(super) vectors: VectorFile,
+    pub(super) edges: EdgeCache,
+    pub(super) state: RwLock<IndexState>,
+    pub(super) writer: Mutex<WriterState>,
+    pub(super) counters: Counters,
+    pub(super) visited: Mutex<Vec<Visited>>,
+    pub(super) poisoned: AtomicBool,
+    pub(super) log: Option<Mutex<File>>,
+    /// The canonical database directory.
+    pub(super) dir: PathBuf,
+    /// The process that opened the handle (a `fork()` child may not use it).
+    pub(super) pid: u32,
+    pub(super) faults: Faults,
+    /// The database's instance id (LSM `meta/instance`, vector file header, state file).
+    pub(super) instance: u64,
+    pub(super) _lock: DirLock,
 }
 
-fn lsm_dir(dir: &Path) -> PathBuf {
-    dir.join("lsm")
-}
-
-fn default_vector_file(dir: &Path) -> PathBuf {
-    dir.join("vectors.bin")
-}
-
-fn new_instance_id(dir: &Path) -> u64 {
-    let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let mut buf = Vec::new();
-    buf.extend_from_slice(&t.to_le_bytes());
-    buf.extend_from_slice(&std::process::id().to_le_bytes());
-    buf.extend_from_slice(dir.to_string_lossy().as_bytes());
-    xxhash_rust::xxh3::xxh3_64(&buf) | 1
-}
-
-/// Removes a path if it exists (file or directory).
-fn remove_path(p: &Path) -> Result<()> {
-    let r = match std::fs::symlink_metadata(p) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => Err(e),
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(p),
-        Ok(_) => std::fs::remove_file(p),
-    };
-    r.map_err(|e| Error::io(format!("remove {}", p.display()), e))
-}
-
-fn lock_mutex<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock_mutex<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Engine {
-    pub fn open(dir: &Path, opts: DbOptions) -> Result<Engine> {
-        Self::open_inner(dir, Some(opts))
-    }
-
-    pub fn open_existing(dir: &Path) -> Result<Engine> {
-        Self::open_inner(dir, None)
-    }
-
-    /// `opts = None`: open with the stored parameters (the database must exist).
-    fn open_inner(dir: &Path, opts: Option<DbOptions>) -> Result<Engine> {
-        if opts.is_none() && !lsm_dir(dir).exists() {
-            return Err(Error::invalid(format!("no lsm-vec database at {}", dir.display())));
-        }
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create directory {}", dir.display()), e))?;
-        let lock = lock_dir(dir)?;
-        let log = match &opts {
-            Some(o) if !o.log_file_path.as_os_str().is_empty() => Some(Mutex::new(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&o.log_file_path)
-                    .map_err(|e| Error::io(format!("open log file {}", o.log_file_path.display()), e))?,
-            )),
-            _ => None,
-        };
-
-        let requested_vf = opts.as_ref().map(|o| o.vector_file_path.clone()).filter(|p| !p.as_os_str().is_empty());
-        if let Some(o) = &opts {
-            if o.reinit {
-                // The default vector file inside the directory is ours whatever its state; a
-                // file elsewhere is deleted only if it carries our magic (it may be damaged),
-                // so a mistyped path never destroys someone else's file.
-                let default_vf = default_vector_file(dir);
-                remove_path(&default_vf)?;
-                if let Some(vf) = &requested_vf {
-                    if vf.exists() {
-                        if !VectorFile::has_magic(vf) {
-                            return Err(Error::corruption(
-                                vf,
-                                Some(0),
-                                "reinit refuses to delete a file that is not an lsm-vec vector file",
-                            ));
-                        }
-                        remove_path(vf)?;
-                    }
-                }
-                remove_path(&lsm_dir(dir))?;
-            }
-        }
-
-        let cache_bytes = opts.as_ref().map(|o| o.lsm_cache_bytes).unwrap_or_else(|| DbOptions::default().lsm_cache_bytes);
-        let store = LsmStore::open(&lsm_dir(dir), cache_bytes)?;
-
-        let (opts, vectors, instance_is_new) = match store.meta(meta::KEY_INSTANCE)? {
-            None => {
-                let Some(o) = opts else {
-                    return Err(Error::invalid(format!("no lsm-vec database at {}", dir.display())));
-                };
-                let vf = requested_vf.unwrap_or_else(|| default_vector_file(dir));
-                if vf.exists() {
-                    // Refuse to overwrite a file that is not an lsm-vec vector file.
-                    VectorFile::read_header(&vf)?;
-                }
-                let instance = new_instance_id(dir);
-                let vectors = VectorFile::create(&vf, o.dim, o.vector_storage_type, instance, o.paged_max_cached_pages, true)?;
-                let sp = StoredParams::from_options(&o, &vf);
-                store.commit(
-                    vec![
-                        StoreWrite::Meta(meta::KEY_FORMAT, meta::FORMAT_VERSION.to_le_bytes().to_vec()),
-                        StoreWrite::Meta(meta::KEY_PARAMS, sp.encode()),
-                        StoreWrite::Meta(meta::KEY_ENTRY, meta::encode_entry(None)),
-                        StoreWrite::Meta(meta::KEY_INSTANCE, instance.to_le_bytes().to_vec()),
-                    ],
-                    true,
-                )?;
-                store.persist()?;
-                (o, vectors, true)
-            }
-            Some(inst) => {
-                let lsm = lsm_dir(dir);
-                let instance = u64::from_le_bytes(
-                    inst.as_slice().try_into().map_err(|_| Error::corruption(&lsm, None, "bad instance record"))?,
-                );
-                let fmt = store.meta(meta::KEY_FORMAT)?.ok_or_else(|| Error::corruption(&lsm, None, "missing format record"))?;
-                let fmt = u32::from_le_bytes(fmt.as_slice().try_into().map_err(|_| Error::corruption(&lsm, None, "bad format record"))?);
-                if fmt != meta::FORMAT_VERSION {
-                    return Err(Error::corruption(&lsm, None, format!("unsupported format version {fmt} (this build reads {})", meta::FORMAT_VERSION)));
-                }
-                let params = store.meta(meta::KEY_PARAMS)?.ok_or_else(|| Error::corruption(&lsm, None, "missing params record"))?;
-                let sp = StoredParams::decode(&params, &lsm)?;
-                let o = match opts {
-                    Some(o) => {
-                        sp.check(&o)?;
-                        o
-                    }
-                    None => DbOptions {
-                        dim: sp.dim,
-                        metric: sp.metric,
-                        m: sp.m,
-                        m_max: sp.m_max,
-                        vector_storage_type: sp.storage,
-                        ..DbOptions::default()
-                    },
-                };
-                let vf = requested_vf.unwrap_or_else(|| sp.vector_file.clone());
-                let vectors = VectorFile::open(&vf, o.dim, o.vector_storage_type, instance, o.paged_max_cached_pages)?;
-                (o, vectors, false)
-            }
-        };
-        let mut opts = opts;
-        opts.vector_file_path = vectors.path().to_path_buf();
-
-        // Rebuild the in-memory index from the LSM.
-        let mut state = IndexState {
-            nodes: Vec::with_capacity(opts.vec_file_capacity.min(1 << 24)),
-            slots: Vec::with_capacity(opts.vec_file_capacity.min(1 << 24)),
-            indeg: Vec::new(),
-            ids: std::collections::HashMap::with_capacity_and_hasher(opts.vec_file_capacity.min(1 << 24), IdHashBuilder),
-            upper: std::collections::HashMap::with_hasher(IdHashBuilder),
-            entry: None,
-            live: 0,
-        };
-        let mut alloc = SlotAllocator::new(vectors.layout);
-        let edges = EdgeCache::new(opts.edge_cache_size);
-        if !instance_is_new {
-            let lsm = lsm_dir(dir);
-            store.for_each_node(|id, n| {
-                if state.ids.insert(n.ext_id, id).is_some() {
-                    return Err(Error::corruption(&lsm, Some(id as u64), format!("id {} mapped twice", n.ext_id)));
-                }
-                state.set_node(id, Some(n));
-                state.live += 1;
-                alloc.mark_used(n.slot);
-                Ok(())
-            })?;
-            // In-degrees are derived from the lists (and the scan warms the edge cache).
-            let edges = &edges;
-            store.for_each_adj0(|id, list| {
-                for &t in &list {
-                    state.cover(t);
-                    state.indeg[t as usize] += 1;
-                }
-                if state.node(id).is_none() {
-                    // A list without a node record: a ghost.
-                    state.set_ghost(id);
-                }
-                edges.put(id, list.into_boxed_slice());
-                Ok(())
-            })?;
-            store.for_each_upper(|id, lists| {
-                state.upper.insert(id, lists);
-                Ok(())
-            })?;
-            let e = store.meta(meta::KEY_ENTRY)?.unwrap_or_default();
-            state.entry = meta::decode_entry(&e).ok_or_else(|| Error::corruption(&lsm, None, "bad entry record"))?;
-            match state.entry {
-                Some((id, _)) if state.node(id).is_none() => {
-                    return Err(Error::corruption(&lsm, Some(id as u64), "entry point is not a live node"));
-                }
-                None if state.live > 0 => return Err(Error::corruption(&lsm, None, "no entry point in a non-empty index")),
-                _ => {}
-            }
-        }
-        if let Some(max_slot) = state.slots.iter().copied().filter(|&s| s < GHOST).max() {
-            vectors.check_holds(max_slot)?;
-        }
-        let free_ids = state.slots.iter().enumerate().filter(|(_, &s)| s == FREE).map(|(i, _)| i as u32).collect();
-
-        let params = Params {
-            m: opts.m,
-            m_max: opts.m_max,
-            max_degree0: opts.max_degree0(),
-            ef_construction: opts.ef_construction_usize(),
-        };
-        let engine = Engine {
-            params,
-            metric: Metric(opts.metric),
-            store,
-            vectors,
-            edges,
-            state: RwLock::new(state),
-            writer: Mutex::new(WriterState { alloc, free_ids, since_check: usize::MAX, undo_ids: Vec::new(), undo_slots: Vec::new() }),
-            counters: Counters::new(),
-            visited: Mutex::new(Vec::new()),
-            poisoned: AtomicBool::new(false),
-            log,
-            _lock: lock,
-            opts,
-        };
-        if !instance_is_new {
-            let mut w = lock_mutex(&engine.writer);
-            engine.maybe_check_connectivity(&mut w)?;
-        }
-        engine.log(&format!(
-            "open {} (dim {}, metric {}, {} vectors, reinit {})",
-            dir.display(),
-            engine.opts.dim,
-            engine.opts.metric,
-            engine.len(),
-            engine.opts.reinit
-        ));
-        Ok(engine)
-    }
-
-    fn log(&self, msg: &str) {
+    pub(super) fn log(&self, msg: &str) {
         if let Some(f) = &self.log {
             let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
             let _ = writeln!(lock_mutex(f), "{t:.3} lsm-vec: {msg}");
@@ -308,7 +105,7 @@ impl Engine {
         &self.opts
     }
 
-    fn read_state(&self) -> RwLockReadGuard<'_, IndexState> {
+    pub(super) fn read_state(&self) -> RwLockReadGuard<'_, IndexState> {
         self.state.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -316,31 +113,56 @@ impl Engine {
         self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn view<'a>(&'a self, state: &'a IndexState) -> View<'a> {
+    pub(super) fn view<'a>(&'a self, state: &'a IndexState) -> View<'a> {
         View::new(state, &self.store, &self.edges, &self.vectors, self.metric, self.opts.enable_batch_read)
     }
 
-    fn take_visited(&self) -> Visited {
+    pub(super) fn take_visited(&self) -> Visited {
         lock_mutex(&self.visited).pop().unwrap_or_else(Visited::new)
     }
 
-    fn return_visited(&self, v: Visited) {
+    pub(super) fn return_visited(&self, v: Visited) {
         let mut pool = lock_mutex(&self.visited);
         if pool.len() < 64 {
             pool.push(v);
         }
     }
 
-    /// Rejects a vector of the wrong length, with NaN/infinite values, or zero under cosine.
-    fn check_vector(&self, v: &[f32], what: &str) -> Result<()> {
+    /// Rejects a vector of the wrong length, with NaN/infinite values, with a norm whose
+    /// square leaves the f32 range distances are computed in (`|v|² > f32::MAX / 4`, so that
+    /// no L2 distance, dot product or cosine of two accepted vectors can overflow to infinity
+    /// or NaN), or, under cosine, with a norm too small to divide by (`|v|² < 1e-30`).
+    pub(super) fn check_vector(&self, v: &[f32], what: &str) -> Result<()> {
         if v.len() != self.opts.dim {
             return Err(Error::DimensionMismatch { expected: self.opts.dim, got: v.len() });
         }
         if let Some(i) = v.iter().position(|x| !x.is_finite()) {
             return Err(Error::invalid(format!("{what} has a non-finite value {} at index {i}", v[i])));
         }
-        if self.opts.metric == DistanceMetric::Cosine && v.iter().all(|&x| x == 0.0) {
-            return Err(Error::invalid(format!("{what} is a zero vector, which has no cosine distance")));
+        let norm2: f64 = v.iter().map(|&x| x as f64 * x as f64).sum();
+        if norm2 > MAX_NORM2 {
+            return Err(Error::invalid(format!(
+                "{what} is too large: its squared norm {norm2:e} exceeds {MAX_NORM2:e}, beyond which distances overflow f32"
+            )));
+        }
+        if self.opts.metric == DistanceMetric::Cosine {
+            if norm2 == 0.0 {
+                return Err(Error::invalid(format!("{what} is a zero vector, which has no cosine distance")));
+            }
+            if norm2 < MIN_COSINE_NORM2 {
+                return Err(Error::invalid(format!(
+                    "{what} is too small for cosine: its squared norm {norm2:e} is below {MIN_COSINE_NORM2:e}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses use from a `fork()` child of the process that opened the handle.
+    pub fn check_process(&self) -> Result<()> {
+        let now = std::process::id();
+        if now != self.pid {
+            return Err(Error::Forked { opened_in: self.pid, used_in: now });
         }
         Ok(())
     }
@@ -371,22 +193,54 @@ impl Engine {
     }
 
     /// Plans the insertion of (`ext_id`, `v`) as internal `id` into `txn`, chooses its slot and
-    /// writes the vector bytes (before the batch commits).
+    /// writes the vector bytes (before the batch commits). A vector that is bit for bit the one
+    /// of a graph node its search found becomes that node's *twin*: it gets its own slot (next
+    /// to the node's) and no lists, and searches return it with the node. Exact duplicates thus
+    /// cost no links, and never crowd each other out of neighbour lists.
     fn plan_insert(&self, txn: &mut Txn<'_>, w: &mut WriterState, id: u32, ext_id: u64, v: &[f32], visited: &mut Visited) -> Result<()> {
         let level = self.level_for(ext_id);
-        txn.add_node(id, ext_id, level, v);
-        let near = hnsw::insert(txn, &self.params, id, v, level, visited)?;
+        let sum = checksum(v);
+        let plan = hnsw::insert_search(txn, &self.params, v, level, visited)?;
+        if let Some(head) = hnsw::exact_duplicate(txn, plan.layer0(), v)? {
+            let near: Vec<u32> = txn.node(head).map(|n| n.slot).into_iter().collect();
+            let slot = self.write_vector(w, &near, v)?;
+            txn.add_twin(id, ext_id, head, slot, v, sum);
+            return Ok(());
+        }
+        txn.add_node(id, ext_id, level, v, sum);
+        let near = hnsw::insert_link(txn, &self.params, id, level, plan)?;
         let hints: Vec<u32> = near.iter().filter_map(|&n| txn.node(n)).map(|n| n.slot).filter(|&s| s != u32::MAX).collect();
-        let slot = w.alloc.allocate(&hints);
-        w.undo_slots.push(slot);
-        self.vectors.write(slot, v)?;
+        let slot = self.write_vector(w, &hints, v)?;
         txn.set_slot(id, slot);
         Ok(())
     }
 
+    /// Allocates a slot (near the slots `hints`) and writes `v` to it, before the commit that
+    /// will reference it.
+    fn write_vector(&self, w: &mut WriterState, hints: &[u32], v: &[f32]) -> Result<u32> {
+        if w.pending_free.len() >= EARLY_RELEASE {
+            // Rather than grow the file (or open fresh pages), make the waiting frees durable
+            // and reuse them.
+            self.make_durable(w)?;
+        }
+        let slot = w.alloc.allocate(hints);
+        w.undo_slots.push(slot);
+        self.faults.hit(Fault::VectorWrite)?;
+        self.vectors.write(slot, v)?;
+        Ok(slot)
+    }
+
     /// Plans the removal of internal `id`: repairs its neighbourhood and moves the entry point.
+    /// A twin is simply dropped; a graph node with twins hands its place to one of them.
     fn plan_remove(&self, txn: &mut Txn<'_>, id: u32, unmap_ext: bool, visited: &mut Visited) -> Result<()> {
         let node = txn.node(id).ok_or_else(|| Error::corruption(self.vectors.path(), None, format!("internal id {id} vanished")))?;
+        if node.head.is_some() {
+            txn.remove_twin(id, node, unmap_ext);
+            return Ok(());
+        }
+        if let Some(&twin) = txn.twins_of(id).first() {
+            return txn.promote_twin(id, twin, unmap_ext);
+        }
         hnsw::unlink(txn, &self.params, id, node.level as usize, visited)?;
         let mut l0 = Vec::new();
         hnsw::Graph::neighbors(txn, id, 0, &mut l0)?;
@@ -444,7 +298,7 @@ impl Engine {
     /// reachable from the entry point on layer 0 (amortised O(degree) per mutation). Deletes
     /// and the diversity heuristic can cut off small islands; each unreachable node gets an
     /// in-link from the nearest node a search from the entry reaches.
-    fn maybe_check_connectivity(&self, w: &mut WriterState) -> Result<()> {
+    pub(super) fn maybe_check_connectivity(&self, w: &mut WriterState) -> Result<()> {
         w.since_check = w.since_check.saturating_add(1);
         let live = self.len();
         let every = match self.opts.metric {
@@ -500,22 +354,34 @@ impl Engine {
         self.commit(w, changes)
     }
 
-    /// Commits `changes` and applies them in memory. A failed commit poisons the handle: the
-    /// in-memory state may no longer match the disk, so only a reopen can be trusted.
+    /// Commits `changes` (plus the next sequence number) and applies them in memory.
+    ///
+    /// A failure before the batch reaches the LSM (the vector file's fsync) leaves the write
+    /// undone; a failure of the commit itself leaves its outcome unknown ([`Error::CommitUncertain`]).
+    /// Either way the handle is poisoned: the in-memory state may no longer match the disk, so
+    /// only a reopen can be trusted.
     fn commit(&self, w: &mut WriterState, changes: Changes) -> Result<()> {
-        let Changes { writes, adj0, upper, nodes, ids, entry, indeg, ghosts, freed_slots, written_slots, counters } = changes;
+        let Changes { mut writes, adj0, upper, nodes, ids, entry, indeg, ghosts, freed_slots, written_slots, twins, counters } =
+            changes;
         let sync = self.opts.sync_writes;
-        let res = (|| {
-            if sync && !written_slots.is_empty() {
-                self.vectors.sync()?;
-            }
-            self.store.commit(writes, sync)
-        })();
-        if let Err(e) = res {
+        let fail = |e: Error| {
             self.poisoned.store(true, Relaxed);
             self.log(&format!("write failed, handle poisoned: {e}"));
-            return Err(e);
+            e
+        };
+        if sync && !written_slots.is_empty() {
+            self.sync_vectors().map_err(fail)?;
         }
+        writes.push(StoreWrite::Meta(meta::KEY_SEQ, (w.seq + 1).to_le_bytes().to_vec()));
+        let res = self
+            .faults
+            .hit(Fault::CommitBefore)
+            .and_then(|()| self.store.commit(writes, sync))
+            .and_then(|()| self.faults.hit(Fault::CommitAfter));
+        if let Err(e) = res {
+            return Err(fail(Error::CommitUncertain { source: Box::new(e) }));
+        }
+        w.seq += 1;
         let mut st = self.write_state();
         for (id, n) in nodes {
             let now = n.is_some();
@@ -537,6 +403,9 @@ impl Engine {
                 st.set_node(id, None);
                 w.free_ids.push_back(id);
             }
+        }
+        for (head, twin, add) in twins {
+            st.set_twin(head, twin, add);
         }
         for (ext, id) in ids {
             match id {
@@ -568,11 +437,43 @@ impl Engine {
             self.vectors.refresh_slot(*s, v);
         }
         drop(st);
-        for s in freed_slots {
-            w.alloc.release(s);
-        }
         self.counters.publish(&counters);
         self.vectors.publish(&counters.io);
+        if sync {
+            // The batch is durable: its freed slots may be reused at once.
+            for s in freed_slots {
+                w.alloc.release(s);
+            }
+            return Ok(());
+        }
+        w.pending_free.extend(freed_slots);
+        if w.pending_free.len() >= PENDING_FREE_LIMIT {
+            // This batch is committed whatever happens here: a failure poisons the handle for
+            // the writes to come, and is logged, but does not turn this write into an error.
+            let _ = self.make_durable(w);
+        }
+        Ok(())
+    }
+
+    /// fsyncs the vector file (an injectable step).
+    fn sync_vectors(&self) -> Result<()> {
+        self.faults.hit(Fault::Sync)?;
+        self.vectors.sync()
+    }
+
+    /// Makes every committed batch durable (vector file, then journal) and releases the slots
+    /// they freed for reuse. A failed fsync poisons the handle (after a failed fsync the
+    /// kernel may have dropped the dirty pages: nothing about the file is known any more).
+    pub(super) fn make_durable(&self, w: &mut WriterState) -> Result<()> {
+        let res = self.sync_vectors().and_then(|()| self.faults.hit(Fault::Sync)).and_then(|()| self.store.persist());
+        if let Err(e) = res {
+            self.poisoned.store(true, Relaxed);
+            self.log(&format!("fsync failed, handle poisoned: {e}"));
+            return Err(e);
+        }
+        for s in w.pending_free.drain(..) {
+            w.alloc.release(s);
+        }
         Ok(())
     }
 
@@ -612,7 +513,11 @@ impl Engine {
             }
         };
         self.commit(&mut w, changes)?;
-        self.maybe_check_connectivity(&mut w)?;
+        // The mutation is committed: a failing connectivity check (its own commit poisons the
+        // handle if that is what failed) must not report it as failed.
+        if let Err(e) = self.maybe_check_connectivity(&mut w) {
+            self.log(&format!("connectivity check failed: {e}"));
+        }
         let (count, latency) = match op {
             Op::Insert => (&self.counters.inserts, &self.counters.insert_latency),
             Op::Update => (&self.counters.updates, &self.counters.update_latency),
@@ -683,14 +588,16 @@ impl Engine {
         })
     }
 
+    /// The stored vector of `ext_id`, checked against its checksum.
     pub fn get(&self, ext_id: u64) -> Result<Vec<f32>> {
         let state = self.read_state();
         let id = *state.ids.get(&ext_id).ok_or(Error::NotFound(ext_id))?;
+        let n = *state.node(id).ok_or_else(|| Error::corruption(self.vectors.path(), None, format!("id {ext_id} has no node")))?;
         let mut view = self.view(&state);
         let mut out = Vec::with_capacity(self.opts.dim);
-        hnsw::Graph::vector(&mut view, id, &mut out)?;
+        let r = view.verified(id, &n, Some(&mut out));
         self.vectors.publish(&view.c.io);
-        Ok(out)
+        r.map(|()| out)
     }
 
     pub fn contains(&self, ext_id: u64) -> bool {
@@ -711,20 +618,27 @@ impl Engine {
             let mut view = self.view(&state);
             let pq = self.metric.prepare(q);
             let found = hnsw::knn(&mut view, &pq, so.ef_search.max(so.k), &mut visited);
+            let found = found.and_then(|found| {
+                // Each graph node is followed by its twins (same vector, same distance); every
+                // returned record is checked against its checksum.
+                let mut out = Vec::with_capacity(so.k);
+                'all: for (s, id) in found {
+                    for x in std::iter::once(id).chain(state.twins_of(id).iter().copied()) {
+                        if out.len() >= so.k {
+                            break 'all;
+                        }
+                        let n = *state.node(x).ok_or_else(|| {
+                            Error::corruption(self.vectors.path(), None, format!("search reached free id {x}"))
+                        })?;
+                        view.verified(x, &n, None)?;
+                        out.push(SearchResult { id: n.ext_id, distance: self.metric.report(s) });
+                    }
+                }
+                Ok(out)
+            });
             self.counters.publish(&view.c);
             self.vectors.publish(&view.c.io);
-            found.and_then(|found| {
-                found
-                    .into_iter()
-                    .take(so.k)
-                    .map(|(s, id)| {
-                        let n = state.node(id).ok_or_else(|| {
-                            Error::corruption(self.vectors.path(), None, format!("search reached free id {id}"))
-                        })?;
-                        Ok(SearchResult { id: n.ext_id, distance: self.metric.report(s) })
-                    })
-                    .collect::<Result<Vec<_>>>()
-            })
+            found
         };
         self.return_visited(visited);
         self.counters.searches.fetch_add(1, Relaxed);
@@ -776,15 +690,32 @@ impl Engine {
         out.into_iter().collect()
     }
 
+    /// Makes everything committed durable and records it in the state file, so that a later
+    /// open that recovers less reports `Corruption`.
     pub fn flush(&self) -> Result<()> {
-        self.vectors.sync()?;
-        self.store.persist()
+        let mut w = lock_mutex(&self.writer);
+        self.make_durable(&mut w)?;
+        self.write_state_record(false, w.seq)
     }
 
+    pub(super) fn write_state_record(&self, clean: bool, seq: u64) -> Result<()> {
+        let rec = StateRecord { clean, instance: self.instance, seq, vector_file: self.vectors.path().to_path_buf() };
+        rec.write(&self.dir)
+    }
+
+    /// Serialises with any in-flight write, makes everything durable, writes every memtable
+    /// to a checksummed table (so no journal byte can roll anything back), and records the
+    /// clean shutdown with its sequence number. A poisoned handle only makes durable what is
+    /// there: its state record stays "not clean", and the next open checks what it recovers.
     pub fn close(&self) -> Result<()> {
-        // Serialise with any in-flight write, then make everything durable.
-        let _w = lock_mutex(&self.writer);
-        let r = self.flush();
+        let mut w = lock_mutex(&self.writer);
+        let r = if self.poisoned.load(Relaxed) {
+            self.vectors.sync().and_then(|()| self.store.persist())
+        } else {
+            self.make_durable(&mut w)
+                .and_then(|()| self.store.flush_memtables(Duration::from_secs(120)))
+                .and_then(|()| self.write_state_record(true, w.seq))
+        };
         self.log(&format!("close ({} vectors){}", self.len(), if r.is_err() { " with errors" } else { "" }));
         r
     }
@@ -802,6 +733,7 @@ impl Engine {
             max_level: state.entry.map(|e| e.1).unwrap_or(0),
             upper_layer_nodes: state.upper.len() as u64,
             ghost_nodes: state.slots.iter().filter(|&&s| s == GHOST).count() as u64,
+            twin_nodes: state.slots.iter().filter(|&&s| s == TWIN).count() as u64,
             vector_file_bytes: self.vectors.len_bytes(),
             lsm_disk_bytes: self.store.disk_bytes(),
             searches: c.searches.load(Relaxed),

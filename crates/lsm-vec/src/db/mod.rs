@@ -3,8 +3,12 @@
 //! [`engine::Engine`]; this file only guards it.
 
 mod engine;
+pub(crate) mod fault;
 mod lock;
 mod meta;
+mod open;
+mod paths;
+mod state_file;
 mod txn;
 
 use std::path::{Path, PathBuf};
@@ -38,7 +42,7 @@ impl LsmVecDb {
     pub fn open(path: impl AsRef<Path>, options: DbOptions) -> Result<LsmVecDb> {
         options.validate()?;
         let path = path.as_ref().to_path_buf();
-        let engine = Engine::open(&path, options)?;
+        let engine = Engine::open(&path, Some(options))?;
         Ok(LsmVecDb { path, engine: RwLock::new(Some(Arc::new(engine))) })
     }
 
@@ -47,19 +51,32 @@ impl LsmVecDb {
     /// if there is no database at `path`.
     pub fn open_existing(path: impl AsRef<Path>) -> Result<LsmVecDb> {
         let path = path.as_ref().to_path_buf();
-        let engine = Engine::open_existing(&path)?;
+        let engine = Engine::open(&path, None)?;
         Ok(LsmVecDb { path, engine: RwLock::new(Some(Arc::new(engine))) })
     }
 
     /// Flushes everything to disk and releases the database. Later calls on this handle return
     /// [`Error::Closed`]; closing twice is not an error.
+    ///
+    /// In a `fork()` child of the process that opened the handle, nothing is flushed or
+    /// released (the parent owns the files, the lock and fjall's threads): the handle is closed
+    /// in the child only, its memory is left to the child's exit, and the call returns
+    /// [`Error::Forked`].
     pub fn close(&self) -> Result<()> {
         let taken = match self.engine.write() {
             Ok(mut g) => g.take(),
             Err(p) => p.into_inner().take(),
         };
         match taken {
-            Some(e) => e.close(),
+            Some(e) => match e.check_process() {
+                Ok(()) => e.close(),
+                Err(forked) => {
+                    // Dropping the engine would join fjall's background threads, which do not
+                    // exist in the child: it would wait forever.
+                    std::mem::forget(e);
+                    Err(forked)
+                }
+            },
             None => Ok(()),
         }
     }
@@ -70,10 +87,20 @@ impl LsmVecDb {
     }
 
     fn engine(&self) -> Result<Arc<Engine>> {
-        match self.engine.read() {
-            Ok(g) => g.clone().ok_or(Error::Closed),
-            Err(_) => Err(Error::Closed),
-        }
+        let e = match self.engine.read() {
+            Ok(g) => g.clone().ok_or(Error::Closed)?,
+            Err(_) => return Err(Error::Closed),
+        };
+        e.check_process()?;
+        Ok(e)
+    }
+
+    /// Makes the `skip + 1`-th occurrence (from now) of the I/O step `fault` fail once with an
+    /// I/O error. For tests of the failure paths; only with the `fault-injection` feature.
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_fault(&self, fault: crate::fault::Fault, skip: u64) -> Result<()> {
+        self.engine()?.faults.arm(fault, skip);
+        Ok(())
     }
 
     /// The directory of the database.
@@ -155,7 +182,9 @@ impl LsmVecDb {
         self.engine()?.search_batch(queries, options, threads)
     }
 
-    /// Persists the journal and the vector file to stable storage (fsync).
+    /// Persists the journal and the vector file to stable storage (fsync), and records in the
+    /// database's state file that everything up to here is durable: a later open that
+    /// recovers less reports `Corruption`.
     pub fn flush(&self) -> Result<()> {
         self.engine()?.flush()
     }

@@ -21,14 +21,19 @@ use super::meta;
 pub(crate) const FREE: u32 = u32::MAX;
 /// `IndexState::slots` value of a ghost (deleted, layer-0 list kept for routing).
 pub(crate) const GHOST: u32 = u32::MAX - 1;
+/// `IndexState::slots` value of a twin (an exact duplicate of a graph node, not in the graph).
+pub(crate) const TWIN: u32 = u32::MAX - 2;
 
 /// The committed in-memory part of the index, guarded by the engine's `RwLock`.
 pub(crate) struct IndexState {
     /// Node table by internal id; `None` = free id.
     pub nodes: Vec<Option<NodeRecord>>,
-    /// The slot of each live node (`FREE` = free id, `GHOST` = ghost): a dense copy of
-    /// `nodes[i].slot`, so the search's liveness and slot look-ups touch 4 bytes per node.
+    /// The slot of each live graph node (`FREE` = free id, `GHOST` = ghost, `TWIN` = twin): a
+    /// dense copy of `nodes[i].slot`, so the search's liveness and slot look-ups touch 4 bytes
+    /// per node.
     pub slots: Vec<u32>,
+    /// The twins of each graph node that has exact duplicates (usually none).
+    pub twins: HashMap<u32, Vec<u32>, IdHashBuilder>,
     /// Caller id -> internal id, for live nodes.
     pub ids: HashMap<u64, u32, IdHashBuilder>,
     /// Layer-0 in-degree of every internal id (entries of all lists naming it).
@@ -61,7 +66,11 @@ impl IndexState {
         self.cover(id);
         let i = id as usize;
         let was = self.nodes[i].is_some();
-        self.slots[i] = n.map(|n| n.slot).unwrap_or(FREE);
+        self.slots[i] = match n {
+            Some(NodeRecord { head: Some(_), .. }) => TWIN,
+            Some(n) => n.slot,
+            None => FREE,
+        };
         self.nodes[i] = n;
         was
     }
@@ -69,7 +78,7 @@ impl IndexState {
     #[inline]
     pub fn live_slot(&self, id: u32) -> Option<u32> {
         match self.slots.get(id as usize) {
-            Some(&s) if s < GHOST => Some(s),
+            Some(&s) if s < TWIN => Some(s),
             _ => None,
         }
     }
@@ -82,6 +91,23 @@ impl IndexState {
     pub fn set_ghost(&mut self, id: u32) {
         self.cover(id);
         self.slots[id as usize] = GHOST;
+    }
+
+    /// The twins of graph node `id`.
+    pub fn twins_of(&self, id: u32) -> &[u32] {
+        self.twins.get(&id).map(|t| t.as_slice()).unwrap_or(&[])
+    }
+
+    /// Records (`add`) or forgets twin `twin` of `head`.
+    pub fn set_twin(&mut self, head: u32, twin: u32, add: bool) {
+        if add {
+            self.twins.entry(head).or_default().push(twin);
+        } else if let Some(t) = self.twins.get_mut(&head) {
+            t.retain(|&x| x != twin);
+            if t.is_empty() {
+                self.twins.remove(&head);
+            }
+        }
     }
 }
 
@@ -119,6 +145,26 @@ impl<'a> View<'a> {
             slots: Vec::new(),
             misses: Vec::new(),
             scratch: Vec::new(),
+        }
+    }
+
+    /// Reads the record of node `n` (internal id `id`: a graph node or a twin), checks it
+    /// against the node's checksum and, with `out`, copies it there. A mismatch is
+    /// `Corruption` naming the file, the offset and the id.
+    pub fn verified(&mut self, id: u32, n: &NodeRecord, out: Option<&mut Vec<f32>>) -> Result<()> {
+        let View { vectors, scratch, c, .. } = self;
+        let ok = vectors.with_record(n.slot, scratch, &mut c.io, |r| {
+            let ok = crate::vectors::checksum(r) == n.checksum;
+            if let (true, Some(o)) = (ok, out) {
+                o.clear();
+                o.extend_from_slice(r);
+            }
+            ok
+        })?;
+        if ok {
+            Ok(())
+        } else {
+            Err(vectors.bad_record(n.slot, id))
         }
     }
 
@@ -186,7 +232,7 @@ impl Graph for View<'_> {
         let metric = self.metric;
         let View { vectors, batch_read, slots, misses, scratch, c, .. } = self;
         vectors.for_each_record(slots, *batch_read, misses, scratch, &mut c.io, |i, r| {
-            out[i] = metric.score(q, r);
+            out[i] = hnsw::sane(metric.score(q, r));
         })
     }
 
@@ -225,6 +271,8 @@ pub(crate) struct Changes {
     pub freed_slots: Vec<u32>,
     /// Slots written by this change, with their vectors (to refresh cached pages).
     pub written_slots: Vec<(u32, Vec<f32>)>,
+    /// Twins added (`true`) or removed: (head, twin).
+    pub twins: Vec<(u32, u32, bool)>,
     pub counters: OpCounters,
 }
 
@@ -249,6 +297,7 @@ pub(crate) struct Txn<'a> {
     written_slots: Vec<(u32, Vec<f32>)>,
     indeg: HashMap<u32, i64, IdHashBuilder>,
     ghosts: HashMap<u32, bool, IdHashBuilder>,
+    twins: Vec<(u32, u32, bool)>,
     bound: usize,
     split_ids: Vec<u32>,
     split_pos: Vec<usize>,
@@ -269,6 +318,7 @@ impl<'a> Txn<'a> {
             written_slots: Vec::new(),
             indeg: HashMap::with_hasher(IdHashBuilder),
             ghosts: HashMap::with_hasher(IdHashBuilder),
+            twins: Vec::new(),
             bound,
             split_ids: Vec::new(),
             split_pos: Vec::new(),
@@ -283,12 +333,67 @@ impl<'a> Txn<'a> {
         }
     }
 
-    /// Adds a node whose vector is held in memory until its slot is chosen.
-    pub fn add_node(&mut self, id: u32, ext_id: u64, level: usize, v: &[f32]) {
-        self.nodes.insert(id, Some(NodeRecord { ext_id, slot: u32::MAX, level: level as u8 }));
+    /// Adds a graph node whose vector is held in memory until its slot is chosen.
+    pub fn add_node(&mut self, id: u32, ext_id: u64, level: usize, v: &[f32], checksum: u32) {
+        self.nodes.insert(id, Some(NodeRecord { ext_id, slot: u32::MAX, level: level as u8, checksum, head: None }));
         self.vecs.insert(id, v.to_vec());
         self.ids.push((ext_id, Some(id)));
         self.bound = self.bound.max(id as usize + 1);
+    }
+
+    /// The twins of graph node `head`, including this change.
+    pub fn twins_of(&self, head: u32) -> Vec<u32> {
+        let mut t = self.base.state.twins_of(head).to_vec();
+        for &(h, x, add) in &self.twins {
+            if h == head {
+                if add {
+                    t.push(x);
+                } else {
+                    t.retain(|&y| y != x);
+                }
+            }
+        }
+        t
+    }
+
+    /// Adds `id` as a twin of graph node `head`: an exact duplicate with its own slot (already
+    /// written with `v`) and no lists.
+    pub fn add_twin(&mut self, id: u32, ext_id: u64, head: u32, slot: u32, v: &[f32], checksum: u32) {
+        self.nodes.insert(id, Some(NodeRecord { ext_id, slot, level: 0, checksum, head: Some(head) }));
+        self.ids.push((ext_id, Some(id)));
+        self.written_slots.push((slot, v.to_vec()));
+        self.twins.push((head, id, true));
+        self.bound = self.bound.max(id as usize + 1);
+    }
+
+    /// Removes twin `id` (its slot is freed after commit).
+    pub fn remove_twin(&mut self, id: u32, n: NodeRecord, unmap_ext: bool) {
+        if unmap_ext {
+            self.ids.push((n.ext_id, None));
+        }
+        self.freed_slots.push(n.slot);
+        self.nodes.insert(id, None);
+        if let Some(h) = n.head {
+            self.twins.push((h, id, false));
+        }
+    }
+
+    /// Removes graph node `head` by handing its place to its twin `twin`: the graph node keeps
+    /// its lists and its slot (the bytes are identical) and takes the twin's caller id; the
+    /// twin's own record and slot go.
+    pub fn promote_twin(&mut self, head: u32, twin: u32, unmap_ext: bool) -> Result<()> {
+        let (Some(h), Some(t)) = (self.node(head), self.node(twin)) else {
+            return Err(Error::corruption(self.base.vectors.path(), None, format!("twin {twin} of {head} has no record")));
+        };
+        if unmap_ext {
+            self.ids.push((h.ext_id, None));
+        }
+        self.ids.push((t.ext_id, Some(head)));
+        self.nodes.insert(head, Some(NodeRecord { ext_id: t.ext_id, ..h }));
+        self.freed_slots.push(t.slot);
+        self.nodes.insert(twin, None);
+        self.twins.push((head, twin, false));
+        Ok(())
     }
 
     /// Records the slot the new node's vector was written to.
@@ -421,10 +526,10 @@ impl<'a> Txn<'a> {
             match n {
                 Some(rec) => ch.writes.push(StoreWrite::Node(id, Some(*rec))),
                 None => {
-                    // Only ids that existed before need deleting on disk.
+                    // Only ids that existed before need deleting on disk; a twin has no lists.
                     if let Some(old) = self.base.state.node(id) {
                         ch.writes.push(StoreWrite::Node(id, None));
-                        if self.ghosts.get(&id) != Some(&true) {
+                        if old.head.is_none() && self.ghosts.get(&id) != Some(&true) {
                             ch.writes.push(StoreWrite::Adj0(id, None));
                             ch.adj0.push((id, None));
                         }
@@ -456,6 +561,7 @@ impl<'a> Txn<'a> {
         ch.ids = self.ids;
         ch.freed_slots = self.freed_slots;
         ch.written_slots = self.written_slots;
+        ch.twins = self.twins;
         ch
     }
 }
@@ -467,7 +573,7 @@ impl Graph for Txn<'_> {
 
     fn is_live(&self, id: u32) -> bool {
         match self.nodes.get(&id) {
-            Some(n) => n.is_some(),
+            Some(n) => n.is_some_and(|n| n.head.is_none()),
             None => self.base.is_live(id),
         }
     }
@@ -512,7 +618,7 @@ impl Graph for Txn<'_> {
         self.split_pos.clear();
         for (i, &id) in ids.iter().enumerate() {
             match self.vecs.get(&id) {
-                Some(v) => out[i] = self.base.metric.score(q, v),
+                Some(v) => out[i] = hnsw::sane(self.base.metric.score(q, v)),
                 None => {
                     self.split_ids.push(id);
                     self.split_pos.push(i);

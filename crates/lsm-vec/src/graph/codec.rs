@@ -7,6 +7,11 @@ pub(crate) struct NodeRecord {
     pub ext_id: u64,
     pub slot: u32,
     pub level: u8,
+    /// [`crate::vectors::checksum`] of the vector stored in `slot`.
+    pub checksum: u32,
+    /// For an exact duplicate of a graph node (a *twin*): that node. A twin has its own slot
+    /// but no lists; searches return it wherever its head is returned.
+    pub head: Option<u32>,
 }
 
 pub(crate) fn key_u32(id: u32) -> [u8; 4] {
@@ -33,16 +38,43 @@ pub(crate) fn decode_list(b: &[u8]) -> Option<Vec<u32>> {
     Some(b.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
-/// Node record: ext_id u64, slot u32, level u8 (13 bytes).
-pub(crate) fn encode_node(n: &NodeRecord) -> [u8; 13] {
-    let mut b = [0u8; 13];
-    b[0..8].copy_from_slice(&n.ext_id.to_le_bytes());
-    b[8..12].copy_from_slice(&n.slot.to_le_bytes());
-    b[12] = n.level;
+/// Node record (format 2): ext_id u64, slot u32, level u8, flags u8 (bit 0: twin), checksum
+/// u32, then the head's internal id u32 for a twin (18 or 22 bytes).
+pub(crate) fn encode_node(n: &NodeRecord) -> Vec<u8> {
+    let mut b = Vec::with_capacity(22);
+    b.extend_from_slice(&n.ext_id.to_le_bytes());
+    b.extend_from_slice(&n.slot.to_le_bytes());
+    b.push(n.level);
+    b.push(n.head.is_some() as u8);
+    b.extend_from_slice(&n.checksum.to_le_bytes());
+    if let Some(h) = n.head {
+        b.extend_from_slice(&h.to_le_bytes());
+    }
     b
 }
 
 pub(crate) fn decode_node(b: &[u8]) -> Option<NodeRecord> {
+    if b.len() < 18 {
+        return None;
+    }
+    let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let head = match (b[13], b.len()) {
+        (0, 18) => None,
+        (1, 22) => Some(u32_at(18)),
+        _ => return None,
+    };
+    Some(NodeRecord {
+        ext_id: u64::from_le_bytes(b[0..8].try_into().ok()?),
+        slot: u32_at(8),
+        level: b[12],
+        checksum: u32_at(14),
+        head,
+    })
+}
+
+/// Node record of format 1 (ext_id u64, slot u32, level u8; read only, for migration): the
+/// checksum is filled in by the migration.
+pub(crate) fn decode_node_v1(b: &[u8]) -> Option<NodeRecord> {
     if b.len() != 13 {
         return None;
     }
@@ -50,6 +82,8 @@ pub(crate) fn decode_node(b: &[u8]) -> Option<NodeRecord> {
         ext_id: u64::from_le_bytes(b[0..8].try_into().ok()?),
         slot: u32::from_le_bytes(b[8..12].try_into().ok()?),
         level: b[12],
+        checksum: 0,
+        head: None,
     })
 }
 
@@ -96,8 +130,17 @@ mod tests {
     fn round_trips() {
         let l = vec![1u32, 7, u32::MAX];
         assert_eq!(decode_list(&encode_list(&l)).unwrap(), l);
-        let n = NodeRecord { ext_id: u64::MAX, slot: 42, level: 3 };
+        let n = NodeRecord { ext_id: u64::MAX, slot: 42, level: 3, checksum: 0xdead_beef, head: None };
         assert_eq!(decode_node(&encode_node(&n)).unwrap(), n);
+        let t = NodeRecord { head: Some(7), level: 0, ..n };
+        assert_eq!(encode_node(&t).len(), 22);
+        assert_eq!(decode_node(&encode_node(&t)).unwrap(), t);
+        assert!(decode_node(&encode_node(&n)[..17]).is_none());
+        let mut bad_flag = encode_node(&n);
+        bad_flag[13] = 1;
+        assert!(decode_node(&bad_flag).is_none());
+        let v1 = decode_node_v1(&[1, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 2]).unwrap();
+        assert_eq!((v1.ext_id, v1.slot, v1.level), (1, 5, 2));
         let u = vec![vec![1, 2], vec![], vec![9]];
         assert_eq!(decode_upper(&encode_upper(&u)).unwrap(), u);
         assert!(decode_upper(&[2, 1, 0]).is_none());

@@ -6,6 +6,7 @@
 //! `sync_writes`.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
@@ -29,18 +30,55 @@ pub(crate) struct LsmStore {
     dir: PathBuf,
 }
 
+/// Whether `name` (an entry of the LSM directory) is one fjall creates.
+fn is_fjall_entry(name: &str) -> bool {
+    matches!(name, "version" | "lock" | "keyspaces")
+        || name.strip_suffix(".jnl").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 impl LsmStore {
+    /// Whether `dir` holds anything fjall wrote (so an LSM was created there).
+    pub fn exists(dir: &Path) -> bool {
+        std::fs::read_dir(dir)
+            .map(|rd| rd.flatten().any(|e| e.file_name().to_str().is_some_and(is_fjall_entry)))
+            .unwrap_or(false)
+    }
+
+    /// Removes what fjall wrote in `dir` (and nothing else), for `reinit`.
+    pub fn remove_files(dir: &Path) -> Result<()> {
+        let Ok(rd) = std::fs::read_dir(dir) else { return Ok(()) };
+        for e in rd.flatten() {
+            if !e.file_name().to_str().is_some_and(is_fjall_entry) {
+                continue;
+            }
+            let p = e.path();
+            let r = if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            r.map_err(|err| Error::io(format!("remove {}", p.display()), err))?;
+        }
+        Ok(())
+    }
+
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<LsmStore> {
+        // fjall treats a directory without its `version` file as new and then fails on the
+        // files that are there: report the damage instead.
+        if Self::exists(dir) && !dir.join("version").exists() {
+            return Err(Error::corruption(dir, None, "the LSM directory has lost its `version` file"));
+        }
+        let err = |e| Error::from_lsm(dir, "open the LSM", e);
         // A 64 MiB journal cap (fjall's default is 512 MiB) bounds recovery time and disk use:
         // past it, fjall flushes memtables so that old journals can be dropped.
-        let db = Database::builder(dir).cache_size(cache_bytes).max_journaling_size(64 * 1024 * 1024).open()?;
+        let db = Database::builder(dir).cache_size(cache_bytes).max_journaling_size(64 * 1024 * 1024).open().map_err(err)?;
         let small = || KeyspaceCreateOptions::default().max_memtable_size(8 * 1024 * 1024);
         let point = || small().expect_point_read_hits(true);
         Ok(LsmStore {
-            adj0: db.keyspace("adj0", point)?,
-            upper: db.keyspace("upper", small)?,
-            nodes: db.keyspace("nodes", point)?,
-            meta: db.keyspace("meta", small)?,
+            adj0: db.keyspace("adj0", point).map_err(err)?,
+            upper: db.keyspace("upper", small).map_err(err)?,
+            nodes: db.keyspace("nodes", point).map_err(err)?,
+            meta: db.keyspace("meta", small).map_err(err)?,
             db,
             dir: dir.to_path_buf(),
         })
@@ -50,22 +88,29 @@ impl LsmStore {
         Error::corruption(&self.dir, Some(key as u64), format!("undecodable {what} record for internal id {key}"))
     }
 
+    fn lsm_err(&self, doing: &'static str) -> impl Fn(fjall::Error) -> Error + '_ {
+        move |e| Error::from_lsm(&self.dir, doing, e)
+    }
+
     pub fn adj0(&self, id: u32) -> Result<Option<Vec<u32>>> {
-        match self.adj0.get(codec::key_u32(id))? {
+        match self.adj0.get(codec::key_u32(id)).map_err(self.lsm_err("read a layer-0 list"))? {
             None => Ok(None),
             Some(v) => codec::decode_list(&v).map(Some).ok_or_else(|| self.corrupt("adj0", id)),
         }
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.meta.get(key)?.map(|v| v.to_vec()))
+        Ok(self.meta.get(key).map_err(self.lsm_err("read metadata"))?.map(|v| v.to_vec()))
     }
 
-    pub fn for_each_node(&self, mut f: impl FnMut(u32, NodeRecord) -> Result<()>) -> Result<()> {
+    /// Calls `f` for every node record; `format` is the LSM record format (1 only while
+    /// migrating).
+    pub fn for_each_node(&self, format: u32, mut f: impl FnMut(u32, NodeRecord) -> Result<()>) -> Result<()> {
+        let decode = if format == 1 { codec::decode_node_v1 } else { codec::decode_node };
         for kv in self.nodes.iter() {
-            let (k, v) = kv.into_inner()?;
+            let (k, v) = kv.into_inner().map_err(self.lsm_err("read the node table"))?;
             let id = codec::decode_key_u32(&k).ok_or_else(|| self.corrupt("nodes key", 0))?;
-            let n = codec::decode_node(&v).ok_or_else(|| self.corrupt("nodes", id))?;
+            let n = decode(&v).ok_or_else(|| self.corrupt("nodes", id))?;
             f(id, n)?;
         }
         Ok(())
@@ -73,7 +118,7 @@ impl LsmStore {
 
     pub fn for_each_adj0(&self, mut f: impl FnMut(u32, Vec<u32>) -> Result<()>) -> Result<()> {
         for kv in self.adj0.iter() {
-            let (k, v) = kv.into_inner()?;
+            let (k, v) = kv.into_inner().map_err(self.lsm_err("read the layer-0 lists"))?;
             let id = codec::decode_key_u32(&k).ok_or_else(|| self.corrupt("adj0 key", 0))?;
             let list = codec::decode_list(&v).ok_or_else(|| self.corrupt("adj0", id))?;
             f(id, list)?;
@@ -83,7 +128,7 @@ impl LsmStore {
 
     pub fn for_each_upper(&self, mut f: impl FnMut(u32, Vec<Vec<u32>>) -> Result<()>) -> Result<()> {
         for kv in self.upper.iter() {
-            let (k, v) = kv.into_inner()?;
+            let (k, v) = kv.into_inner().map_err(self.lsm_err("read the upper-layer lists"))?;
             let id = codec::decode_key_u32(&k).ok_or_else(|| self.corrupt("upper key", 0))?;
             let lists = codec::decode_upper(&v).ok_or_else(|| self.corrupt("upper", id))?;
             f(id, lists)?;
@@ -101,19 +146,38 @@ impl LsmStore {
                 StoreWrite::Adj0(id, None) => b.remove(&self.adj0, codec::key_u32(id)),
                 StoreWrite::Upper(id, Some(l)) => b.insert(&self.upper, codec::key_u32(id), codec::encode_upper(&l)),
                 StoreWrite::Upper(id, None) => b.remove(&self.upper, codec::key_u32(id)),
-                StoreWrite::Node(id, Some(n)) => b.insert(&self.nodes, codec::key_u32(id), codec::encode_node(&n).to_vec()),
+                StoreWrite::Node(id, Some(n)) => b.insert(&self.nodes, codec::key_u32(id), codec::encode_node(&n)),
                 StoreWrite::Node(id, None) => b.remove(&self.nodes, codec::key_u32(id)),
                 StoreWrite::Meta(k, v) => b.insert(&self.meta, k, v),
             }
         }
-        b.commit()?;
+        b.commit().map_err(self.lsm_err("commit a write batch"))?;
         Ok(())
     }
 
     /// fsyncs the journal.
     pub fn persist(&self) -> Result<()> {
-        self.db.persist(PersistMode::SyncAll)?;
-        Ok(())
+        self.db.persist(PersistMode::SyncAll).map_err(self.lsm_err("fsync the journal"))
+    }
+
+    /// Writes every memtable to a table (checksummed blocks) and waits for it, so that the
+    /// journal no longer holds the only copy of any record (used at close: one damaged journal
+    /// byte can then roll nothing back). Gives up with an error after `timeout`.
+    pub fn flush_memtables(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        for ks in [&self.adj0, &self.upper, &self.nodes, &self.meta] {
+            ks.rotate_memtable().map_err(self.lsm_err("flush a memtable"))?;
+            while ks.sealed_memtable_count() > 0 {
+                if Instant::now() > deadline {
+                    return Err(Error::io(
+                        format!("flush memtables of {}", self.dir.display()),
+                        std::io::Error::new(std::io::ErrorKind::TimedOut, "the LSM did not finish flushing in time"),
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        self.persist()
     }
 
     /// Bytes allocated on disk by the LSM directory (blocks actually used: fjall preallocates

@@ -211,11 +211,73 @@ fn add_link<G: GraphMut>(g: &mut G, p: &Params, n: u32, new: u32, level: usize, 
     Ok(())
 }
 
-/// Links a new node `id` (already live in `g`, with its vector readable) of `level` into the
-/// graph. Returns the layer-0 candidates nearest to it, ascending (used to place its vector).
-pub(crate) fn insert<G: GraphMut>(g: &mut G, p: &Params, id: u32, v: &[f32], level: usize, visited: &mut Visited) -> Result<Vec<u32>> {
+/// A score with NaN replaced by +infinity, so that a damaged record (whose bytes make no
+/// number) sorts last instead of breaking the heaps' order. Valid vectors never score NaN
+/// (their norms are bounded at insert).
+#[inline]
+pub(crate) fn sane(s: f32) -> f32 {
+    if s.is_nan() {
+        f32::INFINITY
+    } else {
+        s
+    }
+}
+
+/// What the searches of an insertion found: per level (0..=min(level, top)), the candidates
+/// ascending by score. Nothing is written while they run.
+pub(crate) struct InsertPlan {
+    found: Vec<Vec<(f32, u32)>>,
+}
+
+impl InsertPlan {
+    /// The layer-0 candidates, ascending.
+    pub fn layer0(&self) -> &[(f32, u32)] {
+        self.found.first().map(|v| v.as_slice()).unwrap_or(&[])
+    }
+}
+
+/// The searches of an insertion of vector `v` at `level`: descent, then an `ef_construction`
+/// search on every level the new node will be on (and that exists).
+pub(crate) fn insert_search<G: Graph>(g: &mut G, p: &Params, v: &[f32], level: usize, visited: &mut Visited) -> Result<InsertPlan> {
     let metric = g.metric();
     let q = metric.prepare(v);
+    let Some((_, top)) = g.entry() else { return Ok(InsertPlan { found: Vec::new() }) };
+    let mut eps = descend(g, &q, level, visited)?.unwrap_or_default();
+    let levels = level.min(top);
+    let mut found = vec![Vec::new(); levels + 1];
+    for l in (0..=levels).rev() {
+        let w = search_layer(g, &q, &eps, p.ef_construction, l, visited)?;
+        if !w.is_empty() {
+            eps = w.clone();
+        }
+        found[l] = w;
+    }
+    Ok(InsertPlan { found })
+}
+
+/// A graph node among `cands` (ascending scores against `v`) whose vector is bit for bit `v`.
+/// Such a node scores exactly what `v` scores against itself (same kernel, same bytes), so
+/// only those candidates are compared.
+pub(crate) fn exact_duplicate<G: Graph>(g: &mut G, cands: &[(f32, u32)], v: &[f32]) -> Result<Option<u32>> {
+    let metric = g.metric();
+    let own = sane(metric.score(&metric.prepare(v), v));
+    let mut cv = Vec::new();
+    for &(s, c) in cands {
+        if s.to_bits() != own.to_bits() {
+            continue;
+        }
+        g.vector(c, &mut cv)?;
+        if cv.len() == v.len() && cv.iter().zip(v).all(|(a, b)| a.to_bits() == b.to_bits()) {
+            return Ok(Some(c));
+        }
+    }
+    Ok(None)
+}
+
+/// Links a new node `id` (already live in `g`, with its vector readable) of `level` into the
+/// graph, using the candidates `plan` found. Returns the layer-0 candidates nearest to it
+/// (used to place its vector).
+pub(crate) fn insert_link<G: GraphMut>(g: &mut G, p: &Params, id: u32, level: usize, plan: InsertPlan) -> Result<Vec<u32>> {
     let Some((_, top)) = g.entry() else {
         for l in 0..=level {
             g.set_neighbors(id, l, Vec::new())?;
@@ -223,11 +285,9 @@ pub(crate) fn insert<G: GraphMut>(g: &mut G, p: &Params, id: u32, v: &[f32], lev
         g.set_entry(Some((id, level)));
         return Ok(Vec::new());
     };
-    let mut eps = descend(g, &q, level, visited)?.unwrap_or_default();
     let mut near = Vec::new();
     let mut buf = Vec::new();
-    for l in (0..=level.min(top)).rev() {
-        let w = search_layer(g, &q, &eps, p.ef_construction, l, visited)?;
+    for (l, w) in plan.found.into_iter().enumerate().rev() {
         let w: Vec<(f32, u32)> = w.into_iter().filter(|&(_, x)| x != id).collect();
         let selected = select_heuristic(g, &w, p.m, 0)?;
         for &n in &selected {
@@ -237,9 +297,6 @@ pub(crate) fn insert<G: GraphMut>(g: &mut G, p: &Params, id: u32, v: &[f32], lev
         if l == 0 {
             near = w.iter().map(|&(_, x)| x).take(p.m).collect();
         }
-        if !w.is_empty() {
-            eps = w;
-        }
     }
     for l in top + 1..=level {
         g.set_neighbors(id, l, Vec::new())?;
@@ -248,6 +305,13 @@ pub(crate) fn insert<G: GraphMut>(g: &mut G, p: &Params, id: u32, v: &[f32], lev
         g.set_entry(Some((id, level)));
     }
     Ok(near)
+}
+
+/// [`insert_search`] then [`insert_link`].
+#[cfg(test)]
+pub(crate) fn insert<G: GraphMut>(g: &mut G, p: &Params, id: u32, v: &[f32], level: usize, visited: &mut Visited) -> Result<Vec<u32>> {
+    let plan = insert_search(g, p, v, level, visited)?;
+    insert_link(g, p, id, level, plan)
 }
 
 /// Links `y -> x` on `level` even when `y`'s list is full (then `x` replaces `y`'s farthest

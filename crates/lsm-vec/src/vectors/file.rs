@@ -1,9 +1,17 @@
 //! The vector file: a header page, then records at the offsets `Layout` gives.
 //!
-//! Header (little-endian): magic `LSMVECVF` (8 bytes), format version u32, dim u32, storage
-//! type u8, 3 zero bytes, record bytes u32, instance id u64 (shared with the LSM's `meta`, so a
-//! vector file of another database is rejected), xxh3-64 of the preceding 32 bytes. All reads
-//! and writes are positioned (`pread`/`pwrite`), so concurrent readers need no seek lock.
+//! Header (little-endian, format 2): magic `LSMVECVF` (8 bytes), format version u32, dim u32,
+//! storage type u8, 3 zero bytes, record bytes u32, instance id u64 (shared with the LSM's
+//! `meta`, so a vector file of another database is rejected), owner path length u16 and the
+//! owner path (the database directory that writes this file, so that a copied database that
+//! would share an external vector file is caught), then xxh3-64 of everything before it.
+//! Format 1 (read only, for migration) ended after the instance id with the checksum.
+//! All reads and writes are positioned (`pread`/`pwrite`), so concurrent readers need no seek
+//! lock.
+//!
+//! Records carry no header: each record's checksum lives in the node record of the LSM that
+//! references the slot ([`checksum`]), so a damaged record, or a slot holding another node's
+//! bytes, fails the check on every verified read.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -21,8 +29,16 @@ use crate::options::VectorStorageType;
 compile_error!("lsm-vec stores f32 little-endian and reads them in place: little-endian only");
 
 const MAGIC: &[u8; 8] = b"LSMVECVF";
-/// Vector file format version.
-pub(crate) const FILE_VERSION: u32 = 1;
+/// Vector file format version written by this build.
+pub(crate) const FILE_VERSION: u32 = 2;
+/// The longest owner path a header can hold.
+const MAX_OWNER_BYTES: usize = 3900;
+
+/// The checksum of a record, as stored in its node record: the low 32 bits of xxh3-64 of the
+/// record's bytes.
+pub(crate) fn checksum(v: &[f32]) -> u32 {
+    xxhash_rust::xxh3::xxh3_64(f32_bytes(v)) as u32
+}
 
 /// One cached page, held inline in the cache entry (one pointer hop from the cache slot).
 type PageBuf = [f32; PAGE_FLOATS];
@@ -56,7 +72,7 @@ fn f32_bytes_mut(v: &mut [f32]) -> &mut [u8] {
     unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
 }
 
-fn encode_header(dim: usize, storage: VectorStorageType, rec_bytes: usize, instance: u64) -> Vec<u8> {
+fn encode_header(dim: usize, storage: VectorStorageType, rec_bytes: usize, instance: u64, owner: &Path) -> Vec<u8> {
     let mut h = Vec::with_capacity(PAGE_BYTES);
     h.extend_from_slice(MAGIC);
     h.extend_from_slice(&FILE_VERSION.to_le_bytes());
@@ -65,6 +81,10 @@ fn encode_header(dim: usize, storage: VectorStorageType, rec_bytes: usize, insta
     h.extend_from_slice(&[0, 0, 0]);
     h.extend_from_slice(&(rec_bytes as u32).to_le_bytes());
     h.extend_from_slice(&instance.to_le_bytes());
+    let o = owner.to_string_lossy();
+    let o = if o.len() > MAX_OWNER_BYTES { "" } else { o.as_ref() };
+    h.extend_from_slice(&(o.len() as u16).to_le_bytes());
+    h.extend_from_slice(o.as_bytes());
     let sum = xxhash_rust::xxh3::xxh3_64(&h);
     h.extend_from_slice(&sum.to_le_bytes());
     h.resize(PAGE_BYTES, 0);
@@ -72,10 +92,15 @@ fn encode_header(dim: usize, storage: VectorStorageType, rec_bytes: usize, insta
 }
 
 /// What a header says; `decode_header` checks magic, checksum and version.
+#[derive(Debug, Clone)]
 pub(crate) struct Header {
+    pub version: u32,
     pub dim: usize,
     pub storage: VectorStorageType,
     pub instance: u64,
+    /// The database directory that owns the file (format 2; `None` in format 1 or when the
+    /// path was too long to record).
+    pub owner: Option<PathBuf>,
 }
 
 fn decode_header(path: &Path, h: &[u8]) -> Result<Header> {
@@ -86,22 +111,43 @@ fn decode_header(path: &Path, h: &[u8]) -> Result<Header> {
     if &h[0..8] != MAGIC {
         return Err(bad(0, "bad magic: not an lsm-vec vector file"));
     }
-    let sum = u64::from_le_bytes(h[32..40].try_into().expect("8 bytes"));
-    if xxhash_rust::xxh3::xxh3_64(&h[0..32]) != sum {
-        return Err(bad(32, "header checksum mismatch"));
+    let u32_at = |i: usize| u32::from_le_bytes(h[i..i + 4].try_into().expect("4 bytes"));
+    let version = u32_at(8);
+    let (sum_at, owner) = match version {
+        1 => (32, None),
+        2 => {
+            let len = u16::from_le_bytes([h[32], h[33]]) as usize;
+            if len > MAX_OWNER_BYTES || 34 + len + 8 > h.len() {
+                return Err(bad(32, "header owner field is out of range"));
+            }
+            (34 + len, Some(&h[34..34 + len]))
+        }
+        v => {
+            return Err(bad(8, &format!("unsupported vector file format version {v} (this build reads 1 and {FILE_VERSION})")));
+        }
+    };
+    let sum = u64::from_le_bytes(h[sum_at..sum_at + 8].try_into().expect("8 bytes"));
+    if xxhash_rust::xxh3::xxh3_64(&h[0..sum_at]) != sum {
+        return Err(bad(sum_at as u64, "header checksum mismatch"));
     }
-    let version = u32::from_le_bytes(h[8..12].try_into().expect("4 bytes"));
-    if version != FILE_VERSION {
-        return Err(bad(8, &format!("unsupported vector file format version {version} (this build reads {FILE_VERSION})")));
-    }
-    let dim = u32::from_le_bytes(h[12..16].try_into().expect("4 bytes")) as usize;
+    let owner = match owner {
+        Some([]) | None => None,
+        Some(o) => Some(PathBuf::from(std::str::from_utf8(o).map_err(|_| bad(34, "owner path is not UTF-8"))?)),
+    };
+    let dim = u32_at(12) as usize;
     let storage = VectorStorageType::from_code(h[16] as i64).map_err(|_| bad(16, "unknown storage type"))?;
-    let rec = u32::from_le_bytes(h[20..24].try_into().expect("4 bytes")) as usize;
+    let rec = u32_at(20) as usize;
     if dim == 0 || rec != dim * 4 {
         return Err(bad(12, "inconsistent dimension / record size"));
     }
     let instance = u64::from_le_bytes(h[24..32].try_into().expect("8 bytes"));
-    Ok(Header { dim, storage, instance })
+    Ok(Header { version, dim, storage, instance, owner })
+}
+
+fn read_header_of(f: &File, path: &Path) -> Result<Header> {
+    let mut h = vec![0u8; PAGE_BYTES];
+    let n = read_full_at(f, &mut h, 0).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    decode_header(path, &h[..n])
 }
 
 impl VectorFile {
@@ -130,39 +176,45 @@ impl VectorFile {
     /// Reads the header of an existing file without opening it for writing.
     pub fn read_header(path: &Path) -> Result<Header> {
         let f = File::open(path).map_err(|e| Error::io(format!("open vector file {}", path.display()), e))?;
-        let mut h = vec![0u8; 40];
-        let n = read_full_at(&f, &mut h, 0).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-        decode_header(path, &h[..n])
+        read_header_of(&f, path)
     }
 
-    /// Creates (truncating) a vector file.
-    pub fn create(path: &Path, dim: usize, storage: VectorStorageType, instance: u64, cache_pages: usize, sync: bool) -> Result<VectorFile> {
+    /// Creates a vector file holding only its header. With `replace`, an existing file is
+    /// truncated (the caller has proved it is ours); without, an existing file is an error.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create(
+        path: &Path,
+        dim: usize,
+        storage: VectorStorageType,
+        instance: u64,
+        owner: &Path,
+        cache_pages: usize,
+        replace: bool,
+    ) -> Result<VectorFile> {
         let layout = Layout::new(storage, dim);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
-            .map_err(|e| Error::io(format!("create vector file {}", path.display()), e))?;
-        file.write_all_at(&encode_header(dim, storage, layout.rec_bytes, instance), 0)
-            .map_err(|e| Error::io(format!("write header of {}", path.display()), e))?;
-        if sync {
-            file.sync_all().map_err(|e| Error::io(format!("fsync {}", path.display()), e))?;
+        let mut oo = OpenOptions::new();
+        oo.read(true).write(true);
+        if replace {
+            oo.create(true).truncate(true);
+        } else {
+            oo.create_new(true);
         }
+        let file = oo.open(path).map_err(|e| Error::io(format!("create vector file {}", path.display()), e))?;
+        file.write_all_at(&encode_header(dim, storage, layout.rec_bytes, instance, owner), 0)
+            .map_err(|e| Error::io(format!("write header of {}", path.display()), e))?;
+        file.sync_all().map_err(|e| Error::io(format!("fsync {}", path.display()), e))?;
         Ok(Self::wrap(file, path, layout, dim, cache_pages))
     }
 
-    /// Opens an existing vector file and checks it belongs to this database.
-    pub fn open(path: &Path, dim: usize, storage: VectorStorageType, instance: u64, cache_pages: usize) -> Result<VectorFile> {
+    /// Opens an existing vector file and checks it belongs to this database (instance id,
+    /// dim, storage type). Returns the file and its header.
+    pub fn open(path: &Path, dim: usize, storage: VectorStorageType, instance: u64, cache_pages: usize) -> Result<(VectorFile, Header)> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .open(path)
             .map_err(|e| Error::io(format!("open vector file {}", path.display()), e))?;
-        let mut h = vec![0u8; 40];
-        let n = read_full_at(&file, &mut h, 0).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
-        let hd = decode_header(path, &h[..n])?;
+        let hd = read_header_of(&file, path)?;
         if hd.instance != instance {
             return Err(Error::corruption(path, Some(24), "vector file belongs to another database (instance id mismatch)"));
         }
@@ -172,7 +224,58 @@ impl VectorFile {
                 hd.dim, hd.storage
             )));
         }
-        Ok(Self::wrap(file, path, Layout::new(storage, dim), dim, cache_pages))
+        Ok((Self::wrap(file, path, Layout::new(storage, dim), dim, cache_pages), hd))
+    }
+
+    /// Rewrites the header in the current format with `owner` (same instance, dim, layout),
+    /// and fsyncs it. Used when a database is moved, and to migrate a format-1 header.
+    pub fn rewrite_header(&self, instance: u64, owner: &Path) -> Result<()> {
+        let h = encode_header(self.dim, self.layout.storage, self.layout.rec_bytes, instance, owner);
+        self.file
+            .write_all_at(&h, 0)
+            .map_err(|e| Error::io(format!("write header of {}", self.path.display()), e))?;
+        self.sync()
+    }
+
+    /// Verifies the records of `items` (`(slot, checksum, internal id)`) against their
+    /// checksums, reading the file sequentially in large chunks (not through the page cache).
+    /// The first mismatch is `Corruption` naming the file, the offset and the internal id.
+    pub fn verify_records(&self, items: &mut [(u32, u32, u32)]) -> Result<()> {
+        items.sort_unstable_by_key(|&(slot, _, _)| slot);
+        const CHUNK: u64 = 1 << 20;
+        let rec = self.layout.rec_bytes as u64;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut buf_off = 0u64;
+        let mut tmp = vec![0f32; self.dim];
+        for &(slot, sum, id) in items.iter() {
+            let off = self.layout.offset(slot);
+            if off < buf_off || off + rec > buf_off + buf.len() as u64 {
+                buf_off = off;
+                buf.clear();
+                buf.resize(CHUNK.max(rec) as usize, 0);
+                let n = read_full_at(&self.file, &mut buf, off)
+                    .map_err(|e| Error::io(format!("read {} at {off}", self.path.display()), e))?;
+                buf.truncate(n);
+                if (n as u64) < rec {
+                    return Err(Error::corruption(&self.path, Some(off), format!("record of internal id {id} lies past the end of the file")));
+                }
+            }
+            let start = (off - buf_off) as usize;
+            f32_bytes_mut(&mut tmp).copy_from_slice(&buf[start..start + rec as usize]);
+            if checksum(&tmp) != sum {
+                return Err(self.bad_record(slot, id));
+            }
+        }
+        Ok(())
+    }
+
+    /// The error for a record that fails its checksum.
+    pub fn bad_record(&self, slot: u32, id: u32) -> Error {
+        Error::corruption(
+            &self.path,
+            Some(self.layout.offset(slot)),
+            format!("vector record of internal id {id} (slot {slot}) fails its checksum"),
+        )
     }
 
     fn wrap(file: File, path: &Path, layout: Layout, dim: usize, cache_pages: usize) -> VectorFile {
@@ -415,7 +518,8 @@ mod tests {
         for storage in [VectorStorageType::Basic, VectorStorageType::Paged] {
             for dim in [3usize, 100, 128, 1536, 3000] {
                 let p = dir.path().join(format!("v-{storage:?}-{dim}"));
-                let f = VectorFile::create(&p, dim, storage, 7, 4, false).unwrap();
+                let f = VectorFile::create(&p, dim, storage, 7, dir.path(), 4, false).unwrap();
+                assert!(VectorFile::create(&p, dim, storage, 7, dir.path(), 4, false).is_err(), "an existing file is not overwritten");
                 let mut io = IoCounters::default();
                 let mut scratch = Vec::new();
                 for slot in 0..20u32 {
@@ -436,9 +540,20 @@ mod tests {
                 .unwrap();
                 assert!(seen.iter().all(|&s| s));
                 drop(f);
-                let f = VectorFile::open(&p, dim, storage, 7, 4).unwrap();
+                let (f, h) = VectorFile::open(&p, dim, storage, 7, 4).unwrap();
+                assert_eq!((h.version, h.owner.as_deref()), (FILE_VERSION, Some(dir.path())));
                 let got = f.with_record(5, &mut scratch, &mut io, |r| r.to_vec()).unwrap();
                 assert_eq!(got[1], 5001.0);
+                let mut items: Vec<(u32, u32, u32)> = (0..20u32)
+                    .map(|slot| {
+                        let v: Vec<f32> = (0..dim).map(|i| slot as f32 * 1000.0 + i as f32).collect();
+                        (slot, checksum(&v), slot + 100)
+                    })
+                    .collect();
+                f.verify_records(&mut items).unwrap();
+                items[7].1 ^= 1;
+                let e = f.verify_records(&mut items).unwrap_err();
+                assert!(e.to_string().contains("internal id 107"), "{e}");
                 assert!(matches!(VectorFile::open(&p, dim, storage, 8, 4), Err(Error::Corruption { .. })));
             }
         }
