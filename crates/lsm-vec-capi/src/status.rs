@@ -211,9 +211,11 @@ mod tests {
             (Error::Closed, LSM_VEC_SHUTDOWN_IN_PROGRESS),
             (Error::Poisoned, LSM_VEC_SHUTDOWN_IN_PROGRESS),
             (Error::Io { context: "read".into(), source: io() }, LSM_VEC_IO_ERROR),
-            (Error::Storage("fjall".into()), LSM_VEC_IO_ERROR),
+            (Error::Storage { reason: "fjall".into(), source: Box::new(io()) }, LSM_VEC_IO_ERROR),
+            (Error::CommitUncertain { source: Box::new(Error::Io { context: "commit".into(), source: io() }) }, LSM_VEC_IO_ERROR),
+            (Error::Forked { opened_in: 1, used_in: 2 }, LSM_VEC_SHUTDOWN_IN_PROGRESS),
             (
-                Error::Corruption { file: PathBuf::from("v.bin"), offset: Some(4), reason: "magic".into() },
+                Error::Corruption { file: PathBuf::from("v.bin"), offset: Some(4), reason: "magic".into(), source: None },
                 LSM_VEC_CORRUPTION,
             ),
         ];
