@@ -17,7 +17,8 @@ _Matrix = Union[Sequence[Sequence[SupportsFloat]], npt.NDArray[Any]]
 """Several vectors: a 2-D numpy array (one row per vector) or a list of lists."""
 
 _Id = SupportsIndex
-"""A vector id: an int in [0, 2**64 - 1]. Other ints raise ValueError."""
+"""A vector id: an int (or numpy integer) in [0, 2**64 - 1]. Other ints raise ValueError; a bool
+(``True`` / ``False``, numpy bools, bool arrays of ids) raises TypeError."""
 
 _Ids = Union[Sequence[SupportsIndex], npt.NDArray[np.integer[Any]]]
 
@@ -60,8 +61,12 @@ class LSMVecDBOptions:
     def __new__(cls, **kwargs: Any) -> "LSMVecDBOptions": ...
     dim: int
     """Required. Dimensionality of the vectors (1 ..= 65536). Default 0 (unset)."""
-    metric: DistanceMetric
-    """Distance metric, default ``DistanceMetric.L2``. Also accepts 'l2', 'cosine', 'ip'."""
+    @property
+    def metric(self) -> DistanceMetric:
+        """Distance metric, default ``DistanceMetric.L2``. Also accepts the codes 0 (L2),
+        1 (Cosine), 2 (InnerProduct) and 'l2', 'cosine', 'ip'; another int is ValueError."""
+    @metric.setter
+    def metric(self, value: Union[DistanceMetric, int, str]) -> None: ...
     m: int
     """HNSW links created per inserted node (default 8)."""
     m_max: int
@@ -73,7 +78,7 @@ class LSMVecDBOptions:
     paged_max_cached_pages: int
     """Vector page cache size in 4 KiB pages (default 4096 = 16 MiB)."""
     vector_storage_type: int
-    """0 = basic (flat file), 1 = paged (default)."""
+    """0 = basic (flat file), 1 = paged (default); another int is ValueError."""
     db_target_size: int
     """Size hint in bytes for the LSM tree (default 100 GiB)."""
     random_seed: int

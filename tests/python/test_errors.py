@@ -86,8 +86,6 @@ def test_zero_vector_under_cosine_is_value_error(open_db):
         ("m_max", 4),  # < m = 8
         ("ef_construction", 0.0),
         ("ef_construction", math.nan),
-        ("vector_storage_type", 2),
-        ("vector_storage_type", -1),
         ("paged_max_cached_pages", 0),
         ("db_target_size", 0),
         ("k", 0),
@@ -115,11 +113,80 @@ def test_bad_option_types_are_type_error():
     with pytest.raises(TypeError):
         opts.dim = 1.5
     with pytest.raises(TypeError):
-        opts.metric = 3
+        opts.metric = 1.0
+    with pytest.raises(TypeError):
+        opts.metric = None
     with pytest.raises(ValueError):
         opts.metric = "manhattan"
     with pytest.raises(TypeError):
+        opts.vector_storage_type = "paged"
+    with pytest.raises(TypeError):
+        opts.vector_storage_type = 1.0
+    with pytest.raises(TypeError):
         lsm_vec.LSMVecDBOptions(dimm=3)
+
+
+@pytest.mark.parametrize("code, member", [
+    (0, lsm_vec.DistanceMetric.L2),
+    (1, lsm_vec.DistanceMetric.Cosine),
+    (2, lsm_vec.DistanceMetric.InnerProduct),
+])
+def test_metric_accepts_its_integer_code(code, member):
+    """The members compare equal to their codes, so the codes are accepted wherever a metric
+    is: the property, the constructor's keywords, numpy integers."""
+    assert member == code and int(member) == code and member.value == code
+    opts = lsm_vec.LSMVecDBOptions()
+    opts.metric = code
+    assert opts.metric == member and opts.metric is member
+    assert lsm_vec.LSMVecDBOptions(metric=code).metric is member
+    opts.metric = np.int64(code)
+    assert opts.metric is member
+    opts.metric = member
+    assert opts.metric is member
+
+
+def test_metric_code_opens_a_database_with_that_metric(tmp_path):
+    with lsm_vec.LSMVecDB.open(str(tmp_path / "db"), make_options(DIM, metric=2)) as db:
+        assert db.stats()["metric"] == "InnerProduct"
+
+
+@pytest.mark.parametrize("bad", [3, -1, 255, 2**64, -(2**70)])
+def test_unknown_metric_code_is_value_error(bad):
+    opts = lsm_vec.LSMVecDBOptions()
+    with pytest.raises(ValueError, match="metric"):
+        opts.metric = bad
+    with pytest.raises(ValueError, match="metric"):
+        lsm_vec.LSMVecDBOptions(metric=bad)
+    assert opts.metric == lsm_vec.DistanceMetric.L2  # unchanged
+
+
+@pytest.mark.parametrize("code", [0, 1])
+def test_vector_storage_type_accepts_its_codes(code):
+    opts = lsm_vec.LSMVecDBOptions()
+    opts.vector_storage_type = code
+    assert opts.vector_storage_type == code
+    assert lsm_vec.LSMVecDBOptions(vector_storage_type=np.int32(code)).vector_storage_type == code
+
+
+@pytest.mark.parametrize("bad", [2, -1, 7, 2**64])
+def test_unknown_vector_storage_type_is_value_error(bad):
+    opts = lsm_vec.LSMVecDBOptions()
+    with pytest.raises(ValueError, match="vector_storage_type"):
+        opts.vector_storage_type = bad
+    with pytest.raises(ValueError, match="vector_storage_type"):
+        lsm_vec.LSMVecDBOptions(vector_storage_type=bad)
+    assert opts.vector_storage_type == 1  # unchanged
+
+
+@pytest.mark.parametrize("field", ["metric", "vector_storage_type", "dim", "m", "k"])
+def test_bool_is_not_an_integer_option(field):
+    """``True`` is an int to Python, but ``metric=True`` or ``dim=True`` is a mistake."""
+    opts = lsm_vec.LSMVecDBOptions()
+    before = getattr(opts, field)
+    for bad in (True, False, np.bool_(True)):
+        with pytest.raises(TypeError, match="bool"):
+            setattr(opts, field, bad)
+    assert getattr(opts, field) == before
 
 
 def test_bad_search_options_are_value_error(open_db):
@@ -169,6 +236,43 @@ def test_bad_ids(open_db):
     with pytest.raises(TypeError):
         db.insert_batch(np.array([1.0, 2.0]), np.ones((2, DIM)))
     assert len(db) == 0
+
+
+def test_bool_ids_are_type_error(open_db):
+    """``True`` / ``False`` are not the ids 1 / 0: every call taking an id refuses them with
+    TypeError (as Python does for an argument of the wrong type), and nothing is written."""
+    db = open_db(DIM)
+    db.insert(0, vec(0.25))
+    db.insert(1, vec(0.5))
+    for bad in (True, False, np.bool_(True), np.bool_(False)):
+        with pytest.raises(TypeError, match="bool"):
+            db.insert(bad, vec())
+        with pytest.raises(TypeError, match="bool"):
+            db.update(bad, vec(0.9))
+        with pytest.raises(TypeError, match="bool"):
+            db.delete(bad)
+        with pytest.raises(TypeError, match="bool"):
+            db.get(bad)
+        with pytest.raises(TypeError, match="bool"):
+            bad in db  # noqa: B015
+        with pytest.raises(TypeError, match="bool"):
+            db.insert_batch([5, bad], np.ones((2, DIM)))
+        with pytest.raises(TypeError):
+            lsm_vec.SearchResult(bad, 0.0)
+    with pytest.raises(TypeError, match="bool"):
+        db.insert_batch(np.array([True, False]), np.ones((2, DIM)))
+    with pytest.raises(TypeError, match="bool"):
+        db.insert_batch(np.array([False]), np.ones((1, DIM)))
+    with pytest.raises(TypeError, match="bool"):
+        db.search_knn(vec(), k=True)
+    # nothing changed: both ids still hold their vectors, no other id appeared
+    assert len(db) == 2 and 5 not in db
+    np.testing.assert_array_equal(db.get(0), np.full(DIM, 0.25, dtype=np.float32))
+    np.testing.assert_array_equal(db.get(1), np.full(DIM, 0.5, dtype=np.float32))
+    # ints and numpy integers still work
+    db.insert(np.uint8(2), vec(0.75))
+    db.insert_batch(np.array([3, 4], dtype=np.int16), np.ones((2, DIM)))
+    assert 2 in db and np.int64(4) in db and len(db) == 5
 
 
 def test_bad_vector_types(open_db):

@@ -4,7 +4,8 @@
 //! copy; any other numpy array of a real numeric dtype (float16/32/64, ints), any memory
 //! layout, is converted once with `numpy.require(x, dtype=float32, requirements="CA")`;
 //! lists and tuples are read element by element. Ids: Python ints (or numpy integers) in
-//! `0 ..= 2**64-1`; anything outside is a `ValueError`, never a silent truncation.
+//! `0 ..= 2**64-1`; anything outside is a `ValueError`, never a silent truncation; a `bool`
+//! (or a numpy bool array of ids) is a `TypeError`, not the id 1 or 0.
 //!
 //! All conversion happens while attached to the interpreter; the work that follows runs
 //! detached (GIL released) on the borrowed slices.
@@ -15,11 +16,38 @@ use numpy::{
 };
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyTuple};
+
+/// Whether `obj` is a `bool` or a numpy bool scalar. Python counts `True` as the int 1; an id,
+/// count or code given as a bool is almost surely a mistake, so the conversions here refuse it.
+pub fn is_bool(obj: &Bound<'_, PyAny>) -> bool {
+    if obj.is_instance_of::<PyBool>() {
+        return true;
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return false;
+    }
+    let t = obj.get_type();
+    let named_bool = t
+        .name()
+        .map(|n| matches!(n.to_cow().as_deref(), Ok("bool" | "bool_")))
+        .unwrap_or(false);
+    named_bool
+        && t.module()
+            .map(|m| m.to_cow().map(|m| m == "numpy").unwrap_or(false))
+            .unwrap_or(false)
+}
+
+fn bool_err(what: &str) -> PyErr {
+    PyTypeError::new_err(format!("{what} must be an int, not bool"))
+}
 
 /// Extracts a non-negative integer that fits in `T`; negative or too large values are
-/// `ValueError` (Python would say `OverflowError`), non-integers `TypeError`.
+/// `ValueError` (Python would say `OverflowError`), non-integers (and bools) `TypeError`.
 pub fn uint_arg<T: TryFrom<u64>>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<T> {
+    if !obj.is_exact_instance_of::<PyInt>() && is_bool(obj) {
+        return Err(bool_err(what));
+    }
     let out_of_range = || {
         let shown = obj
             .repr()
@@ -37,8 +65,11 @@ pub fn uint_arg<T: TryFrom<u64>>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult
     }
 }
 
-/// Extracts a vector id (`0 ..= 2**64-1`).
+/// Extracts a vector id (`0 ..= 2**64-1`): an int or numpy integer; a bool is `TypeError`.
 pub fn id_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if !obj.is_exact_instance_of::<PyInt>() && is_bool(obj) {
+        return Err(bool_err("id"));
+    }
     match obj.extract::<u64>() {
         Ok(v) => Ok(v),
         Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {

@@ -94,7 +94,7 @@ impl PyLsmVecDb {
         opts: Option<PyRef<'_, PyDbOptions>>,
     ) -> PyResult<Self> {
         let options = match opts {
-            Some(o) => Some(o.to_engine()?),
+            Some(o) => Some(o.to_engine()),
             None => None,
         };
         let db = py

@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 
 use lsm_vec::{DbOptions, VectorStorageType};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
-use crate::convert::uint_arg;
+use crate::convert::{is_bool, uint_arg};
 use crate::errors::IntoPyResult;
 
 /// Distance metric of a database.
@@ -66,7 +66,9 @@ impl PyDistanceMetric {
     }
 }
 
-/// Accepts a `DistanceMetric` or a name such as `"l2"`, `"cosine"`, `"ip"`.
+/// Accepts a `DistanceMetric`, its integer code (0 = L2, 1 = Cosine, 2 = InnerProduct; any
+/// other int is `ValueError`) or a name such as `"l2"`, `"cosine"`, `"ip"`. `bool` is refused
+/// (`TypeError`) although Python counts it as an int.
 fn metric_arg(obj: &Bound<'_, PyAny>) -> PyResult<lsm_vec::DistanceMetric> {
     if let Ok(m) = obj.cast::<PyDistanceMetric>() {
         return Ok((*m.get()).into());
@@ -74,10 +76,31 @@ fn metric_arg(obj: &Bound<'_, PyAny>) -> PyResult<lsm_vec::DistanceMetric> {
     if let Ok(s) = obj.cast::<PyString>() {
         return s.to_cow()?.parse::<lsm_vec::DistanceMetric>().py();
     }
+    if let Some(code) = code_arg(obj, "metric")? {
+        return lsm_vec::DistanceMetric::from_code(code).py();
+    }
     Err(PyTypeError::new_err(format!(
-        "metric must be a DistanceMetric (or 'l2' / 'cosine' / 'ip'), got {}",
+        "metric must be a DistanceMetric, its code 0 / 1 / 2 or 'l2' / 'cosine' / 'ip', got {}",
         obj.get_type().name()?
     )))
+}
+
+/// An enum's integer code: `Some(code)` for an int (or numpy integer), `None` for anything
+/// else (the caller says what it accepts). `bool` is `TypeError`; an int beyond `i64` is
+/// `ValueError` (no such code).
+fn code_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<i64>> {
+    if is_bool(obj) {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be an int code, not bool"
+        )));
+    }
+    match obj.extract::<i64>() {
+        Ok(code) => Ok(Some(code)),
+        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => Err(PyValueError::new_err(
+            format!("unknown {what} code {}", obj.repr()?),
+        )),
+        Err(_) => Ok(None),
+    }
 }
 
 fn path_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<PathBuf> {
@@ -101,16 +124,17 @@ fn path_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<PathBuf> {
 #[derive(Debug, Clone)]
 pub struct PyDbOptions {
     pub(crate) inner: DbOptions,
-    /// Kept as given and checked by `open`, so that any value can be set and read back.
-    pub(crate) vector_storage_type: i64,
 }
 
 impl PyDbOptions {
-    /// The engine's options; `ValueError` for an unknown storage type.
-    pub fn to_engine(&self) -> PyResult<DbOptions> {
-        let mut o = self.inner.clone();
-        o.vector_storage_type = VectorStorageType::from_code(self.vector_storage_type).py()?;
-        Ok(o)
+    /// The engine's options (the remaining checks are `open`'s).
+    pub fn to_engine(&self) -> DbOptions {
+        self.inner.clone()
+    }
+
+    /// A Python copy of engine options (`LSMVecDB.options`).
+    pub fn from_engine(inner: DbOptions) -> Self {
+        PyDbOptions { inner }
     }
 }
 
@@ -142,11 +166,8 @@ impl PyDbOptions {
     #[new]
     #[pyo3(signature = (**kwargs))]
     fn new(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let defaults = DbOptions::default();
-        let storage = defaults.vector_storage_type.code() as i64;
         let this = PyDbOptions {
-            inner: defaults,
-            vector_storage_type: storage,
+            inner: DbOptions::default(),
         };
         let Some(kwargs) = kwargs else {
             return Ok(this);
@@ -177,7 +198,9 @@ impl PyDbOptions {
         Ok(())
     }
 
-    /// Distance metric (``DistanceMetric.L2`` by default). Also accepts 'l2', 'cosine', 'ip'.
+    /// Distance metric (``DistanceMetric.L2`` by default). Also accepts the codes 0 (L2),
+    /// 1 (Cosine), 2 (InnerProduct) and the names 'l2', 'cosine', 'ip'; another int is
+    /// ``ValueError``.
     #[getter]
     fn metric(&self) -> PyDistanceMetric {
         self.inner.metric.into()
@@ -243,14 +266,21 @@ impl PyDbOptions {
         Ok(())
     }
 
-    /// Vector file layout: 0 = basic (flat file), 1 = paged (default). Checked by ``open``.
+    /// Vector file layout: 0 = basic (flat file), 1 = paged (default); another int is
+    /// ``ValueError``.
     #[getter]
-    fn vector_storage_type(&self) -> i64 {
-        self.vector_storage_type
+    fn vector_storage_type(&self) -> u8 {
+        self.inner.vector_storage_type.code()
     }
     #[setter]
-    fn set_vector_storage_type(&mut self, v: i64) -> PyResult<()> {
-        self.vector_storage_type = v;
+    fn set_vector_storage_type(&mut self, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        let Some(code) = code_arg(v, "vector_storage_type")? else {
+            return Err(PyTypeError::new_err(format!(
+                "vector_storage_type must be an int (0 = basic, 1 = paged), got {}",
+                v.get_type().name()?
+            )));
+        };
+        self.inner.vector_storage_type = VectorStorageType::from_code(code).py()?;
         Ok(())
     }
 
