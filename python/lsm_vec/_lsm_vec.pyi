@@ -153,6 +153,11 @@ class LSMVecDB:
     def dim(self) -> int:
         """Dimension of the vectors."""
     @property
+    def options(self) -> LSMVecDBOptions:
+        """The effective options, as a new :class:`LSMVecDBOptions` (a copy): the structural
+        parameters stored in the database, this handle's tuning knobs, and the vector file in
+        use. Read-only; :class:`ClosedError` on a closed handle."""
+    @property
     def path(self) -> str:
         """The database directory, as given to :meth:`open`."""
     def insert(self, id: _Id, vector: _Vector) -> None:

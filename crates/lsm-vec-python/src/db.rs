@@ -128,6 +128,16 @@ impl PyLsmVecDb {
         self.dim
     }
 
+    /// The effective options of this handle, as a new :class:`LSMVecDBOptions` (a copy:
+    /// changing it changes nothing). The structural parameters (``dim``, ``metric``, ``m``,
+    /// ``m_max``, ``vector_storage_type``) are the ones stored in the database, the tuning knobs
+    /// those this handle was opened with, and ``vector_file_path`` the vector file in use.
+    /// :class:`ClosedError` on a closed handle.
+    #[getter]
+    fn options(&self) -> PyResult<PyDbOptions> {
+        Ok(PyDbOptions::from_engine(self.db.options().py()?))
+    }
+
     /// The database directory, as given to :meth:`open`.
     #[getter]
     fn path(&self) -> String {
