@@ -14,12 +14,20 @@ with the raw vectors in a paged file read through a bounded page cache.
             print(r.id, r.distance)
 
 Errors: ``ValueError`` for invalid arguments (dimension mismatch, NaN, bad options,
-duplicate insert), ``KeyError`` for an id that does not exist, ``RuntimeError`` for
-everything else (I/O, corruption, a database open elsewhere, a closed handle).
+duplicate insert), ``TypeError`` for an argument of the wrong type (a bool is not an id),
+``KeyError`` for an id that does not exist, and ``lsm_vec.Error`` (a ``RuntimeError``) for
+everything else, through its subclasses ``CorruptionError`` (a damaged or foreign file),
+``BusyError`` (the database is open elsewhere), ``ClosedError`` (a closed handle, or one
+inherited by a forked child) and ``IoError`` (I/O or storage engine failure).
 """
 
 from ._lsm_vec import (
+    BusyError,
+    ClosedError,
+    CorruptionError,
     DistanceMetric,
+    Error,
+    IoError,
     LSMVecDB,
     LSMVecDBOptions,
     SearchOptions,
@@ -28,7 +36,12 @@ from ._lsm_vec import (
 )
 
 __all__ = [
+    "BusyError",
+    "ClosedError",
+    "CorruptionError",
     "DistanceMetric",
+    "Error",
+    "IoError",
     "LSMVecDB",
     "LSMVecDBOptions",
     "SearchOptions",

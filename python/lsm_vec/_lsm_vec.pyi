@@ -7,7 +7,19 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
-__all__ = ["DistanceMetric", "LSMVecDB", "LSMVecDBOptions", "SearchOptions", "SearchResult", "__version__"]
+__all__ = [
+    "BusyError",
+    "ClosedError",
+    "CorruptionError",
+    "DistanceMetric",
+    "Error",
+    "IoError",
+    "LSMVecDB",
+    "LSMVecDBOptions",
+    "SearchOptions",
+    "SearchResult",
+    "__version__",
+]
 
 _Vector = Union[Sequence[SupportsFloat], npt.NDArray[Any]]
 """A vector: a list/tuple of numbers or a 1-D numpy array of any real dtype and layout.
@@ -21,6 +33,23 @@ _Id = SupportsIndex
 (``True`` / ``False``, numpy bools, bool arrays of ids) raises TypeError."""
 
 _Ids = Union[Sequence[SupportsIndex], npt.NDArray[np.integer[Any]]]
+
+class Error(RuntimeError):
+    """Base class of the database errors that are neither ``ValueError`` (invalid argument)
+    nor ``KeyError`` (missing id). A subclass of ``RuntimeError``."""
+
+class CorruptionError(Error):
+    """A file of the database is damaged, truncated, foreign, or of an unknown format version."""
+
+class BusyError(Error):
+    """The database directory is already open, by another handle or another process."""
+
+class ClosedError(Error):
+    """The handle was closed, poisoned by an earlier failed write, or inherited by a forked
+    child process."""
+
+class IoError(Error):
+    """An operating-system I/O failure or a failure of the storage engine."""
 
 @final
 class DistanceMetric:
@@ -132,7 +161,8 @@ class LSMVecDB:
     """An open lsm-vec database; create it with :meth:`open`, use it as a context manager to
     close it on exit. Safe to share between threads: the GIL is released during every database
     operation, so searches from several Python threads run in parallel. Every method of a
-    closed database raises ``RuntimeError``."""
+    closed database, or of a handle inherited by a forked child process, raises
+    :class:`ClosedError`. One process owns a database at a time (:class:`BusyError`)."""
 
     @staticmethod
     def open(
@@ -141,9 +171,9 @@ class LSMVecDB:
         """Creates or opens the database in directory ``path`` (created if missing).
 
         With ``opts=None`` an existing database is opened with its stored parameters.
-        Raises ``ValueError`` for invalid options or a stored parameter (dim, metric, m, m_max,
-        vector_storage_type) that differs, ``RuntimeError`` for I/O errors, corruption, or a
-        database already open elsewhere."""
+        Raises ``ValueError`` for invalid options (an empty path included) or a stored
+        parameter that differs, :class:`IoError` for I/O errors, :class:`CorruptionError` for a
+        damaged or foreign file, :class:`BusyError` for a database already open elsewhere."""
     def close(self) -> None:
         """Flushes pending writes and releases the database. Closing twice is not an error."""
     @property

@@ -107,12 +107,18 @@ def test_distance_metric_members():
     assert lsm_vec.DistanceMetric.L2 != lsm_vec.DistanceMetric.Cosine
     assert repr(lsm_vec.DistanceMetric.Cosine) == "DistanceMetric.Cosine"
     assert len({lsm_vec.DistanceMetric.L2, lsm_vec.DistanceMetric.L2}) == 1
+    # members compare equal to their integer codes
+    assert [lsm_vec.DistanceMetric.L2, lsm_vec.DistanceMetric.Cosine,
+            lsm_vec.DistanceMetric.InnerProduct] == [0, 1, 2]
+    assert lsm_vec.DistanceMetric.Cosine != 2
 
+
+ERRORS = ["Error", "CorruptionError", "BusyError", "ClosedError", "IoError"]
 
 PUBLIC = {
     lsm_vec.LSMVecDB: ["open", "close", "insert", "insert_batch", "search_knn",
                        "search_knn_batch", "get", "update", "delete", "flush", "stats",
-                       "print_statistics", "closed", "dim", "path"],
+                       "print_statistics", "closed", "dim", "path", "options"],
     lsm_vec.LSMVecDBOptions: list(SPEC_DEFAULTS),
     lsm_vec.SearchOptions: ["k", "ef_search"],
     lsm_vec.SearchResult: ["id", "distance"],
@@ -126,6 +132,8 @@ def test_every_public_name_has_a_docstring():
         for name in members:
             assert inspect.getdoc(getattr(cls, name)), f"{cls.__name__}.{name}"
     assert inspect.getdoc(lsm_vec.DistanceMetric)
+    for name in ERRORS:
+        assert inspect.getdoc(getattr(lsm_vec, name)), name
 
 
 def test_stubs_and_py_typed_are_shipped():
@@ -136,12 +144,16 @@ def test_stubs_and_py_typed_are_shipped():
         assert f"class {cls.__name__}" in stub
         for name in members:
             assert name in stub, name
+    for name in ERRORS:
+        assert f"class {name}(" in stub, name
     compile(stub, "_lsm_vec.pyi", "exec")
 
 
 def test_module_exports():
     assert set(lsm_vec.__all__) >= {"LSMVecDB", "LSMVecDBOptions", "SearchOptions",
-                                     "SearchResult", "DistanceMetric"}
+                                     "SearchResult", "DistanceMetric", *ERRORS}
+    for name in lsm_vec.__all__:
+        assert hasattr(lsm_vec, name), name
     assert isinstance(lsm_vec.__version__, str)
 
 

@@ -1,7 +1,9 @@
 """The specification's exception mapping: ValueError for invalid arguments, KeyError for a
-missing id, RuntimeError for everything else; messages say what was wrong."""
+missing id, RuntimeError for everything else, as lsm_vec.Error and its subclasses
+CorruptionError / BusyError / ClosedError / IoError; messages say what was wrong."""
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -310,17 +312,51 @@ def test_missing_id_is_key_error(open_db):
         db.get(1)
 
 
-# --- RuntimeError: everything else ------------------------------------------------------
+def test_empty_path_is_value_error_and_opens_nothing(in_tmp_cwd):
+    """``""`` is not the current directory: open refuses it and writes nothing there.
+    (Needs the engine's empty-path check.)"""
+    with pytest.raises(ValueError, match="path"):
+        lsm_vec.LSMVecDB.open("", make_options(DIM))
+    with pytest.raises(ValueError, match="path"):
+        lsm_vec.LSMVecDB.open("")
+    opts = make_options(DIM)
+    opts.reinit = False
+    with pytest.raises(ValueError, match="path"):
+        lsm_vec.LSMVecDB.open("", opts)
+    assert list(in_tmp_cwd.iterdir()) == []
 
 
-def test_second_open_of_same_directory_is_runtime_error(tmp_path):
+# --- RuntimeError: everything else, as lsm_vec.Error and its subclasses -----------------
+
+ERROR_CLASSES = ["CorruptionError", "BusyError", "ClosedError", "IoError"]
+
+
+def test_error_hierarchy():
+    assert issubclass(lsm_vec.Error, RuntimeError)
+    assert lsm_vec.Error.__module__ == "lsm_vec" and lsm_vec.Error.__doc__
+    for name in ERROR_CLASSES:
+        cls = getattr(lsm_vec, name)
+        assert issubclass(cls, lsm_vec.Error) and issubclass(cls, RuntimeError), name
+        assert not issubclass(cls, (ValueError, KeyError)), name
+        assert cls.__module__ == "lsm_vec" and cls.__name__ == name and cls.__doc__, name
+        assert name in lsm_vec.__all__
+        # picklable (multiprocessing sends exceptions back from workers)
+        again = pickle.loads(pickle.dumps(cls("boom")))
+        assert type(again) is cls and str(again) == "boom"
+    assert len({getattr(lsm_vec, n) for n in ERROR_CLASSES}) == 4
+    assert "Error" in lsm_vec.__all__
+
+
+def test_second_open_of_same_directory_is_busy_error(tmp_path):
     path = str(tmp_path / "db")
     db = lsm_vec.LSMVecDB.open(path, make_options(DIM))
     try:
         opts = make_options(DIM)
         opts.reinit = False
-        with pytest.raises(RuntimeError):
+        with pytest.raises(lsm_vec.BusyError, match="already open"):
             lsm_vec.LSMVecDB.open(path, opts)
+        with pytest.raises(RuntimeError):  # the specification's class still catches it
+            lsm_vec.LSMVecDB.open(path)
         db.insert(1, vec())  # the first handle is unaffected
     finally:
         db.close()
@@ -333,8 +369,29 @@ def test_second_open_of_same_directory_is_runtime_error(tmp_path):
 def test_open_on_a_file_is_runtime_error(tmp_path):
     f = tmp_path / "not_a_dir"
     f.write_text("hello")
+    with pytest.raises(lsm_vec.Error):
+        lsm_vec.LSMVecDB.open(str(f), make_options(DIM))
     with pytest.raises(RuntimeError):
         lsm_vec.LSMVecDB.open(str(f), make_options(DIM))
+
+
+def test_unwritable_log_file_is_io_error(tmp_path):
+    opts = make_options(DIM, log_file_path=str(tmp_path / "no-such-dir" / "log.txt"))
+    with pytest.raises(lsm_vec.IoError, match="log"):
+        lsm_vec.LSMVecDB.open(str(tmp_path / "db"), opts)
+
+
+def test_foreign_vector_file_is_corruption_error(tmp_path):
+    """A file at the vector file's place that is not an lsm-vec vector file is never
+    overwritten: open refuses it with CorruptionError naming the file."""
+    path = tmp_path / "db"
+    path.mkdir()
+    (path / "vectors.bin").write_bytes(b"not a vector file" * 300)
+    opts = make_options(DIM)
+    opts.reinit = False
+    with pytest.raises(lsm_vec.CorruptionError, match="vectors.bin"):
+        lsm_vec.LSMVecDB.open(str(path), opts)
+    assert (path / "vectors.bin").read_bytes() == b"not a vector file" * 300
 
 
 def test_closed_database_raises_never_crashes(open_db):
@@ -360,6 +417,10 @@ def test_closed_database_raises_never_crashes(open_db):
         lambda: db.__enter__(),
     ]
     for call in calls:
-        with pytest.raises(RuntimeError, match="closed"):
+        with pytest.raises(lsm_vec.ClosedError, match="closed"):
             call()
+        with pytest.raises(RuntimeError, match="closed"):  # the specification's class
+            call()
+    with pytest.raises(lsm_vec.ClosedError):
+        db.options
     assert "closed=True" in repr(db)

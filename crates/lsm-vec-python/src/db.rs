@@ -10,14 +10,15 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::convert::{id_arg, ids_arg, uint_arg, MatrixArg, VectorArg};
-use crate::errors::IntoPyResult;
+use crate::errors::{closed_err, IntoPyResult};
 use crate::options::{resolve_search, PyDbOptions, PySearchResult};
 
 /// An open lsm-vec database. Create it with :meth:`LSMVecDB.open`; use it as a context manager
 /// (``with LSMVecDB.open(path, opts) as db:``) to close it on exit.
 ///
 /// The handle is safe to share between threads: searches run in parallel with each other and
-/// with one writer. Every method of a closed database raises ``RuntimeError``.
+/// with one writer. Every method of a closed database raises :class:`ClosedError` (a
+/// ``RuntimeError``), and so does every method of a handle inherited by a forked child process.
 #[pyclass(frozen, name = "LSMVecDB", module = "lsm_vec")]
 pub struct PyLsmVecDb {
     db: LsmVecDb,
@@ -73,7 +74,7 @@ fn stats_dict<'py>(py: Python<'py>, s: &Stats) -> PyResult<Bound<'py, PyDict>> {
 impl PyLsmVecDb {
     fn check_open(&self) -> PyResult<()> {
         if self.db.is_closed() {
-            Err(PyRuntimeError::new_err("database is closed"))
+            Err(closed_err())
         } else {
             Ok(())
         }
@@ -85,7 +86,8 @@ impl PyLsmVecDb {
     /// ``LSMVecDB.open(path, opts)``: creates or opens the database in directory ``path``
     /// (created if missing). With ``opts=None``, opens an existing database with the parameters
     /// stored in it. ``ValueError`` for invalid options or a parameter that differs from the
-    /// stored one, ``RuntimeError`` for I/O errors, corruption or a database already open.
+    /// stored one; :class:`IoError`, :class:`CorruptionError` or :class:`BusyError` (a database
+    /// already open elsewhere), all subclasses of :class:`Error` and ``RuntimeError``.
     #[staticmethod]
     #[pyo3(signature = (path, opts = None))]
     fn open(

@@ -1,26 +1,90 @@
 //! The exception mapping of the specification, driven by [`lsm_vec::Error::kind`]:
 //!
-//! | engine kind       | Python exception |
-//! |-------------------|------------------|
-//! | `InvalidArgument` | `ValueError`     |
-//! | `NotFound`        | `KeyError`       |
-//! | anything else     | `RuntimeError`   |
+//! | engine kind       | Python exception                              |
+//! |-------------------|-----------------------------------------------|
+//! | `InvalidArgument` | `ValueError`                                  |
+//! | `NotFound`        | `KeyError`                                    |
+//! | `Corruption`      | `lsm_vec.CorruptionError`                     |
+//! | `Busy`            | `lsm_vec.BusyError`                           |
+//! | `Closed`          | `lsm_vec.ClosedError`                         |
+//! | `IoError`         | `lsm_vec.IoError`                             |
+//! | any kind added later | `lsm_vec.Error`                            |
 //!
+//! `lsm_vec.Error` subclasses `RuntimeError` and is the base of the four others, so
+//! `except RuntimeError` (the specification's "everything else") still catches them all.
 //! The message is the engine's `Display` text, which says what was wrong.
 
-use lsm_vec::{Error, ErrorKind};
+use lsm_vec::ErrorKind;
 use pyo3::exceptions::{PyKeyError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
 use pyo3::PyErr;
 
+pyo3::create_exception!(
+    lsm_vec,
+    Error,
+    PyRuntimeError,
+    "Base class of the database errors that are neither ``ValueError`` (invalid argument) nor \
+     ``KeyError`` (missing id): I/O, corruption, a database open elsewhere, a closed handle. A \
+     subclass of ``RuntimeError``."
+);
+pyo3::create_exception!(
+    lsm_vec,
+    CorruptionError,
+    Error,
+    "A file of the database is damaged, truncated, foreign, or of an unknown format version. \
+     The message names the file."
+);
+pyo3::create_exception!(
+    lsm_vec,
+    BusyError,
+    Error,
+    "The database directory is already open, by another handle in this process or by another \
+     process (one process owns a database at a time)."
+);
+pyo3::create_exception!(
+    lsm_vec,
+    ClosedError,
+    Error,
+    "The handle cannot be used: it was closed, an earlier failed write poisoned it (reopen the \
+     database), or it was inherited by a forked child process (open the database in the child)."
+);
+pyo3::create_exception!(
+    lsm_vec,
+    IoError,
+    Error,
+    "An operating-system I/O failure or a failure of the storage engine (for example a full \
+     disk)."
+);
+
+/// Adds the exception classes to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("Error", py.get_type::<Error>())?;
+    m.add("CorruptionError", py.get_type::<CorruptionError>())?;
+    m.add("BusyError", py.get_type::<BusyError>())?;
+    m.add("ClosedError", py.get_type::<ClosedError>())?;
+    m.add("IoError", py.get_type::<IoError>())?;
+    Ok(())
+}
+
 /// Converts an engine error into the Python exception the specification maps it to.
-pub fn to_py_err(e: Error) -> PyErr {
+pub fn to_py_err(e: lsm_vec::Error) -> PyErr {
     let msg = e.to_string();
     match e.kind() {
         ErrorKind::InvalidArgument => PyValueError::new_err(msg),
         ErrorKind::NotFound => PyKeyError::new_err(msg),
-        // IoError, Corruption, Busy, Closed and any kind added later.
-        _ => PyRuntimeError::new_err(msg),
+        ErrorKind::Corruption => CorruptionError::new_err(msg),
+        ErrorKind::Busy => BusyError::new_err(msg),
+        ErrorKind::Closed => ClosedError::new_err(msg),
+        ErrorKind::IoError => IoError::new_err(msg),
+        // Any kind added later.
+        _ => Error::new_err(msg),
     }
+}
+
+/// The error of a call on a closed handle (the engine's own message).
+pub fn closed_err() -> PyErr {
+    to_py_err(lsm_vec::Error::Closed)
 }
 
 /// `.map_err(to_py_err)` in one word.
@@ -29,7 +93,7 @@ pub trait IntoPyResult<T> {
     fn py(self) -> pyo3::PyResult<T>;
 }
 
-impl<T> IntoPyResult<T> for Result<T, Error> {
+impl<T> IntoPyResult<T> for Result<T, lsm_vec::Error> {
     fn py(self) -> pyo3::PyResult<T> {
         self.map_err(to_py_err)
     }

@@ -19,5 +19,6 @@ fn _lsm_vec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<options::PySearchOptions>()?;
     m.add_class::<options::PySearchResult>()?;
     m.add_class::<db::PyLsmVecDb>()?;
+    errors::register(m)?;
     Ok(())
 }
