@@ -27,8 +27,10 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {}
 
 impl From<lsm_vec::Error> for CliError {
+    /// The engine's message as it is: `main` already prefixes every error with
+    /// `lsm-vec: error: `.
     fn from(e: lsm_vec::Error) -> Self {
-        CliError(format!("lsm-vec: {e}"))
+        CliError(e.to_string())
     }
 }
 
