@@ -91,6 +91,12 @@ pub struct IndexArgs {
     /// Seed of the HNSW level generator.
     #[arg(long = "random-seed", default_value_t = 12345)]
     pub random_seed: u64,
+    /// Compressed codes in memory for navigation: none or sq8 (default: the engine's).
+    #[arg(long)]
+    pub quantization: Option<String>,
+    /// With codes: candidates re-scored with the full vectors per search (0 = automatic).
+    #[arg(long, default_value_t = 0)]
+    pub rerank: usize,
 }
 
 impl IndexArgs {
@@ -115,6 +121,10 @@ impl IndexArgs {
         o.sync_writes = self.sync;
         o.enable_batch_read = !self.no_batch_read;
         o.random_seed = self.random_seed;
+        if let Some(q) = &self.quantization {
+            o.quantization = q.parse()?;
+        }
+        o.rerank = self.rerank;
         o.vec_file_capacity = capacity_hint.max(1);
         o.enable_stats = true;
         o.validate()?;

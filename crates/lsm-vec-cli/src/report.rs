@@ -238,7 +238,7 @@ pub fn options_json(o: &lsm_vec::DbOptions) -> serde_json::Value {
         "enable_batch_read": o.enable_batch_read, "vector_file_path": o.vector_file_path,
         "log_file_path": o.log_file_path, "k": o.k, "ef_search": o.ef_search,
         "edge_cache_size": o.edge_cache_size, "lsm_cache_bytes": o.lsm_cache_bytes,
-        "sync_writes": o.sync_writes,
+        "sync_writes": o.sync_writes, "quantization": o.quantization.name(), "rerank": o.rerank,
     })
 }
 

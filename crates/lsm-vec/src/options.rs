@@ -107,6 +107,44 @@ impl VectorStorageType {
     }
 }
 
+/// Compressed codes kept in memory for navigation (`quantization`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Quantization {
+    /// No codes: searches score the full vectors (read through the page cache).
+    None,
+    /// One byte per dimension (per-dimension offset and scale, trained on the data): searches
+    /// navigate on the codes in memory and re-rank the best candidates with the full vectors.
+    #[default]
+    Sq8,
+}
+
+impl Quantization {
+    /// Stable name, as used by the bindings and the CLI (`"none"`, `"sq8"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantization::None => "none",
+            Quantization::Sq8 => "sq8",
+        }
+    }
+}
+
+impl fmt::Display for Quantization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Quantization {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" => Ok(Quantization::None),
+            "sq8" => Ok(Quantization::Sq8),
+            _ => Err(Error::invalid(format!("unknown quantization {s:?} (expected \"none\" or \"sq8\")"))),
+        }
+    }
+}
+
 /// Options of [`crate::LsmVecDb::open`]. Field names and defaults follow the specification.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DbOptions {
@@ -160,6 +198,12 @@ pub struct DbOptions {
     /// fsync the vector file and the journal on every write, so acknowledged writes survive a
     /// power loss (default false: they survive a process crash, like RocksDB's default).
     pub sync_writes: bool,
+    /// Compressed codes in memory (default [`Quantization::Sq8`]). A tuning knob: codes are
+    /// derived from the vectors at open, so it may change at every open.
+    pub quantization: Quantization,
+    /// With codes: how many of the best candidates a search re-scores with the full vectors
+    /// (at least `k`); 0 (default) = automatic ([`DbOptions::rerank_for`]).
+    pub rerank: usize,
 }
 
 impl Default for DbOptions {
@@ -185,11 +229,22 @@ impl Default for DbOptions {
             edge_cache_size: 1 << 20,
             lsm_cache_bytes: 8 * 1024 * 1024,
             sync_writes: false,
+            quantization: Quantization::Sq8,
+            rerank: 0,
         }
     }
 }
 
 impl DbOptions {
+    /// The number of candidates a search with `k` and pool `ef` re-scores exactly.
+    pub fn rerank_for(&self, k: usize, ef: usize) -> usize {
+        if self.rerank > 0 {
+            self.rerank.max(k)
+        } else {
+            k.max(ef / 2)
+        }
+    }
+
     /// Options with the given dimension and every other field at its default.
     pub fn new(dim: usize) -> Self {
         DbOptions { dim, ..Default::default() }

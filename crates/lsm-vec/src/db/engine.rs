@@ -23,7 +23,8 @@ use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::graph::{EdgeCache, IdHashBuilder, LsmStore, StoreWrite};
 use crate::hnsw::{self, Params, Visited};
-use crate::options::{DbOptions, DistanceMetric, SearchOptions, SearchResult};
+use crate::options::{DbOptions, DistanceMetric, Quantization, SearchOptions, SearchResult};
+use crate::quant::{self, Codes, Sq8};
 use crate::stats::{Counters, Stats};
 use crate::vectors::{checksum, SlotAllocator, VectorFile};
 
@@ -354,6 +355,56 @@ impl Engine {
         self.commit(w, changes)
     }
 
+    /// Trains the quantizer once `quant::TRAIN_MIN` graph nodes exist, and retrains it when
+    /// their number doubled since (up to `quant::RETRAIN_MAX`) or the data drifted out of the
+    /// trained range (see `quant`). The parameters are committed (`meta/sq8`), then the codes
+    /// of every graph node are computed from the vector file and installed at once.
+    pub(super) fn maybe_train_codes(&self, w: &mut WriterState) -> Result<()> {
+        if self.opts.quantization == Quantization::None {
+            return Ok(());
+        }
+        let graph_nodes = {
+            let st = self.read_state();
+            let n = st.live - st.twins.values().map(|t| t.len()).sum::<usize>();
+            let due = match &st.codes {
+                None => n >= quant::TRAIN_MIN,
+                Some(c) => (n >= 2 * c.trained_on && c.trained_on < quant::RETRAIN_MAX) || c.drifted(),
+            };
+            if !due {
+                return Ok(());
+            }
+            n
+        };
+        let mut items = self.graph_records();
+        let (mut ids, mut vecs) = (Vec::with_capacity(items.len()), Vec::with_capacity(items.len() * self.opts.dim));
+        self.vectors.read_verified(&mut items, |id, v| {
+            ids.push(id);
+            vecs.extend_from_slice(v);
+        })?;
+        let dim = self.opts.dim;
+        let sq = Sq8::train(dim, vecs.chunks_exact(dim));
+        self.commit(
+            w,
+            Changes { writes: vec![StoreWrite::Meta(meta::KEY_SQ8, sq.encode_params())], ..Default::default() },
+        )?;
+        let mut codes = Codes::new(sq, self.opts.metric, graph_nodes);
+        for (&id, v) in ids.iter().zip(vecs.chunks_exact(dim)) {
+            codes.set(id, v);
+        }
+        codes.reset_drift();
+        self.log(&format!("quantizer trained on {graph_nodes} vectors"));
+        self.write_state().codes = Some(codes);
+        Ok(())
+    }
+
+    /// (slot, checksum, internal id) of every live graph node.
+    fn graph_records(&self) -> Vec<(u32, u32, u32)> {
+        let st = self.read_state();
+        (0..st.nodes.len() as u32)
+            .filter_map(|id| st.live_slot(id).and_then(|_| st.node(id)).map(|n| (n.slot, n.checksum, id)))
+            .collect()
+    }
+
     /// Commits `changes` (plus the next sequence number) and applies them in memory.
     ///
     /// A failure before the batch reaches the LSM (the vector file's fsync) leaves the write
@@ -361,8 +412,21 @@ impl Engine {
     /// Either way the handle is poisoned: the in-memory state may no longer match the disk, so
     /// only a reopen can be trusted.
     fn commit(&self, w: &mut WriterState, changes: Changes) -> Result<()> {
-        let Changes { mut writes, adj0, upper, nodes, ids, entry, indeg, ghosts, freed_slots, written_slots, twins, counters } =
-            changes;
+        let Changes {
+            mut writes,
+            adj0,
+            upper,
+            nodes,
+            ids,
+            entry,
+            indeg,
+            ghosts,
+            freed_slots,
+            written_slots,
+            twins,
+            encode,
+            counters,
+        } = changes;
         let sync = self.opts.sync_writes;
         let fail = |e: Error| {
             self.poisoned.store(true, Relaxed);
@@ -406,6 +470,11 @@ impl Engine {
         }
         for (head, twin, add) in twins {
             st.set_twin(head, twin, add);
+        }
+        if let Some(codes) = st.codes.as_mut() {
+            for (id, v) in &encode {
+                codes.set(*id, v);
+            }
         }
         for (ext, id) in ids {
             match id {
@@ -513,10 +582,13 @@ impl Engine {
             }
         };
         self.commit(&mut w, changes)?;
-        // The mutation is committed: a failing connectivity check (its own commit poisons the
-        // handle if that is what failed) must not report it as failed.
+        // The mutation is committed: a failing connectivity check or training (their own
+        // commit poisons the handle if that is what failed) must not report it as failed.
         if let Err(e) = self.maybe_check_connectivity(&mut w) {
             self.log(&format!("connectivity check failed: {e}"));
+        }
+        if let Err(e) = self.maybe_train_codes(&mut w) {
+            self.log(&format!("training the quantizer failed: {e}"));
         }
         let (count, latency) = match op {
             Op::Insert => (&self.counters.inserts, &self.counters.insert_latency),
@@ -617,20 +689,36 @@ impl Engine {
             let state = self.read_state();
             let mut view = self.view(&state);
             let pq = self.metric.prepare(q);
-            let found = hnsw::knn(&mut view, &pq, so.ef_search.max(so.k), &mut visited);
+            let ef = so.ef_search.max(so.k);
+            if self.opts.quantization != Quantization::None {
+                view.code_query = state.codes.as_ref().map(|c| c.prepare(self.metric, q));
+            }
+            let approx = view.code_query.is_some();
+            let found = hnsw::knn(&mut view, &pq, ef, &mut visited);
+            view.code_query = None;
             let found = found.and_then(|found| {
-                // Each graph node is followed by its twins (same vector, same distance); every
-                // returned record is checked against its checksum.
+                // The best candidates are re-scored with the full vectors (checked against their
+                // checksums): all returned distances are exact. Without codes the traversal's
+                // scores are exact already and only the returned records are read again.
+                let r = if approx { self.opts.rerank_for(so.k, ef) } else { so.k }.min(found.len());
+                let ids: Vec<u32> = found[..r].iter().map(|&(_, id)| id).collect();
+                let mut exact = Vec::with_capacity(r);
+                view.exact_verified(&pq, &ids, &mut exact)?;
+                let mut best: Vec<(f32, u32)> = exact.into_iter().zip(ids).collect();
+                best.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                // Each graph node is followed by its twins (same vector, same distance).
                 let mut out = Vec::with_capacity(so.k);
-                'all: for (s, id) in found {
-                    for x in std::iter::once(id).chain(state.twins_of(id).iter().copied()) {
+                'all: for (s, id) in best {
+                    for (j, x) in std::iter::once(id).chain(state.twins_of(id).iter().copied()).enumerate() {
                         if out.len() >= so.k {
                             break 'all;
                         }
                         let n = *state.node(x).ok_or_else(|| {
                             Error::corruption(self.vectors.path(), None, format!("search reached free id {x}"))
                         })?;
-                        view.verified(x, &n, None)?;
+                        if j > 0 {
+                            view.verified(x, &n, None)?;
+                        }
                         out.push(SearchResult { id: n.ext_id, distance: self.metric.report(s) });
                     }
                 }

@@ -17,6 +17,8 @@ pub(crate) const KEY_PARAMS: &str = "params";
 pub(crate) const KEY_ENTRY: &str = "entry";
 /// u64 sequence number of the last committed mutation (written by every batch).
 pub(crate) const KEY_SEQ: &str = "seq";
+/// The SQ8 quantizer's parameters (`quant::Sq8::encode_params`), once trained.
+pub(crate) const KEY_SQ8: &str = "sq8";
 /// u64 instance id of a database being created (written before its vector file is).
 pub(crate) const KEY_PENDING: &str = "pending";
 

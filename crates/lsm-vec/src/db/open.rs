@@ -28,7 +28,8 @@ use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::graph::{EdgeCache, IdHashBuilder, LsmStore, StoreWrite};
 use crate::hnsw::Params;
-use crate::options::DbOptions;
+use crate::options::{DbOptions, Quantization};
+use crate::quant::{Codes, Sq8};
 use crate::stats::Counters;
 use crate::vectors::{checksum, Header, SlotAllocator, VectorFile, HEADER_BYTES};
 
@@ -389,6 +390,7 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
         twins: HashMap::with_hasher(IdHashBuilder),
         entry: None,
         live: 0,
+        codes: None,
     };
     let mut alloc = SlotAllocator::new(vectors.layout);
     let edges = EdgeCache::new(opts.edge_cache_size);
@@ -421,7 +423,29 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
                 }
             }
         } else {
-            vectors.verify_records(&mut checks)?;
+            // Every referenced record is checked once; with a trained quantizer the same pass
+            // computes the codes of the graph nodes.
+            let mut codes = match (opts.quantization, store.meta(meta::KEY_SQ8)?) {
+                (Quantization::None, _) | (_, None) => None,
+                (_, Some(b)) => {
+                    let sq = Sq8::decode_params(&b)
+                        .filter(|q| q.dim() == opts.dim)
+                        .ok_or_else(|| Error::corruption(&lsm, None, "undecodable sq8 record in meta"))?;
+                    Some(Codes::new(sq, opts.metric, 0))
+                }
+            };
+            vectors.read_verified(&mut checks, |id, v| {
+                if let Some(c) = codes.as_mut() {
+                    if state.slots[id as usize] != TWIN {
+                        c.set(id, v);
+                        c.trained_on += 1;
+                    }
+                }
+            })?;
+            if let Some(c) = codes.as_mut() {
+                c.reset_drift();
+            }
+            state.codes = codes;
         }
         for id in 0..state.nodes.len() as u32 {
             if let Some(h) = state.node(id).and_then(|n| n.head) {
@@ -513,6 +537,7 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
     if !is_new {
         let mut w = lock_mutex(&engine.writer);
         engine.maybe_check_connectivity(&mut w)?;
+        engine.maybe_train_codes(&mut w)?;
     }
     Ok(engine)
 }

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::graph::codec::NodeRecord;
 use crate::graph::{EdgeCache, IdHashBuilder, LsmStore, StoreWrite};
 use crate::hnsw::{self, Graph, GraphMut};
+use crate::quant::{CodeQuery, Codes};
 use crate::stats::OpCounters;
 use crate::vectors::VectorFile;
 
@@ -42,6 +43,8 @@ pub(crate) struct IndexState {
     pub upper: HashMap<u32, Vec<Vec<u32>>, IdHashBuilder>,
     pub entry: Option<(u32, usize)>,
     pub live: usize,
+    /// Codes of every graph node, once the quantizer is trained (`quant`).
+    pub codes: Option<Codes>,
 }
 
 impl IndexState {
@@ -120,6 +123,8 @@ pub(crate) struct View<'a> {
     pub metric: Metric,
     pub batch_read: bool,
     pub c: OpCounters,
+    /// Set by a search: score with the in-memory codes instead of the vectors.
+    pub code_query: Option<CodeQuery>,
     slots: Vec<u32>,
     misses: Vec<u32>,
     scratch: Vec<f32>,
@@ -142,6 +147,7 @@ impl<'a> View<'a> {
             metric,
             batch_read,
             c: OpCounters::default(),
+            code_query: None,
             slots: Vec::new(),
             misses: Vec::new(),
             scratch: Vec::new(),
@@ -165,6 +171,34 @@ impl<'a> View<'a> {
             Ok(())
         } else {
             Err(vectors.bad_record(n.slot, id))
+        }
+    }
+
+    /// Exact scores of graph nodes `ids` against `q`, reading their records grouped by page
+    /// and checking each against its checksum (the re-rank of a search).
+    pub fn exact_verified(&mut self, q: &Query<'_>, ids: &[u32], out: &mut Vec<f32>) -> Result<()> {
+        self.slots.clear();
+        self.slots.extend(ids.iter().map(|&id| self.state.node(id).map(|n| n.slot).unwrap_or(u32::MAX)));
+        if let Some(i) = self.slots.iter().position(|&s| s == u32::MAX) {
+            return Err(Error::corruption(self.vectors.path(), None, format!("internal id {} has no node record", ids[i])));
+        }
+        out.clear();
+        out.resize(ids.len(), 0.0);
+        let mut bad = None;
+        let metric = self.metric;
+        let state = self.state;
+        let View { vectors, batch_read, slots, misses, scratch, c, .. } = self;
+        vectors.for_each_record(slots, *batch_read, misses, scratch, &mut c.io, |i, r| {
+            let ok = state.node(ids[i]).is_some_and(|n| crate::vectors::checksum(r) == n.checksum);
+            if !ok && bad.is_none() {
+                bad = Some(i);
+            }
+            out[i] = hnsw::sane(metric.score(q, r));
+        })?;
+        c.distance_computations += ids.len() as u64;
+        match bad {
+            Some(i) => Err(vectors.bad_record(slots[i], ids[i])),
+            None => Ok(()),
         }
     }
 
@@ -222,6 +256,16 @@ impl Graph for View<'_> {
     }
 
     fn scores(&mut self, q: &Query<'_>, ids: &[u32], out: &mut Vec<f32>) -> Result<()> {
+        if let (Some(cq), Some(codes)) = (&self.code_query, &self.state.codes) {
+            out.clear();
+            for &id in ids {
+                if self.state.live_slot(id).is_none() {
+                    return Err(Error::corruption(self.vectors.path(), None, format!("internal id {id} has no node record")));
+                }
+                out.push(hnsw::sane(codes.score(cq, id)));
+            }
+            return Ok(());
+        }
         self.slots.clear();
         for &id in ids {
             let s = self.slot(id)?;
@@ -273,6 +317,8 @@ pub(crate) struct Changes {
     pub written_slots: Vec<(u32, Vec<f32>)>,
     /// Twins added (`true`) or removed: (head, twin).
     pub twins: Vec<(u32, u32, bool)>,
+    /// New graph nodes and their vectors (to encode).
+    pub encode: Vec<(u32, Vec<f32>)>,
     pub counters: OpCounters,
 }
 
@@ -562,6 +608,7 @@ impl<'a> Txn<'a> {
         ch.freed_slots = self.freed_slots;
         ch.written_slots = self.written_slots;
         ch.twins = self.twins;
+        ch.encode = self.vecs.into_iter().collect();
         ch
     }
 }

@@ -19,6 +19,8 @@ struct Kernels {
     name: &'static str,
     l2_sq: fn(&[f32], &[f32]) -> f32,
     dot: fn(&[f32], &[f32]) -> f32,
+    sq8_l2: fn(&[f32], &[f32], &[u8]) -> f32,
+    sq8_dot: fn(&[f32], &[u8]) -> f32,
 }
 
 fn kernels() -> &'static Kernels {
@@ -27,10 +29,16 @@ fn kernels() -> &'static Kernels {
         #[cfg(target_arch = "x86_64")]
         {
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                return Kernels { name: "avx2+fma", l2_sq: x86_avx2::l2_sq, dot: x86_avx2::dot };
+                return Kernels {
+                    name: "avx2+fma",
+                    l2_sq: x86_avx2::l2_sq,
+                    dot: x86_avx2::dot,
+                    sq8_l2: x86_avx2::sq8_l2,
+                    sq8_dot: x86_avx2::sq8_dot,
+                };
             }
         }
-        Kernels { name: "scalar", l2_sq: scalar::l2_sq, dot: scalar::dot }
+        Kernels { name: "scalar", l2_sq: scalar::l2_sq, dot: scalar::dot, sq8_l2: scalar::sq8_l2, sq8_dot: scalar::sq8_dot }
     })
 }
 
@@ -46,6 +54,32 @@ pub fn l2_sq(a: &[f32], b: &[f32]) -> f32 {
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "vector lengths differ");
     (kernels().dot)(a, b)
+}
+
+/// Squared L2 between a query minus the SQ8 offsets (`qd`) and SQ8 code `c` with per-dimension
+/// `scale`: `sum (qd[i] - scale[i] * c[i])^2`. Panics if lengths differ.
+#[inline]
+pub fn sq8_l2(qd: &[f32], scale: &[f32], c: &[u8]) -> f32 {
+    assert!(qd.len() == scale.len() && qd.len() == c.len(), "vector lengths differ");
+    (kernels().sq8_l2)(qd, scale, c)
+}
+
+/// Dot product of a pre-scaled query `qs` (query times the SQ8 scales) and SQ8 code `c`.
+/// Panics if lengths differ.
+#[inline]
+pub fn sq8_dot(qs: &[f32], c: &[u8]) -> f32 {
+    assert_eq!(qs.len(), c.len(), "vector lengths differ");
+    (kernels().sq8_dot)(qs, c)
+}
+
+/// Reference (scalar) [`sq8_l2`].
+pub fn sq8_l2_scalar(qd: &[f32], scale: &[f32], c: &[u8]) -> f32 {
+    scalar::sq8_l2(qd, scale, c)
+}
+
+/// Reference (scalar) [`sq8_dot`].
+pub fn sq8_dot_scalar(qs: &[f32], c: &[u8]) -> f32 {
+    scalar::sq8_dot(qs, c)
 }
 
 /// Reference (scalar) squared Euclidean distance.
@@ -144,6 +178,24 @@ mod tests {
             assert!((r1 - r2).abs() <= 1e-4 * r1.abs().max(1.0), "dot d={d}: {r1} vs {r2}");
         }
         eprintln!("kernel in use: {}", kernel_name());
+    }
+
+    #[test]
+    fn sq8_kernels_match_scalar_reference_on_odd_dimensions() {
+        for &d in &[1usize, 2, 3, 7, 8, 9, 15, 16, 17, 31, 97, 128, 384, 1000, 1536] {
+            let (a, b) = vecs(d, d as u64 + 7);
+            let c: Vec<u8> = b.iter().map(|x| ((x + 1.0) * 127.0) as u8).collect();
+            let scale: Vec<f32> = a.iter().map(|x| x.abs() * 0.01 + 0.001).collect();
+            let (r1, r2) = (sq8_l2_scalar(&a, &scale, &c), sq8_l2(&a, &scale, &c));
+            assert!((r1 - r2).abs() <= 1e-4 * r1.abs().max(1.0), "sq8 l2 d={d}: {r1} vs {r2}");
+            // The reference itself against a plain f64 computation.
+            let exact: f64 = (0..d).map(|i| (a[i] as f64 - scale[i] as f64 * c[i] as f64).powi(2)).sum();
+            assert!((r1 as f64 - exact).abs() <= 1e-4 * exact.max(1.0), "sq8 l2 d={d}: {r1} vs {exact}");
+            let (r1, r2) = (sq8_dot_scalar(&a, &c), sq8_dot(&a, &c));
+            assert!((r1 - r2).abs() <= 1e-4 * r1.abs().max(1.0), "sq8 dot d={d}: {r1} vs {r2}");
+            let exact: f64 = (0..d).map(|i| a[i] as f64 * c[i] as f64).sum();
+            assert!((r1 as f64 - exact).abs() <= 1e-4 * exact.abs().max(1.0), "sq8 dot d={d}: {r1} vs {exact}");
+        }
     }
 
     #[test]

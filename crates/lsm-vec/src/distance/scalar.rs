@@ -36,3 +36,42 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     }
     s
 }
+
+/// `sum_i (qd[i] - scale[i] * c[i])^2`: squared L2 between a query (minus the quantizer's
+/// offsets) and an SQ8 code.
+pub fn sq8_l2(qd: &[f32], scale: &[f32], c: &[u8]) -> f32 {
+    let n = qd.len().min(scale.len()).min(c.len());
+    let mut acc = [0.0f32; 4];
+    let chunks = n / 4;
+    for i in 0..chunks {
+        for j in 0..4 {
+            let k = i * 4 + j;
+            let d = qd[k] - scale[k] * c[k] as f32;
+            acc[j] += d * d;
+        }
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for k in chunks * 4..n {
+        let d = qd[k] - scale[k] * c[k] as f32;
+        s += d * d;
+    }
+    s
+}
+
+/// `sum_i qs[i] * c[i]`: dot product of a (pre-scaled) query and an SQ8 code.
+pub fn sq8_dot(qs: &[f32], c: &[u8]) -> f32 {
+    let n = qs.len().min(c.len());
+    let mut acc = [0.0f32; 4];
+    let chunks = n / 4;
+    for i in 0..chunks {
+        for j in 0..4 {
+            let k = i * 4 + j;
+            acc[j] += qs[k] * c[k] as f32;
+        }
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for k in chunks * 4..n {
+        s += qs[k] * c[k] as f32;
+    }
+    s
+}

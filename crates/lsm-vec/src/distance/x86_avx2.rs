@@ -14,6 +14,76 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     unsafe { dot_impl(a, b) }
 }
 
+pub fn sq8_l2(qd: &[f32], scale: &[f32], c: &[u8]) -> f32 {
+    // SAFETY: as above, the CPU supports avx2 and fma.
+    unsafe { sq8_l2_impl(qd, scale, c) }
+}
+
+pub fn sq8_dot(qs: &[f32], c: &[u8]) -> f32 {
+    // SAFETY: as above, the CPU supports avx2 and fma.
+    unsafe { sq8_dot_impl(qs, c) }
+}
+
+/// Loads the first 8 bytes of `c` and widens them to 8 floats (panics if it has fewer).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn load8_u8(c: &[u8]) -> __m256 {
+    let c = &c[..8];
+    // SAFETY: `c` holds exactly 8 bytes, and `_mm_loadl_epi64` reads 8 bytes (unaligned).
+    let b = unsafe { _mm_loadl_epi64(c.as_ptr().cast::<__m128i>()) };
+    _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b))
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn sq8_l2_impl(qd: &[f32], scale: &[f32], c: &[u8]) -> f32 {
+    let n = qd.len().min(scale.len()).min(c.len());
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    while i + 16 <= n {
+        let d0 = _mm256_fnmadd_ps(load8(&scale[i..]), load8_u8(&c[i..]), load8(&qd[i..]));
+        let d1 = _mm256_fnmadd_ps(load8(&scale[i + 8..]), load8_u8(&c[i + 8..]), load8(&qd[i + 8..]));
+        acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+        acc1 = _mm256_fmadd_ps(d1, d1, acc1);
+        i += 16;
+    }
+    if i + 8 <= n {
+        let d0 = _mm256_fnmadd_ps(load8(&scale[i..]), load8_u8(&c[i..]), load8(&qd[i..]));
+        acc0 = _mm256_fmadd_ps(d0, d0, acc0);
+        i += 8;
+    }
+    let mut s = hsum(_mm256_add_ps(acc0, acc1));
+    while i < n {
+        let d = qd[i] - scale[i] * c[i] as f32;
+        s += d * d;
+        i += 1;
+    }
+    s
+}
+
+#[target_feature(enable = "avx2,fma")]
+fn sq8_dot_impl(qs: &[f32], c: &[u8]) -> f32 {
+    let n = qs.len().min(c.len());
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    while i + 16 <= n {
+        acc0 = _mm256_fmadd_ps(load8(&qs[i..]), load8_u8(&c[i..]), acc0);
+        acc1 = _mm256_fmadd_ps(load8(&qs[i + 8..]), load8_u8(&c[i + 8..]), acc1);
+        i += 16;
+    }
+    if i + 8 <= n {
+        acc0 = _mm256_fmadd_ps(load8(&qs[i..]), load8_u8(&c[i..]), acc0);
+        i += 8;
+    }
+    let mut s = hsum(_mm256_add_ps(acc0, acc1));
+    while i < n {
+        s += qs[i] * c[i] as f32;
+        i += 1;
+    }
+    s
+}
+
 /// Loads the first 8 floats of `s` (panics if it has fewer; callers guarantee 8).
 #[target_feature(enable = "avx2,fma")]
 #[inline]

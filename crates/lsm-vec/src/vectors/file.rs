@@ -237,10 +237,11 @@ impl VectorFile {
         self.sync()
     }
 
-    /// Verifies the records of `items` (`(slot, checksum, internal id)`) against their
-    /// checksums, reading the file sequentially in large chunks (not through the page cache).
-    /// The first mismatch is `Corruption` naming the file, the offset and the internal id.
-    pub fn verify_records(&self, items: &mut [(u32, u32, u32)]) -> Result<()> {
+    /// Reads the records of `items` (`(slot, checksum, internal id)`, sorted here by slot),
+    /// checks each against its checksum and calls `f(internal id, record)`. The file is read
+    /// sequentially in large chunks (not through the page cache). The first mismatch is
+    /// `Corruption` naming the file, the offset and the internal id.
+    pub fn read_verified(&self, items: &mut [(u32, u32, u32)], mut f: impl FnMut(u32, &[f32])) -> Result<()> {
         items.sort_unstable_by_key(|&(slot, _, _)| slot);
         const CHUNK: u64 = 1 << 20;
         let rec = self.layout.rec_bytes as u64;
@@ -265,6 +266,7 @@ impl VectorFile {
             if checksum(&tmp) != sum {
                 return Err(self.bad_record(slot, id));
             }
+            f(id, &tmp);
         }
         Ok(())
     }
@@ -550,9 +552,15 @@ mod tests {
                         (slot, checksum(&v), slot + 100)
                     })
                     .collect();
-                f.verify_records(&mut items).unwrap();
+                let mut seen = 0;
+                f.read_verified(&mut items, |id, r| {
+                    assert_eq!(r[0], (id - 100) as f32 * 1000.0);
+                    seen += 1;
+                })
+                .unwrap();
+                assert_eq!(seen, 20);
                 items[7].1 ^= 1;
-                let e = f.verify_records(&mut items).unwrap_err();
+                let e = f.read_verified(&mut items, |_, _| {}).unwrap_err();
                 assert!(e.to_string().contains("internal id 107"), "{e}");
                 assert!(matches!(VectorFile::open(&p, dim, storage, 8, 4), Err(Error::Corruption { .. })));
             }

@@ -1,0 +1,192 @@
+//! Compressed copies of the vectors, kept in memory so that a search can navigate without
+//! reading the vector file: today SQ8 (one byte per dimension, per-dimension offset and scale).
+//!
+//! Codes are *derived* data: they are computed from the vectors when a vector is committed,
+//! when the quantizer is (re)trained, and at open (in the same sequential pass that verifies
+//! every record's checksum). Only the quantizer's parameters are persisted (`meta/sq8`), so
+//! codes can never disagree with the vectors they stand for, and no second crash protocol is
+//! needed. Who calls it: `db` (training, encoding, installing codes) and, through `db::txn`,
+//! the search. It calls `distance` for its kernels.
+//!
+//! Training rule: the quantizer is trained once `TRAIN_MIN` graph nodes exist (before that,
+//! searches use the full vectors), and retrained each time the number of graph nodes doubles
+//! (up to `RETRAIN_MAX`), or when more than 1% of the components encoded since the last
+//! training fell outside the trained range. A value outside the range is clamped to it (code 0
+//! or 255): its code distance is then a little off, and the exact re-rank corrects the order
+//! of the final candidates.
+
+mod sq8;
+
+pub(crate) use sq8::Sq8;
+
+use crate::distance::{self, Metric};
+use crate::options::DistanceMetric;
+
+/// Graph nodes needed before the first training.
+pub(crate) const TRAIN_MIN: usize = 1000;
+/// No doubling retrain past this many trained-on vectors (drift still retrains).
+pub(crate) const RETRAIN_MAX: usize = 1 << 24;
+
+/// Codes of every graph node, indexed by internal id.
+pub(crate) struct Codes {
+    pub sq: Sq8,
+    dim: usize,
+    data: Vec<u8>,
+    /// Exact norms (cosine only).
+    norms: Vec<f32>,
+    cosine: bool,
+    /// Graph nodes the quantizer was trained on.
+    pub trained_on: usize,
+    /// Components encoded / clamped since the training.
+    pub encoded: u64,
+    pub clamped: u64,
+}
+
+impl Codes {
+    pub fn new(sq: Sq8, metric: DistanceMetric, trained_on: usize) -> Codes {
+        let dim = sq.dim();
+        Codes {
+            sq,
+            dim,
+            data: Vec::new(),
+            norms: Vec::new(),
+            cosine: metric == DistanceMetric::Cosine,
+            trained_on,
+            encoded: 0,
+            clamped: 0,
+        }
+    }
+
+    /// Stores the code of `v` for internal id `id`.
+    pub fn set(&mut self, id: u32, v: &[f32]) {
+        let i = id as usize;
+        if self.data.len() < (i + 1) * self.dim {
+            let want = ((i + 1) * self.dim).max(self.data.len() * 5 / 4);
+            self.data.resize(want.next_multiple_of(self.dim), 0);
+            if self.cosine {
+                self.norms.resize(self.data.len() / self.dim, 0.0);
+            }
+        }
+        let clamped = self.sq.encode(v, &mut self.data[i * self.dim..(i + 1) * self.dim]);
+        self.encoded += self.dim as u64;
+        self.clamped += clamped as u64;
+        if self.cosine {
+            self.norms[i] = distance::dot(v, v).sqrt();
+        }
+    }
+
+    /// Forgets the clamping counts (after encoding the training data itself).
+    pub fn reset_drift(&mut self) {
+        self.encoded = 0;
+        self.clamped = 0;
+    }
+
+    /// Whether the data drifted out of the trained range (more than 1% of the components
+    /// encoded since the training were clamped, over at least `TRAIN_MIN` vectors).
+    pub fn drifted(&self) -> bool {
+        self.encoded >= (TRAIN_MIN * self.dim) as u64 && self.clamped * 100 > self.encoded
+    }
+
+    /// Bytes held (codes and norms).
+    pub fn bytes(&self) -> u64 {
+        (self.data.capacity() + self.norms.capacity() * 4) as u64
+    }
+
+    /// Bytes one more vector costs.
+    pub fn bytes_per_vector(dim: usize, metric: DistanceMetric) -> u64 {
+        dim as u64 + if metric == DistanceMetric::Cosine { 4 } else { 0 }
+    }
+
+    fn code(&self, id: u32) -> &[u8] {
+        let i = id as usize * self.dim;
+        &self.data[i..i + self.dim]
+    }
+
+    /// Prepares query `q` (its metric's `prepare`d form) for scoring against codes.
+    pub fn prepare(&self, metric: Metric, q: &[f32]) -> CodeQuery {
+        match metric.0 {
+            DistanceMetric::L2 => CodeQuery::L2 { qd: q.iter().zip(&self.sq.lo).map(|(x, l)| x - l).collect() },
+            m => {
+                let qs: Vec<f32> = q.iter().zip(&self.sq.scale).map(|(x, s)| x * s).collect();
+                let bias = distance::dot(q, &self.sq.lo);
+                let inv_qnorm = if m == DistanceMetric::Cosine {
+                    let n = distance::dot(q, q).sqrt();
+                    if n > 0.0 {
+                        1.0 / n
+                    } else {
+                        0.0
+                    }
+                } else {
+                    1.0
+                };
+                CodeQuery::Dot { qs, bias, inv_qnorm, cosine: m == DistanceMetric::Cosine }
+            }
+        }
+    }
+
+    /// The approximate score (same meaning as `Metric::score`) of graph node `id` for `cq`.
+    #[inline]
+    pub fn score(&self, cq: &CodeQuery, id: u32) -> f32 {
+        let c = self.code(id);
+        match cq {
+            CodeQuery::L2 { qd } => distance::sq8_l2(qd, &self.sq.scale, c),
+            CodeQuery::Dot { qs, bias, inv_qnorm, cosine } => {
+                let d = bias + distance::sq8_dot(qs, c);
+                if *cosine {
+                    let n = self.norms[id as usize];
+                    if n > 0.0 {
+                        1.0 - d * inv_qnorm / n
+                    } else {
+                        1.0
+                    }
+                } else {
+                    -d
+                }
+            }
+        }
+    }
+}
+
+/// A query prepared for code scoring.
+pub(crate) enum CodeQuery {
+    /// `qd = q - lo`.
+    L2 { qd: Vec<f32> },
+    /// `dot(q, x) ≈ bias + sum qs_i c_i` with `qs = q * scale`, `bias = dot(q, lo)`.
+    Dot { qs: Vec<f32>, bias: f32, inv_qnorm: f32, cosine: bool },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_scores_approximate_exact_scores() {
+        let dim = 37;
+        let mut s = 7u64;
+        let mut next = || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        };
+        let vs: Vec<Vec<f32>> = (0..200).map(|_| (0..dim).map(|_| next()).collect()).collect();
+        for metric in [DistanceMetric::L2, DistanceMetric::InnerProduct, DistanceMetric::Cosine] {
+            let sq = Sq8::train(dim, vs.iter().map(|v| v.as_slice()));
+            let mut codes = Codes::new(sq, metric, vs.len());
+            for (i, v) in vs.iter().enumerate() {
+                codes.set(i as u32, v);
+            }
+            assert_eq!(codes.clamped, 0);
+            let m = Metric(metric);
+            let q = &vs[3];
+            let cq = codes.prepare(m, q);
+            for (i, v) in vs.iter().enumerate() {
+                let exact = m.score(&m.prepare(q), v);
+                let approx = codes.score(&cq, i as u32);
+                let tol = match metric {
+                    DistanceMetric::L2 => 0.02 * exact.max(0.1),
+                    _ => 0.05,
+                };
+                assert!((exact - approx).abs() <= tol, "{metric:?} {i}: exact {exact} approx {approx}");
+            }
+        }
+    }
+}
