@@ -154,6 +154,15 @@ static void test_bad_open_arguments(void) {
     CHECK_RC(lsm_vec_open("", &o, &db), LSM_VEC_INVALID_ARGUMENT);
     CHECK_RC(lsm_vec_open_existing(NULL, &db), LSM_VEC_INVALID_ARGUMENT);
     CHECK_RC(lsm_vec_open_existing(p, NULL), LSM_VEC_INVALID_ARGUMENT);
+    /* "" is not the current directory, for either open. */
+    db = (lsm_vec_db_t *)&g_checks;
+    CHECK_RC(lsm_vec_open_existing("", &db), LSM_VEC_INVALID_ARGUMENT);
+    CHECK(db == NULL);
+    CHECK(strstr(lsm_vec_last_error_message(), "empty") != NULL);
+    db = (lsm_vec_db_t *)&g_checks;
+    CHECK_RC(lsm_vec_open("", &o, &db), LSM_VEC_INVALID_ARGUMENT);
+    CHECK(db == NULL);
+    CHECK(strstr(lsm_vec_last_error_message(), "empty") != NULL);
     /* No database there: an error (the engine reports it as INVALID_ARGUMENT), handle NULL. */
     char missing[4200];
     path_in(missing, sizeof missing, "no-such-db");
