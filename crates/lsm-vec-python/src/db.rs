@@ -95,10 +95,7 @@ impl PyLsmVecDb {
         path: std::path::PathBuf,
         opts: Option<PyRef<'_, PyDbOptions>>,
     ) -> PyResult<Self> {
-        let options = match opts {
-            Some(o) => Some(o.to_engine()),
-            None => None,
-        };
+        let options = opts.map(|o| o.to_engine());
         let db = py
             .detach(move || match options {
                 Some(o) => LsmVecDb::open(&path, o),
