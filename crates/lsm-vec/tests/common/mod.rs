@@ -281,3 +281,137 @@ pub const ALL_METRICS: [DistanceMetric; 3] = [
 ];
 pub const ALL_STORAGES: [VectorStorageType; 2] =
     [VectorStorageType::Basic, VectorStorageType::Paged];
+
+// ---------------------------------------------------------------------------------------------
+// File helpers for the tests that copy, move or damage databases (integrity.rs, format_fixtures.rs,
+// relative_vector_path.rs). They work on closed databases only.
+
+/// Recursive copy of a directory (`cp -a` without preserving anything special): every regular
+/// file is copied byte for byte, directories are created, symlinks are followed. A file whose
+/// tail is zeros (fjall preallocates its journal) is copied as a sparse file of the same length,
+/// so copying a database is cheap; its contents read back identical.
+pub fn copy_dir_recursive(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst)
+        .unwrap_or_else(|e| panic!("create {}: {e}", dst.display()));
+    let entries = std::fs::read_dir(src).unwrap_or_else(|e| panic!("read_dir {}: {e}", src.display()));
+    for entry in entries {
+        let entry = entry.unwrap_or_else(|e| panic!("read_dir {}: {e}", src.display()));
+        let from = entry.path();
+        let to = dst.join(entry.file_name());
+        let meta = std::fs::metadata(&from).unwrap_or_else(|e| panic!("stat {}: {e}", from.display()));
+        if meta.is_dir() {
+            copy_dir_recursive(&from, &to);
+        } else {
+            copy_file_sparse(&from, &to);
+        }
+    }
+}
+
+/// Copies one file; trailing zero bytes become a hole of the same length (reads are identical).
+pub fn copy_file_sparse(from: &Path, to: &Path) {
+    let bytes = std::fs::read(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
+    write_sparse(to, &bytes);
+}
+
+/// Writes `bytes` to `path` (replacing it), with the trailing zeros left as a hole.
+pub fn write_sparse(path: &Path, bytes: &[u8]) {
+    let used = used_len(bytes);
+    let f = std::fs::File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    use std::io::Write as _;
+    let mut w = std::io::BufWriter::new(&f);
+    w.write_all(&bytes[..used])
+        .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    w.flush().unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    drop(w);
+    f.set_len(bytes.len() as u64)
+        .unwrap_or_else(|e| panic!("set_len {}: {e}", path.display()));
+}
+
+/// Length of `bytes` without its trailing zeros (the "used part" of a preallocated file).
+pub fn used_len(bytes: &[u8]) -> usize {
+    bytes.iter().rposition(|&b| b != 0).map(|i| i + 1).unwrap_or(0)
+}
+
+/// XORs the byte at `offset` of `path` with `mask` (0xFF flips the whole byte, `1 << b` one bit).
+pub fn xor_byte(path: &Path, offset: u64, mask: u8) {
+    let mut bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let i = offset as usize;
+    assert!(i < bytes.len(), "offset {offset} past the end of {} ({} bytes)", path.display(), bytes.len());
+    bytes[i] ^= mask;
+    write_sparse(path, &bytes);
+}
+
+/// Every file under `dir` (recursively), sorted, as paths.
+pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    fn walk(d: &Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    walk(dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Little-endian bytes of a vector, as the vector file stores its values.
+pub fn f32_le_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Every offset at which `needle` occurs in `haystack`.
+pub fn find_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return Vec::new();
+    }
+    haystack
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Options with `reinit = false` (the reopen of an existing database).
+pub fn reopen_options(dim: usize, metric: DistanceMetric, storage: VectorStorageType) -> DbOptions {
+    let mut o = test_options(dim, metric, storage);
+    o.reinit = false;
+    o
+}
+
+/// Asserts that `db` holds exactly `model`: `len()`, and `get()` of every id returns its vector
+/// bit for bit.
+#[track_caller]
+pub fn assert_db_equals(db: &LsmVecDb, model: &Model, what: &str) {
+    assert_eq!(ok(db.len(), what), model.len(), "{what}: len()");
+    for (&id, v) in model {
+        let got = ok(db.get(id), &format!("{what}: get({id})"));
+        assert!(
+            got.iter().map(|x| x.to_bits()).eq(v.iter().map(|x| x.to_bits())),
+            "{what}: get({id}) = {got:?}, expected {v:?}"
+        );
+    }
+}
+
+/// XORs one byte of `path` in place (a positioned write; the file keeps its inode and length),
+/// for damaging a file that an open handle is using.
+pub fn xor_byte_in_place(path: &Path, offset: u64, mask: u8) {
+    use std::os::unix::fs::FileExt as _;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, offset)
+        .unwrap_or_else(|e| panic!("read {} at {offset}: {e}", path.display()));
+    b[0] ^= mask;
+    f.write_all_at(&b, offset)
+        .unwrap_or_else(|e| panic!("write {} at {offset}: {e}", path.display()));
+}
