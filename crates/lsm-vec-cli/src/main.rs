@@ -97,6 +97,9 @@ pub struct IndexArgs {
     /// With codes: candidates re-scored with the full vectors per search (0 = automatic).
     #[arg(long, default_value_t = 0)]
     pub rerank: usize,
+    /// memory_budget_bytes in MiB: codes, adjacency table and caches share it (0 = no budget).
+    #[arg(long = "memory-budget-mb", default_value_t = 0)]
+    pub memory_budget_mb: u64,
 }
 
 impl IndexArgs {
@@ -125,6 +128,7 @@ impl IndexArgs {
             o.quantization = q.parse()?;
         }
         o.rerank = self.rerank;
+        o.memory_budget_bytes = self.memory_budget_mb << 20;
         o.vec_file_capacity = capacity_hint.max(1);
         o.enable_stats = true;
         o.validate()?;

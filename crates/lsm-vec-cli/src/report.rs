@@ -214,6 +214,11 @@ pub fn stats_json(s: &lsm_vec::Stats) -> serde_json::Value {
         "count": s.count, "dim": s.dim, "metric": s.metric.to_string(),
         "vector_storage_type": s.vector_storage_type.code(), "m": s.m, "m_max": s.m_max,
         "max_level": s.max_level, "upper_layer_nodes": s.upper_layer_nodes,
+        "ghost_nodes": s.ghost_nodes, "twin_nodes": s.twin_nodes,
+        "code_bytes": s.code_bytes, "adjacency_bytes": s.adjacency_bytes,
+        "adjacency_lists": s.adjacency_lists, "page_cache_bytes": s.page_cache_bytes,
+        "edge_cache_bytes": s.edge_cache_bytes, "bookkeeping_bytes": s.bookkeeping_bytes,
+        "memory_bytes": s.memory_bytes, "memory_budget_bytes": s.memory_budget_bytes,
         "vector_file_bytes": s.vector_file_bytes, "lsm_disk_bytes": s.lsm_disk_bytes,
         "searches": s.searches, "inserts": s.inserts, "updates": s.updates, "deletes": s.deletes,
         "vector_pages_read": s.vector_pages_read, "page_cache_hits": s.page_cache_hits,
@@ -239,6 +244,7 @@ pub fn options_json(o: &lsm_vec::DbOptions) -> serde_json::Value {
         "log_file_path": o.log_file_path, "k": o.k, "ef_search": o.ef_search,
         "edge_cache_size": o.edge_cache_size, "lsm_cache_bytes": o.lsm_cache_bytes,
         "sync_writes": o.sync_writes, "quantization": o.quantization.name(), "rerank": o.rerank,
+        "memory_budget_bytes": o.memory_budget_bytes,
     })
 }
 

@@ -204,6 +204,11 @@ pub struct DbOptions {
     /// With codes: how many of the best candidates a search re-scores with the full vectors
     /// (at least `k`); 0 (default) = automatic ([`DbOptions::rerank_for`]).
     pub rerank: usize,
+    /// Memory for the parts that grow with the data (codes, adjacency table, page cache,
+    /// edge cache), split by the rule in the README; 0 (default) = no budget: codes and the
+    /// adjacency table for every vector, caches at their sizes. Explicitly changed cache sizes
+    /// win over the split.
+    pub memory_budget_bytes: u64,
 }
 
 impl Default for DbOptions {
@@ -231,6 +236,7 @@ impl Default for DbOptions {
             sync_writes: false,
             quantization: Quantization::Sq8,
             rerank: 0,
+            memory_budget_bytes: 0,
         }
     }
 }

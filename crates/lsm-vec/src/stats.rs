@@ -178,6 +178,22 @@ pub struct Stats {
     pub ghost_nodes: u64,
     /// Exact duplicates of a graph node, stored without lists and returned with that node.
     pub twin_nodes: u64,
+    /// Memory of the compressed codes (0 without codes).
+    pub code_bytes: u64,
+    /// Memory of the dense layer-0 adjacency table.
+    pub adjacency_bytes: u64,
+    /// Layer-0 lists held by the adjacency table.
+    pub adjacency_lists: u64,
+    /// Memory of the vector page cache (pages held x 4 KiB).
+    pub page_cache_bytes: u64,
+    /// Memory of the decoded adjacency (edge) cache, estimated per list.
+    pub edge_cache_bytes: u64,
+    /// Estimated bookkeeping memory (id map, node table, slots, in-degrees, upper layers).
+    pub bookkeeping_bytes: u64,
+    /// The sum of the parts above.
+    pub memory_bytes: u64,
+    /// The `memory_budget_bytes` option (0 = no budget).
+    pub memory_budget_bytes: u64,
     /// Size of the vector file in bytes.
     pub vector_file_bytes: u64,
     /// Bytes the LSM (journal + tables) uses on disk.
@@ -232,6 +248,18 @@ impl fmt::Display for Stats {
             f,
             "graph: max_level {}  upper-layer nodes {}  ghosts {}  twins {}",
             self.max_level, self.upper_layer_nodes, self.ghost_nodes, self.twin_nodes
+        )?;
+        writeln!(
+            f,
+            "memory: {} bytes (codes {}, adjacency table {} for {} lists, page cache {}, edge cache {}, bookkeeping {}), budget {}",
+            self.memory_bytes,
+            self.code_bytes,
+            self.adjacency_bytes,
+            self.adjacency_lists,
+            self.page_cache_bytes,
+            self.edge_cache_bytes,
+            self.bookkeeping_bytes,
+            if self.memory_budget_bytes == 0 { "none".to_string() } else { self.memory_budget_bytes.to_string() }
         )?;
         writeln!(
             f,

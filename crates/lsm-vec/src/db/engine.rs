@@ -85,6 +85,8 @@ pub(crate) struct Engine {
     /// The process that opened the handle (a `fork()` child may not use it).
     pub(super) pid: u32,
     pub(super) faults: Faults,
+    /// The split of the memory budget.
+    pub(super) memory: super::budget::MemoryPlan,
     /// The database's instance id (LSM `meta/instance`, vector file header, state file).
     pub(super) instance: u64,
     pub(super) _lock: DirLock,
@@ -360,13 +362,14 @@ impl Engine {
     /// trained range (see `quant`). The parameters are committed (`meta/sq8`), then the codes
     /// of every graph node are computed from the vector file and installed at once.
     pub(super) fn maybe_train_codes(&self, w: &mut WriterState) -> Result<()> {
-        if self.opts.quantization == Quantization::None {
+        if self.opts.quantization == Quantization::None || self.memory.code_bytes == 0 {
             return Ok(());
         }
         let graph_nodes = {
             let st = self.read_state();
             let n = st.live - st.twins.values().map(|t| t.len()).sum::<usize>();
-            let due = match &st.codes {
+            let fits = (n as u64 + n as u64 / 4) * Codes::bytes_per_vector(self.opts.dim, self.opts.metric) <= self.memory.code_bytes;
+            let due = fits && match &st.codes {
                 None => n >= quant::TRAIN_MIN,
                 Some(c) => (n >= 2 * c.trained_on && c.trained_on < quant::RETRAIN_MAX) || c.drifted(),
             };
@@ -475,6 +478,10 @@ impl Engine {
             for (id, v) in &encode {
                 codes.set(*id, v);
             }
+            if codes.bytes() > self.memory.code_bytes {
+                st.codes = None;
+                self.log("the codes outgrew their share of memory_budget_bytes: searches use the full vectors until the next open");
+            }
         }
         for (ext, id) in ids {
             match id {
@@ -497,9 +504,11 @@ impl Engine {
             st.indeg[i] = (st.indeg[i] as i64 + d).clamp(0, u32::MAX as i64) as u32;
         }
         for (id, list) in adj0 {
-            match list {
-                Some(l) => self.edges.put(id, l),
-                None => self.edges.remove(id),
+            match (list, st.adj.covers(id)) {
+                (Some(l), true) => st.adj.set(id, &l),
+                (None, true) => st.adj.remove(id),
+                (Some(l), false) => self.edges.put(id, l),
+                (None, false) => self.edges.remove(id),
             }
         }
         for (s, v) in &written_slots {
@@ -811,6 +820,15 @@ impl Engine {
     pub fn stats(&self) -> Result<Stats> {
         let state = self.read_state();
         let c = &self.counters;
+        let code_bytes = state.codes.as_ref().map(|c| c.bytes()).unwrap_or(0);
+        let adjacency_bytes = state.adj.bytes();
+        let page_cache_bytes = self.vectors.cached_pages() as u64 * crate::vectors::PAGE_BYTES as u64;
+        let edge_cache_bytes = self.edges.len() as u64 * (crate::graph::AdjTable::row_bytes(self.params.max_degree0) + 48);
+        let upper: u64 = state.upper.values().map(|ls| ls.iter().map(|l| l.capacity() as u64 * 4 + 24).sum::<u64>() + 48).sum();
+        let bookkeeping_bytes = state.nodes.capacity() as u64 * std::mem::size_of::<Option<crate::graph::codec::NodeRecord>>() as u64
+            + (state.slots.capacity() + state.indeg.capacity()) as u64 * 4
+            + state.ids.capacity() as u64 * 16
+            + upper;
         Ok(Stats {
             count: state.live as u64,
             dim: self.opts.dim,
@@ -822,6 +840,14 @@ impl Engine {
             upper_layer_nodes: state.upper.len() as u64,
             ghost_nodes: state.slots.iter().filter(|&&s| s == GHOST).count() as u64,
             twin_nodes: state.slots.iter().filter(|&&s| s == TWIN).count() as u64,
+            code_bytes,
+            adjacency_bytes,
+            adjacency_lists: state.adj.len() as u64,
+            page_cache_bytes,
+            edge_cache_bytes,
+            bookkeeping_bytes,
+            memory_bytes: code_bytes + adjacency_bytes + page_cache_bytes + edge_cache_bytes + bookkeeping_bytes,
+            memory_budget_bytes: self.opts.memory_budget_bytes,
             vector_file_bytes: self.vectors.len_bytes(),
             lsm_disk_bytes: self.store.disk_bytes(),
             searches: c.searches.load(Relaxed),

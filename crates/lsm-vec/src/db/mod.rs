@@ -2,6 +2,7 @@
 //! input, and the mapping of the caller's u64 ids onto the index. The index work is done by
 //! [`engine::Engine`]; this file only guards it.
 
+mod budget;
 mod engine;
 pub(crate) mod fault;
 mod lock;

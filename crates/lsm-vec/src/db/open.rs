@@ -18,6 +18,7 @@ use std::sync::{Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::engine::{lock_mutex, Engine, WriterState};
+use super::budget::{self, MemoryPlan};
 use super::fault::Faults;
 use super::lock::lock_dir;
 use super::meta::{self, StoredParams};
@@ -26,7 +27,7 @@ use super::state_file::StateRecord;
 use super::txn::{IndexState, FREE, TWIN};
 use crate::distance::Metric;
 use crate::error::{Error, Result};
-use crate::graph::{EdgeCache, IdHashBuilder, LsmStore, StoreWrite};
+use crate::graph::{AdjTable, EdgeCache, IdHashBuilder, LsmStore, StoreWrite};
 use crate::hnsw::Params;
 use crate::options::{DbOptions, Quantization};
 use crate::quant::{Codes, Sq8};
@@ -116,6 +117,16 @@ struct Opened {
     is_new: bool,
     /// A new parameters record to write (the vector file moved, or a migration).
     new_params: Option<StoredParams>,
+    memory: MemoryPlan,
+}
+
+/// Splits the memory budget for about `nodes` nodes and puts the cache sizes into `o` (so
+/// that `options()` reports the effective ones).
+fn apply_plan(o: &mut DbOptions, nodes: usize) -> Result<MemoryPlan> {
+    let p = budget::plan(o, nodes)?;
+    o.paged_max_cached_pages = p.page_cache_pages.max(1);
+    o.edge_cache_size = p.edge_cache_lists;
+    Ok(p)
 }
 
 impl Engine {
@@ -191,9 +202,10 @@ fn create(dir: &Path, store: LsmStore, opts: Option<DbOptions>, requested: Optio
             ),
         ));
     }
-    let Some(o) = opts else {
+    let Some(mut o) = opts else {
         return Err(Error::invalid(format!("no lsm-vec database at {}", dir.display())));
     };
+    let memory = apply_plan(&mut o, 0)?;
     let location = match requested {
         Some(r) => VectorFileLocation::of_requested(dir, r)?,
         None => VectorFileLocation::default_file(),
@@ -239,7 +251,7 @@ fn create(dir: &Path, store: LsmStore, opts: Option<DbOptions>, requested: Optio
         true,
     )?;
     store.persist()?;
-    Ok(Opened { opts: o, store, vectors, instance, format: meta::FORMAT_VERSION, seq: 0, is_new: true, new_params: None })
+    Ok(Opened { opts: o, store, vectors, instance, format: meta::FORMAT_VERSION, seq: 0, is_new: true, new_params: None, memory })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -283,6 +295,8 @@ fn open_existing(
             ..DbOptions::default()
         },
     };
+    let mut o = o;
+    let memory = apply_plan(&mut o, store.approx_nodes())?;
     let seq = meta_u64(&store, meta::KEY_SEQ, &lsm)?.unwrap_or(0);
     if format >= 2 {
         check_state(dir, instance, seq, state.as_ref())?;
@@ -315,7 +329,7 @@ fn open_existing(
         vectors.rewrite_header(instance, dir)?;
     }
     let new_params = (format == 1 || location != sp.vector_file).then(|| StoredParams { vector_file: location, ..sp.clone() });
-    Ok(Opened { opts: o, store, vectors, instance, format, seq, is_new: false, new_params })
+    Ok(Opened { opts: o, store, vectors, instance, format, seq, is_new: false, new_params, memory })
 }
 
 /// A reopen must recover at least what the state file says was durable: everything up to the
@@ -378,7 +392,7 @@ fn check_not_a_copy(dir: &Path, instance: u64, vf: &Path, header: &Header) -> Re
 /// Rebuilds the in-memory index from the LSM, verifies every referenced vector record, applies
 /// a pending migration, makes the recovered state durable and records it.
 fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Option<Mutex<std::fs::File>>) -> Result<Engine> {
-    let Opened { mut opts, store, vectors, instance, format, seq, is_new, new_params } = o;
+    let Opened { mut opts, store, vectors, instance, format, seq, is_new, new_params, memory } = o;
     opts.vector_file_path = vectors.path().to_path_buf();
     let cap = opts.vec_file_capacity.min(1 << 24);
     let mut state = IndexState {
@@ -391,6 +405,7 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
         entry: None,
         live: 0,
         codes: None,
+        adj: AdjTable::new(opts.max_degree0(), memory.adj_nodes),
     };
     let mut alloc = SlotAllocator::new(vectors.layout);
     let edges = EdgeCache::new(opts.edge_cache_size);
@@ -445,7 +460,7 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
             if let Some(c) = codes.as_mut() {
                 c.reset_drift();
             }
-            state.codes = codes;
+            state.codes = codes.filter(|c| c.bytes() <= memory.code_bytes);
         }
         for id in 0..state.nodes.len() as u32 {
             if let Some(h) = state.node(id).and_then(|n| n.head) {
@@ -468,7 +483,11 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
             } else if state.slots[id as usize] == TWIN {
                 return Err(Error::corruption(&lsm, Some(id as u64), format!("twin {id} has a layer-0 list")));
             }
-            edges.put(id, list.into_boxed_slice());
+            if state.adj.covers(id) {
+                state.adj.set(id, &list);
+            } else {
+                edges.put(id, list.into_boxed_slice());
+            }
             Ok(())
         })?;
         store.for_each_upper(|id, lists| {
@@ -529,6 +548,7 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
         dir,
         pid: std::process::id(),
         faults: Faults::default(),
+        memory,
         instance,
         _lock: lock,
         opts,

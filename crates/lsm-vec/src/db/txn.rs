@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::distance::{Metric, Query};
 use crate::error::{Error, Result};
 use crate::graph::codec::NodeRecord;
-use crate::graph::{EdgeCache, IdHashBuilder, LsmStore, StoreWrite};
+use crate::graph::{AdjTable, EdgeCache, IdHashBuilder, LsmStore, StoreWrite};
 use crate::hnsw::{self, Graph, GraphMut};
 use crate::quant::{CodeQuery, Codes};
 use crate::stats::OpCounters;
@@ -45,6 +45,8 @@ pub(crate) struct IndexState {
     pub live: usize,
     /// Codes of every graph node, once the quantizer is trained (`quant`).
     pub codes: Option<Codes>,
+    /// Layer-0 lists of the ids the memory budget lets it cover.
+    pub adj: AdjTable,
 }
 
 impl IndexState {
@@ -230,6 +232,13 @@ impl Graph for View<'_> {
             }
             return Ok(());
         }
+        if self.state.adj.covers(id) {
+            self.c.edge_hits += 1;
+            if let Some(l) = self.state.adj.get(id) {
+                out.extend_from_slice(l);
+            }
+            return Ok(());
+        }
         if let Some(hit) = self.edges.get(id) {
             if let Some(e) = hit.as_ref() {
                 self.c.edge_hits += 1;
@@ -248,7 +257,9 @@ impl Graph for View<'_> {
     }
 
     fn prefetch_neighbors(&self, id: u32, level: usize) {
-        if level == 0 {
+        if level == 0 && self.state.adj.covers(id) {
+            self.state.adj.prefetch(id);
+        } else if level == 0 {
             if let Some(e) = self.edges.get(id).as_ref().and_then(|h| h.as_ref().map(|e| e.value.as_ptr())) {
                 crate::vectors::prefetch_ptr(e.cast(), 2);
             }

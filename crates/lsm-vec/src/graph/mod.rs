@@ -4,10 +4,12 @@
 //! Who calls it: `db` only. It knows the byte encodings (`codec`) and fjall (`store`); it knows
 //! nothing of HNSW rules.
 
+mod adj_table;
 pub(crate) mod codec;
 mod edge_cache;
 mod store;
 
+pub(crate) use adj_table::AdjTable;
 pub(crate) use edge_cache::EdgeCache;
 pub(crate) use store::{LsmStore, StoreWrite};
 

@@ -99,6 +99,11 @@ impl LsmStore {
         }
     }
 
+    /// About how many node records there are (cheap; for sizing at open).
+    pub fn approx_nodes(&self) -> usize {
+        self.nodes.approximate_len()
+    }
+
     pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.meta.get(key).map_err(self.lsm_err("read metadata"))?.map(|v| v.to_vec()))
     }
