@@ -87,7 +87,7 @@ mod tests {
     fn parts_stay_within_the_budget() {
         let mut o = DbOptions::new(128);
         o.m = 16;
-        for budget in [2u64 << 20, 64 << 20, 1 << 30] {
+        for budget in [4u64 << 20, 64 << 20, 1 << 30] {
             o.memory_budget_bytes = budget;
             let p = plan(&o, 10_000).unwrap();
             let total = 12_500 * NODE_BYTES
