@@ -122,6 +122,8 @@ impl lsm_vec_options_t {
             edge_cache_size: self.edge_cache_size,
             lsm_cache_bytes: self.lsm_cache_bytes,
             sync_writes: self.sync_writes,
+            // Options the C ABI does not carry (yet) keep the engine's defaults.
+            ..DbOptions::default()
         })
     }
 }
