@@ -871,7 +871,7 @@ fn case4_vector_damage_under_an_open_handle_is_corruption_on_read() {
 #[test]
 fn case5_lost_tail_cannot_attach_a_reused_slot_to_another_id() {
     for storage in ALL_STORAGES {
-        for (round, a) in [3u64, 38, 220, 500].into_iter().enumerate() {
+        for (round, a) in [3u64, 500].into_iter().enumerate() {
             let t = tmp();
             let dir = t.path().join("db");
             let side = t.path().join("durable");
