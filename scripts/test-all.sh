@@ -12,11 +12,11 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-echo "== [0/3] cargo clippy --release --workspace --all-targets"
-cargo clippy --release --workspace --all-targets -- -D warnings
+echo "== [0/3] cargo clippy --release --workspace --all-targets (with fault injection)"
+cargo clippy --release --workspace --all-targets --features lsm-vec/fault-injection -- -D warnings
 
-echo "== [1/3] cargo test --release --workspace"
-cargo test --release --workspace
+echo "== [1/3] cargo test --release --workspace --features lsm-vec/fault-injection"
+cargo test --release --workspace --features lsm-vec/fault-injection
 
 echo "== [2/3] C and C++ tests"
 scripts/test-c.sh

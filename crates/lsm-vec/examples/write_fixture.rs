@@ -40,10 +40,10 @@ fn build(dir: &Path, metric: DistanceMetric, storage: VectorStorageType) -> lsm_
         live.remove(&(id * 3 + 1));
     }
     for id in (1..200u64).step_by(13) {
-        if live.contains_key(&(id * 3 + 1)) {
+        if let Some(slot) = live.get_mut(&(id * 3 + 1)) {
             let v = vec_of(id, 1);
             db.update(id * 3 + 1, &v)?;
-            live.insert(id * 3 + 1, v);
+            *slot = v;
         }
     }
     db.close()?;

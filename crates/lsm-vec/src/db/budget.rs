@@ -15,7 +15,8 @@
 //!   4. the adjacency table covers as many ids as the rest holds, and the edge cache gets
 //!      `edge_cache_size` lists when it was changed from its default, else none (ids past the
 //!      table read their lists from the LSM's block cache).
-//!   A budget smaller than the bookkeeping, or than 1 MiB, is `InvalidArgument`.
+//!
+//! A budget smaller than the bookkeeping, or than 1 MiB, is `InvalidArgument`.
 
 use crate::error::{Error, Result};
 use crate::graph::AdjTable;

@@ -61,21 +61,37 @@ fn read_format(store: &LsmStore, lsm: &Path) -> Result<u32> {
 }
 
 /// `reinit`: deletes what is provably this database's (fjall's files in `lsm/`, the state file,
-/// and vector files that carry the lsm-vec magic) and nothing else. Every candidate is checked
-/// before anything is deleted, so a refusal changes nothing.
+/// and the vector files that belong to it) and nothing else. Every candidate is checked before
+/// anything is deleted, so a refusal changes nothing.
 fn reinit(dir: &Path, requested: Option<&Path>, cache_bytes: u64) -> Result<()> {
-    let mut vector_files = vec![VectorFileLocation::default_file().resolve(dir)];
+    let default_vf = VectorFileLocation::default_file().resolve(dir);
+    let mut vector_files = vec![default_vf.clone()];
     if let Some(r) = requested {
         vector_files.push(paths::absolute(r)?);
     }
-    // A file the LSM of this directory references is ours even if its header is damaged.
-    let referenced = referenced_vector_file(dir, cache_bytes);
+    let (instance, referenced) = identity(dir, cache_bytes);
     for vf in &vector_files {
-        if vf.exists() && !VectorFile::has_magic(vf) && referenced.as_deref() != Some(vf.as_path()) {
+        if !vf.exists() {
+            continue;
+        }
+        // Ours: referenced by this directory's LSM or state record (even if its header is
+        // damaged), or a header naming this database's instance or this directory as owner, or
+        // a format-1 header (no owner) at the default path inside this directory.
+        let ours = referenced.iter().any(|r| r == vf)
+            || match VectorFile::read_header(vf) {
+                Ok(h) => {
+                    Some(h.instance) == instance
+                        || h.owner.as_deref() == Some(dir)
+                        || (h.owner.is_none() && *vf == default_vf)
+                }
+                Err(_) => false,
+            };
+        if !ours {
             return Err(Error::corruption(
                 vf,
                 Some(0),
-                "reinit refuses to delete a file that is not an lsm-vec vector file",
+                "reinit refuses to delete this file: it is not a vector file of this database \
+                 (not an lsm-vec file, or another database's)",
             ));
         }
     }
@@ -91,19 +107,34 @@ fn reinit(dir: &Path, requested: Option<&Path>, cache_bytes: u64) -> Result<()> 
     StateRecord::remove(dir)
 }
 
-/// The vector file the LSM in `dir` references, if it can be read.
-fn referenced_vector_file(dir: &Path, cache_bytes: u64) -> Option<std::path::PathBuf> {
+/// What `dir` says about itself, as far as it can be read: its instance id and the vector
+/// files its LSM and its state record reference.
+fn identity(dir: &Path, cache_bytes: u64) -> (Option<u64>, Vec<std::path::PathBuf>) {
+    let mut instance = None;
+    let mut referenced = Vec::new();
+    if let Ok(Some(st)) = StateRecord::read(dir) {
+        instance = Some(st.instance);
+        referenced.push(st.vector_file);
+    }
     let lsm = lsm_dir(dir);
     if !LsmStore::exists(&lsm) {
-        return None;
+        return (instance, referenced);
     }
-    let store = LsmStore::open(&lsm, cache_bytes).ok()?;
-    let format = read_format(&store, &lsm).ok()?;
-    let sp = StoredParams::decode(&store.meta(meta::KEY_PARAMS).ok()??, format, &lsm).ok()?;
-    Some(match &sp.vector_file {
-        VectorFileLocation::Outside(p) if format == 1 => paths::absolute(p).ok()?,
-        loc => loc.resolve(dir),
-    })
+    let Ok(store) = LsmStore::open(&lsm, cache_bytes) else { return (instance, referenced) };
+    if let Ok(Some(i)) = meta_u64(&store, meta::KEY_INSTANCE, &lsm) {
+        instance = Some(i);
+    }
+    let params = read_format(&store, &lsm)
+        .ok()
+        .and_then(|f| Some((f, store.meta(meta::KEY_PARAMS).ok()??)))
+        .and_then(|(f, b)| Some((f, StoredParams::decode(&b, f, &lsm).ok()?)));
+    if let Some((format, sp)) = params {
+        match &sp.vector_file {
+            VectorFileLocation::Outside(p) if format == 1 => referenced.extend(paths::absolute(p).ok()),
+            loc => referenced.push(loc.resolve(dir)),
+        }
+    }
+    (instance, referenced)
 }
 
 /// What opening found on disk, before the in-memory index is built.
@@ -191,11 +222,12 @@ fn create(dir: &Path, store: LsmStore, opts: Option<DbOptions>, requested: Optio
     let lsm = lsm_dir(dir);
     if let Some(st) = state {
         return Err(Error::corruption(
-            dir.join(super::state_file::FILE_NAME),
+            &st.vector_file,
             None,
             format!(
-                "the state file records a database (instance {:x}, sequence {}) but the LSM in {} holds none: \
-                 the LSM was lost or damaged (reinit = true starts an empty database)",
+                "{} records a database (instance {:x}, sequence {}) whose LSM in {} is lost or damaged; \
+                 its vector file is left untouched (reinit = true starts an empty database)",
+                dir.join(super::state_file::FILE_NAME).display(),
                 st.instance,
                 st.seq,
                 lsm.display()

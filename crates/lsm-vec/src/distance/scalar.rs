@@ -44,10 +44,10 @@ pub fn sq8_l2(qd: &[f32], scale: &[f32], c: &[u8]) -> f32 {
     let mut acc = [0.0f32; 4];
     let chunks = n / 4;
     for i in 0..chunks {
-        for j in 0..4 {
+        for (j, a) in acc.iter_mut().enumerate() {
             let k = i * 4 + j;
             let d = qd[k] - scale[k] * c[k] as f32;
-            acc[j] += d * d;
+            *a += d * d;
         }
     }
     let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
@@ -64,9 +64,9 @@ pub fn sq8_dot(qs: &[f32], c: &[u8]) -> f32 {
     let mut acc = [0.0f32; 4];
     let chunks = n / 4;
     for i in 0..chunks {
-        for j in 0..4 {
+        for (j, a) in acc.iter_mut().enumerate() {
             let k = i * 4 + j;
-            acc[j] += qs[k] * c[k] as f32;
+            *a += qs[k] * c[k] as f32;
         }
     }
     let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);

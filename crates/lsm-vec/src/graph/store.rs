@@ -65,8 +65,18 @@ impl LsmStore {
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<LsmStore> {
         // fjall treats a directory without its `version` file as new and then fails on the
         // files that are there: report the damage instead.
-        if Self::exists(dir) && !dir.join("version").exists() {
-            return Err(Error::corruption(dir, None, "the LSM directory has lost its `version` file"));
+        if Self::exists(dir) {
+            if !dir.join("version").exists() {
+                return Err(Error::corruption(dir, None, "the LSM directory has lost its `version` file"));
+            }
+            // Likewise a keyspace without its `current` file (fjall would try to create it).
+            if let Ok(rd) = std::fs::read_dir(dir.join("keyspaces")) {
+                for e in rd.flatten() {
+                    if e.path().is_dir() && !e.path().join("current").exists() {
+                        return Err(Error::corruption(e.path(), None, "an LSM keyspace has lost its `current` file"));
+                    }
+                }
+            }
         }
         let err = |e| Error::from_lsm(dir, "open the LSM", e);
         // A 64 MiB journal cap (fjall's default is 512 MiB) bounds recovery time and disk use:

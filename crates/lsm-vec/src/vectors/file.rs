@@ -151,13 +151,6 @@ fn read_header_of(f: &File, path: &Path) -> Result<Header> {
 }
 
 impl VectorFile {
-    /// Whether the file starts with the vector file magic (its header may still be damaged).
-    pub fn has_magic(path: &Path) -> bool {
-        let Ok(f) = File::open(path) else { return false };
-        let mut m = [0u8; 8];
-        matches!(read_full_at(&f, &mut m, 0), Ok(8)) && &m == MAGIC
-    }
-
     /// Checks that the file is long enough to hold `slot` (called at open for the highest slot
     /// in use, so a truncated file is reported instead of read as zeros).
     pub fn check_holds(&self, slot: u32) -> Result<()> {
