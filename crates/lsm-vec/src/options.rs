@@ -297,6 +297,12 @@ impl DbOptions {
         if self.db_target_size == 0 {
             return Err(Error::invalid("db_target_size must be > 0"));
         }
+        if self.memory_budget_bytes > 0 && self.memory_budget_bytes < 1 << 20 {
+            return Err(Error::invalid(format!(
+                "memory_budget_bytes {} is too small for anything (0 = no budget, else at least 1 MiB)",
+                self.memory_budget_bytes
+            )));
+        }
         SearchOptions { k: self.k, ef_search: self.ef_search }.validate()?;
         Ok(())
     }

@@ -1,6 +1,8 @@
 //! Recall of the HNSW index against exact brute-force ground truth: 20 000 seeded clustered
 //! vectors, M = 16, ef_construction = 200, ef_search = 128, recall@10 >= 0.95 for every metric in
-//! both vector storage layouts.
+//! both vector storage layouts, and with each quantization: the index is built and searched
+//! with SQ8 codes (the default), then reopened with `quantization = none` (codes are derived at
+//! open, so the same graph is then searched on the full vectors) and searched again.
 //!
 //! The data are 64 heavily overlapping Gaussian clusters (centres in [-1, 1)^32, sigma 1.0): hard
 //! enough that a healthy index scores about 0.99 here rather than a saturated 1.0 (well separated
@@ -12,7 +14,7 @@
 mod common;
 
 use common::*;
-use lsm_vec::{DistanceMetric, SearchOptions, VectorStorageType};
+use lsm_vec::{DistanceMetric, Quantization, SearchOptions, VectorStorageType};
 
 const DIM: usize = 32;
 const K: usize = 10;
@@ -61,10 +63,40 @@ fn recall_case(metric: DistanceMetric, storage: VectorStorageType, seed: u64) {
         .copied()
         .zip(data.iter().map(|v| v.as_slice()))
         .collect();
+    let truth: Vec<Vec<(u64, f64)>> = queries
+        .iter()
+        .map(|q| brute_force_knn(metric, by_id.iter().map(|(i, v)| (*i, *v)), q, K))
+        .collect();
+    let codes = ok(db.stats(), "stats").code_bytes;
+    assert!(codes >= (n * DIM) as u64, "{metric:?}/{storage:?}: sq8 codes not built ({codes} bytes for {n} vectors)");
+    check_recall(&db, metric, storage, "sq8", &queries, &truth, &by_id, build);
+    ok(db.close(), "close");
+
+    let mut o = test_options(DIM, metric, storage);
+    o.reinit = false;
+    o.quantization = Quantization::None;
+    let db = open(dir.path(), o);
+    assert_eq!(ok(db.stats(), "stats").code_bytes, 0, "quantization none keeps no codes");
+    check_recall(&db, metric, storage, "none", &queries, &truth, &by_id, build);
+    ok(db.close(), "close");
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_recall(
+    db: &lsm_vec::LsmVecDb,
+    metric: DistanceMetric,
+    storage: VectorStorageType,
+    quant: &str,
+    queries: &[Vec<f32>],
+    truth: &[Vec<(u64, f64)>],
+    by_id: &std::collections::HashMap<u64, &[f32]>,
+    build: std::time::Duration,
+) {
+    let (n, nq) = (by_id.len(), queries.len());
     let so = SearchOptions::new(K, 128);
     let started = std::time::Instant::now();
     let results = ok(
-        db.search_knn_batch(&flatten(&queries), &so, 0),
+        db.search_knn_batch(&flatten(queries), &so, 0),
         "search_knn_batch",
     );
     let search = started.elapsed();
@@ -73,26 +105,25 @@ fn recall_case(metric: DistanceMetric, storage: VectorStorageType, seed: u64) {
     let mut worst = (1.0, 0usize);
     for (qi, (q, found)) in queries.iter().zip(&results).enumerate() {
         check_result_shape(found, K)
-            .unwrap_or_else(|e| panic!("{metric:?}/{storage:?} query {qi}: {e}"));
+            .unwrap_or_else(|e| panic!("{metric:?}/{storage:?}/{quant} query {qi}: {e}"));
         assert_eq!(
             found.len(),
             K,
-            "{metric:?}/{storage:?} query {qi}: fewer than k results from {n} vectors"
+            "{metric:?}/{storage:?}/{quant} query {qi}: fewer than k results from {n} vectors"
         );
         for r in found {
             let v = by_id
                 .get(&r.id)
-                .unwrap_or_else(|| panic!("{metric:?}/{storage:?}: unknown id {} returned", r.id));
+                .unwrap_or_else(|| panic!("{metric:?}/{storage:?}/{quant}: unknown id {} returned", r.id));
             let exact = distance(metric, v, q);
             assert!(
                 distance_close(r.distance, exact),
-                "{metric:?}/{storage:?} query {qi}: id {} reported {} exact {exact}",
+                "{metric:?}/{storage:?}/{quant} query {qi}: id {} reported {} exact {exact}",
                 r.id,
                 r.distance
             );
         }
-        let truth = brute_force_knn(metric, by_id.iter().map(|(i, v)| (*i, *v)), q, K);
-        let r = recall_at_k(found, &truth, |id| distance(metric, by_id[&id], q));
+        let r = recall_at_k(found, &truth[qi], |id| distance(metric, by_id[&id], q));
         total += r;
         if r < worst.0 {
             worst = (r, qi);
@@ -100,14 +131,13 @@ fn recall_case(metric: DistanceMetric, storage: VectorStorageType, seed: u64) {
     }
     let recall = total / nq as f64;
     eprintln!(
-        "recall@{K} {metric:?}/{storage:?}: {recall:.4} (worst query {} at {:.2}); n {n} build {:.1?} search {:.1?} for {nq} queries",
+        "recall@{K} {metric:?}/{storage:?}/{quant}: {recall:.4} (worst query {} at {:.2}); n {n} build {:.1?} search {:.1?} for {nq} queries",
         worst.1, worst.0, build, search
     );
     assert!(
         recall >= MIN_RECALL,
-        "{metric:?}/{storage:?}: recall@{K} {recall:.4} < {MIN_RECALL} over {nq} queries on {n} vectors (M=16, efc=200, ef=128)"
+        "{metric:?}/{storage:?}/{quant}: recall@{K} {recall:.4} < {MIN_RECALL} over {nq} queries on {n} vectors (M=16, efc=200, ef=128)"
     );
-    ok(db.close(), "close");
 }
 
 #[test]
