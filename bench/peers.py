@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Compare lsm-vec with its in-memory peers, hnswlib and faiss (IndexHNSWFlat), on one dataset.
+"""Compare lsm-vec with its peers, hnswlib and faiss (IndexHNSWFlat, IndexHNSWSQ 8-bit), on one dataset.
 
     python3 bench/peers.py                 # 100k x 128, 1000 queries (about 10 minutes)
     python3 bench/peers.py --quick         # 10k x 128, 200 queries: a smoke run
     python3 bench/peers.py --n 1000000     # another size (the dataset is generated once)
+    python3 bench/peers.py --variant default= --variant "cache80M=--paged-cache-pages 20000" \
+                           --plot bench/out/peers-100k.png
+                                           # lsm-vec built once, searched in several configurations
 
 What it does:
   * creates bench/.venv (python3 -m venv) and installs bench/requirements.txt the first time,
@@ -12,7 +15,8 @@ What it does:
     `cargo run --release -p lsm-vec-cli`) into bench/data/synthetic-<n>, or reuses it;
   * runs each library in its own subprocess, one after the other, so the peak RSS (ru_maxrss of
     that process, from wait4) belongs to one library only;
-  * everything single-threaded (hnswlib set_num_threads(1) and num_threads=1 for build and
+  * every library process pinned to one core (--pin, default core 1) and single-threaded
+    (hnswlib set_num_threads(1) and num_threads=1 for build and
     queries, faiss omp_set_num_threads(1), OMP_NUM_THREADS=1), the same M=16 (layer 0 keeps 32
     links in all three), ef_construction=200, the same ef_search sweep, queries one at a time
     (a Python loop over single queries, timed per query), recall@10 against the exact ground
@@ -127,13 +131,18 @@ def worker(args):
         def set_ef(ef):
             index.set_ef(ef)
 
-    elif args.worker == "faiss":
+    elif args.worker in ("faiss", "faiss-sq8"):
         import faiss
 
         faiss.omp_set_num_threads(1)
-        index = faiss.IndexHNSWFlat(dim, args.M)
+        if args.worker == "faiss":
+            index = faiss.IndexHNSWFlat(dim, args.M)
+        else:
+            index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, args.M)
         index.hnsw.efConstruction = args.efc
         t = time.perf_counter()
+        if not index.is_trained:
+            index.train(base)
         index.add(base)
         build = time.perf_counter() - t
 
@@ -193,10 +202,16 @@ def worker(args):
 # Driver
 
 
+PIN = [1]
+
+
 def run_measured(cmd, cwd=None):
-    """Runs cmd with stdout to a temp file; returns (stdout, ru_maxrss bytes of that child)."""
+    """Runs cmd (pinned to core PIN[0] unless it is negative) with stdout to a temp file;
+    returns (stdout, ru_maxrss bytes of that child)."""
+    cpu = PIN[0]
+    pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu >= 0 else None
     with tempfile.TemporaryFile(mode="w+") as out:
-        proc = subprocess.Popen(cmd, stdout=out, cwd=cwd)
+        proc = subprocess.Popen(cmd, stdout=out, cwd=cwd, preexec_fn=pin)
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
@@ -254,20 +269,24 @@ def ensure_dataset(args):
     return data
 
 
-def run_lsm_vec(args, exe, data):
+def run_lsm_vec(args, exe, data, name="lsm-vec", extra="", reuse=False):
     db = os.path.join(HERE, "out", f"lsm-vec-db-{os.path.basename(data)}")
     cmd = [exe, "bench", "--base", os.path.join(data, "base.fvecs"),
            "--query", os.path.join(data, "query.fvecs"),
            "--truth", os.path.join(data, "groundtruth.ivecs"),
            "--db", db, "--json", "--k", str(args.k), "--ef-search", args.ef_search,
            "--M", str(args.M), "--Mmax", str(args.M), "--efc", str(args.efc)]
-    cmd += shlex.split(args.lsm_vec_args)
+    cmd += shlex.split(args.lsm_vec_args) + shlex.split(extra)
+    if reuse:
+        cmd.append("--reuse")
     text, maxrss = run_measured(cmd)
     rep = json.loads(text.strip().splitlines()[-1])
     for row in rep["sweep"]:
-        log(f"  lsm-vec ef={row['ef_search']}: recall@{args.k} {row['recall']:.4f}, {row['qps']:.0f} QPS")
+        log(f"  {name} ef={row['ef_search']}: recall@{args.k} {row['recall']:.4f}, {row['qps']:.0f} QPS")
     return {
-        "library": "lsm-vec",
+        "library": name,
+        "config": extra,
+        "reused_build": reuse,
         "n": rep["dataset"]["n"],
         "dim": rep["dataset"]["dim"],
         "queries": rep["dataset"]["queries"],
@@ -297,7 +316,8 @@ def print_table(results, k):
     mb = lambda b: (b or 0) / 1e6
     by_lib = {r["library"]: r for r in results}
     hn = by_lib.get("hnswlib")
-    header = (f"{'library':<8} {'ef':>4} {'build_s':>8} {'ins/s':>8} {'recall@' + str(k):>9} {'QPS':>8} "
+    w = max(8, max(len(r["library"]) for r in results))
+    header = (f"{'library':<{w}} {'ef':>4} {'build_s':>8} {'ins/s':>8} {'recall@' + str(k):>9} {'QPS':>8} "
               f"{'p99_ms':>7} {'peakRSS_MB':>10} {'QPS/hnsw':>8} {'ins/hnsw':>8} {'RSS/hnsw':>8}")
     print(header)
     print("-" * len(header))
@@ -314,7 +334,7 @@ def print_table(results, k):
                     ratios[1] = f"{r['inserts_per_sec'] / hn['inserts_per_sec']:.3f}"
                 if hrss:
                     ratios[2] = f"{rss / hrss:.3f}"
-            print(f"{r['library']:<8} {row['ef_search']:>4} {r['build_seconds']:>8.1f} {r['inserts_per_sec']:>8.0f} "
+            print(f"{r['library']:<{w}} {row['ef_search']:>4} {r['build_seconds']:>8.1f} {r['inserts_per_sec']:>8.0f} "
                   f"{row['recall']:>9.4f} {row['qps']:>8.0f} {row['latency']['p99_us'] / 1000:>7.3f} "
                   f"{mb(rss):>10.1f} {ratios[0]:>8} {ratios[1]:>8} {ratios[2]:>8}")
     print()
@@ -322,7 +342,7 @@ def print_table(results, k):
     # the best QPS each library reaches with at least the target recall in this sweep.
     targets = [0.9, 0.95, 0.99, 0.995]
     print(f"best QPS at recall@{k} >= target (ratio to hnswlib):")
-    print(f"{'library':<8} " + " ".join(f"{'>=' + str(t):>16}" for t in targets))
+    print(f"{'library':<{w}} " + " ".join(f"{'>=' + str(t):>16}" for t in targets))
     best = {}
     for r in results:
         best[r["library"]] = [max((x["qps"] for x in r["sweep"] if x["recall"] >= t), default=None) for t in targets]
@@ -336,7 +356,7 @@ def print_table(results, k):
                 cells.append(f"{q:>8.0f} ({q / h:5.3f})")
             else:
                 cells.append(f"{q:>16.0f}")
-        print(f"{r['library']:<8} " + " ".join(cells))
+        print(f"{r['library']:<{w}} " + " ".join(cells))
     print()
     print("notes:")
     print("  * all runs single-threaded, one query at a time, M=16 (32 links on layer 0), ef_construction=200;")
@@ -362,7 +382,13 @@ def main():
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--M", type=int, default=16)
     ap.add_argument("--efc", type=int, default=200)
-    ap.add_argument("--libs", default="lsm-vec,hnswlib,faiss", help="comma list of lsm-vec, hnswlib, faiss")
+    ap.add_argument("--libs", default="lsm-vec,hnswlib,faiss,faiss-sq8",
+                    help="comma list of lsm-vec, hnswlib, faiss, faiss-sq8")
+    ap.add_argument("--variant", action="append", default=[],
+                    help="NAME=FLAGS: an lsm-vec configuration (extra `lsm-vec bench` flags, tuning knobs only); "
+                         "the first builds the index, the others search it (--reuse). Default: one, 'default='")
+    ap.add_argument("--pin", type=int, default=1, help="core to pin every library process to (-1: no pinning)")
+    ap.add_argument("--plot", help="write a recall@k vs QPS plot (PNG) of every run here")
     ap.add_argument("--data", help="use this dataset directory (base.fvecs, query.fvecs, groundtruth.ivecs)")
     ap.add_argument("--lsm-vec-bin", help="lsm-vec executable (default: cargo build --release)")
     ap.add_argument("--lsm-vec-args", default="",
@@ -375,6 +401,7 @@ def main():
         worker(args)
         return
     ensure_venv()
+    PIN[0] = args.pin
     if args.quick:
         args.n, args.queries = 10_000, 200
     data = ensure_dataset(args)
@@ -389,8 +416,12 @@ def main():
         log(f"running {lib} on {data} ...")
         t = time.time()
         if lib == "lsm-vec":
-            results.append(run_lsm_vec(args, exe, data))
-        elif lib in ("hnswlib", "faiss"):
+            variants = args.variant or ["default="]
+            for i, v in enumerate(variants):
+                name, _, extra = v.partition("=")
+                label = "lsm-vec" if name == "default" else f"lsm-vec[{name}]"
+                results.append(run_lsm_vec(args, exe, data, label, extra, reuse=i > 0))
+        elif lib in ("hnswlib", "faiss", "faiss-sq8"):
             results.append(run_peer(args, lib, data))
         else:
             raise SystemExit(f"unknown library {lib}")
@@ -407,6 +438,32 @@ def main():
                    "cores": os.cpu_count(), "load_average_start": load_start, "load_average_end": load_end,
                    "results": results}, f, indent=2)
     print(f"\nresults written to {out}")
+    if args.plot:
+        plot(results, args, data, args.plot)
+
+
+def plot(results, args, data, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for r in results:
+        xs = [row["recall"] for row in r["sweep"]]
+        ys = [row["qps"] for row in r["sweep"]]
+        style = "-o" if r["library"].startswith("lsm-vec") else "--s"
+        ax.plot(xs, ys, style, label=r["library"], markersize=4)
+    ax.set_xlabel(f"recall@{args.k}")
+    ax.set_ylabel("queries per second (one core, one query at a time)")
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    n = results[0]["n"]
+    ax.set_title(f"{os.path.basename(data)}: n={n}, dim={results[0]['dim']}, M={args.M}, efc={args.efc}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"plot written to {path}")
 
 
 if __name__ == "__main__":
