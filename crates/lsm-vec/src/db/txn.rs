@@ -266,6 +266,20 @@ impl Graph for View<'_> {
         }
     }
 
+    fn prefetch_nodes(&self, ids: &[u32]) {
+        let slots = &self.state.slots;
+        for &id in ids {
+            if let Some(s) = slots.get(id as usize) {
+                crate::vectors::prefetch_ptr((s as *const u32).cast(), 1);
+            }
+        }
+        if let (Some(_), Some(codes)) = (&self.code_query, &self.state.codes) {
+            for &id in ids {
+                codes.prefetch(id);
+            }
+        }
+    }
+
     fn scores(&mut self, q: &Query<'_>, ids: &[u32], out: &mut Vec<f32>) -> Result<()> {
         if let (Some(cq), Some(codes)) = (&self.code_query, &self.state.codes) {
             out.clear();
@@ -700,6 +714,10 @@ impl Graph for Txn<'_> {
         if !self.adj.contains_key(&adj_key(id, level)) {
             self.base.prefetch_neighbors(id, level);
         }
+    }
+
+    fn prefetch_nodes(&self, ids: &[u32]) {
+        self.base.prefetch_nodes(ids);
     }
 
     fn vector(&mut self, id: u32, out: &mut Vec<f32>) -> Result<()> {

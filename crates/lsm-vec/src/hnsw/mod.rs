@@ -53,6 +53,9 @@ pub(crate) trait Graph {
     fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) -> Result<()>;
     /// A hint that `neighbors(id, level)` will be asked for soon (default: nothing).
     fn prefetch_neighbors(&self, _id: u32, _level: usize) {}
+    /// A hint that the liveness and the scores of `ids` will be asked for soon (default:
+    /// nothing).
+    fn prefetch_nodes(&self, _ids: &[u32]) {}
     /// Scores of `ids` against `q`, written to `out` in the same order.
     fn scores(&mut self, q: &Query<'_>, ids: &[u32], out: &mut Vec<f32>) -> Result<()>;
     /// A copy of the vector of `id`.

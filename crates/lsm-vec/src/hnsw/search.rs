@@ -66,6 +66,7 @@ pub(crate) fn search_layer<G: Graph>(
             g.prefetch_neighbors(*next, level);
         }
         g.neighbors(c, level, &mut nb)?;
+        g.prefetch_nodes(&nb);
         expanded += 1;
         ids.clear();
         // `nb` grows while it is walked: a ghost's list is appended in its place, so the

@@ -97,6 +97,15 @@ impl Codes {
         dim as u64 + if metric == DistanceMetric::Cosine { 4 } else { 0 }
     }
 
+    /// Asks the CPU to start loading the code of `id`.
+    #[inline]
+    pub fn prefetch(&self, id: u32) {
+        let i = id as usize * self.dim;
+        if i < self.data.len() {
+            crate::vectors::prefetch_ptr(self.data[i..].as_ptr(), self.dim.div_ceil(64));
+        }
+    }
+
     fn code(&self, id: u32) -> &[u8] {
         let i = id as usize * self.dim;
         &self.data[i..i + self.dim]
