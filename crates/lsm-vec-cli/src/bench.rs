@@ -119,6 +119,11 @@ pub struct SweepRow {
     pub lsm_gets_per_query: f64,
     /// Adjacency lists served by the edge cache per query.
     pub edge_cache_hits_per_query: f64,
+    /// Bytes this process read from the storage device per query (`read_bytes` of
+    /// /proc/self/io: page cache misses of the OS, so 0 while the files are cached).
+    pub device_read_bytes_per_query: f64,
+    /// Whether the OS page cache was dropped (and the database reopened) before the pass.
+    pub cold: bool,
     /// Seconds for the whole pass.
     pub seconds: f64,
 }
@@ -314,7 +319,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         std::fs::create_dir_all(&db_dir)
             .context(|| format!("cannot create {}", db_dir.display()))?;
     }
-    let db = LsmVecDb::open(&db_dir, opts.clone())?;
+    let mut db = LsmVecDb::open(&db_dir, opts.clone())?;
 
     // 5. Build.
     let existing = db.len()?;
@@ -350,7 +355,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     // 6. The ef_search sweep.
     let mut sweep = Vec::new();
     for &ef in &args.ef_search {
-        let row = search_pass(&db, &queries, &truth, args.k, ef, show)?;
+        if args.cold {
+            // Cold: a fresh handle (empty page cache; open reads and verifies the vector file)
+            // and then an empty OS page cache, so every page the pass needs comes from the device.
+            db.close()?;
+            let mut o = opts.clone();
+            o.reinit = false;
+            db = LsmVecDb::open(&db_dir, o)?;
+            report::drop_os_caches()?;
+        }
+        let mut row = search_pass(&db, &queries, &truth, args.k, ef, show)?;
+        row.cold = args.cold;
         report::note(
             quiet,
             &format!(
@@ -578,6 +593,7 @@ pub fn search_pass(
     let so = SearchOptions::new(k, eff);
     let pb = report::progress(show, queries.n as u64, &format!("search ef={ef}"));
     let before = db.stats()?;
+    let io_before = report::device_read_bytes();
     let mut lat = Vec::with_capacity(queries.n);
     let mut recall_sum = 0.0;
     let mut ids = Vec::with_capacity(k);
@@ -595,6 +611,7 @@ pub fn search_pass(
     }
     let total = start.elapsed().as_secs_f64();
     pb.finish_and_clear();
+    let io_after = report::device_read_bytes();
     let after = db.stats()?;
     let nq = queries.n;
     Ok(SweepRow {
@@ -612,6 +629,8 @@ pub fn search_pass(
         nodes_visited_per_query: per(delta(&before, &after, |s| s.nodes_visited), nq),
         lsm_gets_per_query: per(delta(&before, &after, |s| s.lsm_gets), nq),
         edge_cache_hits_per_query: per(delta(&before, &after, |s| s.edge_cache_hits), nq),
+        device_read_bytes_per_query: per(io_after.saturating_sub(io_before), nq),
+        cold: false,
         seconds: total,
     })
 }
@@ -684,7 +703,7 @@ fn print_table(r: &BenchReport) {
     }
     println!();
     println!(
-        "{:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "{:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "ef_search",
         format!("recall@{}", i.k),
         "QPS",
@@ -694,11 +713,12 @@ fn print_table(r: &BenchReport) {
         "p99_us",
         "pages/q",
         "dist/q",
-        "lsm_get/q"
+        "lsm_get/q",
+        "devKB/q"
     );
     for s in &r.sweep {
         println!(
-            "{:>9} {:>9.4} {:>9.0} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.2} {:>9.1} {:>9.2}",
+            "{:>9} {:>9.4} {:>9.0} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.2} {:>9.1} {:>9.2} {:>9.1}",
             s.ef_search,
             s.recall,
             s.qps,
@@ -708,7 +728,8 @@ fn print_table(r: &BenchReport) {
             s.latency.p99_us,
             s.pages_read_per_query,
             s.distance_computations_per_query,
-            s.lsm_gets_per_query
+            s.lsm_gets_per_query,
+            s.device_read_bytes_per_query / 1024.0
         );
     }
     println!();

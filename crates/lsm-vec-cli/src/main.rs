@@ -189,6 +189,11 @@ pub struct BenchArgs {
     /// Reuse the database if it already holds the dataset: skip the build, only search.
     #[arg(long)]
     pub reuse: bool,
+    /// Before each query pass, reopen the database and drop the OS page cache (`sync; echo 3 >
+    /// /proc/sys/vm/drop_caches`, needs root), so the pass reads from the device; the table's
+    /// devKB/q column shows the bytes read from it per query.
+    #[arg(long)]
+    pub cold: bool,
     #[command(flatten)]
     pub index: IndexArgs,
 }

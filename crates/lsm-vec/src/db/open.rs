@@ -548,6 +548,7 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
     }
     // What was recovered is made durable before it becomes the floor the next open must reach.
     vectors.sync()?;
+    vectors.advise_random();
     store.persist()?;
     let free_ids: VecDeque<u32> =
         state.slots.iter().enumerate().filter(|(_, &s)| s == FREE).map(|(i, _)| i as u32).collect();

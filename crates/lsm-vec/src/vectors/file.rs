@@ -453,6 +453,23 @@ impl VectorFile {
         }
     }
 
+    /// Tells the kernel that reads will be random (no readahead): a search reads single
+    /// pages, and readahead would fetch (and evict for) pages nobody asked for. Called after the
+    /// sequential verification pass of open. A hint: failure is ignored.
+    pub fn advise_random(&self) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            extern "C" {
+                fn posix_fadvise(fd: i32, offset: i64, len: i64, advice: i32) -> i32;
+            }
+            const POSIX_FADV_RANDOM: i32 = 1;
+            // SAFETY: posix_fadvise only reads its integer arguments; the descriptor is open for
+            // the lifetime of `self.file`.
+            let _ = unsafe { posix_fadvise(self.file.as_raw_fd(), 0, 0, POSIX_FADV_RANDOM) };
+        }
+    }
+
     pub fn sync(&self) -> Result<()> {
         self.file.sync_data().map_err(|e| Error::io(format!("fsync {}", self.path.display()), e))
     }
