@@ -300,6 +300,34 @@ pub fn run_stats(a: &crate::StatsArgs) -> Result<()> {
     Ok(())
 }
 
+/// Bytes this process has read from storage devices (`read_bytes` of /proc/self/io; 0 where
+/// the file is not available).
+pub fn device_read_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("read_bytes:").and_then(|v| v.trim().parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// Writes dirty pages back and drops the OS page cache (`sync; echo 3 > /proc/sys/vm/drop_caches`).
+pub fn drop_os_caches() -> crate::error::Result<()> {
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc_sync() };
+    std::fs::write("/proc/sys/vm/drop_caches", "3\n").map_err(|e| {
+        crate::error::CliError::new(format!(
+            "--cold: cannot drop the OS page cache (/proc/sys/vm/drop_caches: {e}); it needs root"
+        ))
+    })
+}
+
+extern "C" {
+    #[link_name = "sync"]
+    fn libc_sync();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,32 +377,4 @@ mod tests {
         assert!(disk_usage(dir.path()) >= 8192);
         assert_eq!(disk_usage(&dir.path().join("missing")), 0);
     }
-}
-
-/// Bytes this process has read from storage devices (`read_bytes` of /proc/self/io; 0 where
-/// the file is not available).
-pub fn device_read_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/io")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("read_bytes:").and_then(|v| v.trim().parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-/// Writes dirty pages back and drops the OS page cache (`sync; echo 3 > /proc/sys/vm/drop_caches`).
-pub fn drop_os_caches() -> crate::error::Result<()> {
-    // SAFETY: sync(2) takes no arguments and cannot fail.
-    unsafe { libc_sync() };
-    std::fs::write("/proc/sys/vm/drop_caches", "3\n").map_err(|e| {
-        crate::error::CliError::new(format!(
-            "--cold: cannot drop the OS page cache (/proc/sys/vm/drop_caches: {e}); it needs root"
-        ))
-    })
-}
-
-extern "C" {
-    #[link_name = "sync"]
-    fn libc_sync();
 }
