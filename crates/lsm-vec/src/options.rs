@@ -242,12 +242,15 @@ impl Default for DbOptions {
 }
 
 impl DbOptions {
-    /// The number of candidates a search with `k` and pool `ef` re-scores exactly.
+    /// The number of candidates a search with `k` and pool `ef` re-scores exactly (at most the
+    /// `ef` it found): `rerank` if set (at least `k`), else `max(2k, 16, ef / 4)`. Measured on
+    /// 100k x 128 (BENCHMARKS.md): re-ranking 16 candidates gave the recall of re-ranking all
+    /// of them at ef 16 to 64, while each re-ranked candidate costs a vector read.
     pub fn rerank_for(&self, k: usize, ef: usize) -> usize {
         if self.rerank > 0 {
             self.rerank.max(k)
         } else {
-            k.max(ef / 2)
+            (2 * k).max(16).max(ef / 4)
         }
     }
 
