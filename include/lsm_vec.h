@@ -44,10 +44,11 @@ typedef enum lsm_vec_status {
     LSM_VEC_CORRUPTION = 2,
     /* Not produced by this version; reserved (RocksDB kNotSupported). */
     LSM_VEC_NOT_SUPPORTED = 3,
-    /* NULL pointer, invalid UTF-8, bad option (dim <= 0, negative integer, unknown metric or
-     * storage type, m_max < m, ...), wrong dimension, NaN/infinite component, zero vector under
-     * cosine, duplicate id, k < 1, ef_search < k, too small output buffer, or a reopen whose dim /
-     * metric / m / m_max / storage type differ from the stored ones. */
+    /* NULL pointer, invalid UTF-8, bad option (dim <= 0, negative integer, unknown metric,
+     * storage type or quantization, m_max < m, a memory budget too small for the codes, ...),
+     * wrong dimension, NaN/infinite component, zero vector under cosine, duplicate id, k < 1,
+     * ef_search < k, too small output buffer, or a reopen whose dim / metric / m / m_max /
+     * storage type differ from the stored ones. */
     LSM_VEC_INVALID_ARGUMENT = 4,
     /* Operating-system I/O failure or storage engine failure. */
     LSM_VEC_IO_ERROR = 5,
@@ -86,6 +87,11 @@ typedef enum lsm_vec_storage_type {
     LSM_VEC_STORAGE_PAGED = 1   /* 4 KiB pages + page cache (default) */
 } lsm_vec_storage_type_t;
 
+typedef enum lsm_vec_quantization {
+    LSM_VEC_QUANTIZATION_NONE = 0, /* no codes: searches score the full vectors */
+    LSM_VEC_QUANTIZATION_SQ8 = 1   /* one byte per dimension in memory, exact re-rank (default) */
+} lsm_vec_quantization_t;
+
 /* Options of lsm_vec_open. Always start from lsm_vec_options_init(). Signed fields are signed so
  * that negative values are rejected (LSM_VEC_INVALID_ARGUMENT), never wrapped. */
 typedef struct lsm_vec_options {
@@ -109,6 +115,10 @@ typedef struct lsm_vec_options {
     size_t edge_cache_size;        /* decoded adjacency cache, in lists; 0 = off (default 1048576) */
     uint64_t lsm_cache_bytes;      /* LSM block cache in bytes (default 8 MiB) */
     bool sync_writes;              /* fsync on every write (default false) */
+    int32_t quantization;          /* lsm_vec_quantization_t (default LSM_VEC_QUANTIZATION_SQ8) */
+    int64_t rerank;                /* with codes: candidates re-scored exactly, >= k; 0 = automatic (default 0) */
+    uint64_t memory_budget_bytes;  /* codes + adjacency table + caches; 0 = no budget (default 0). Too
+                                    * small for the codes: LSM_VEC_INVALID_ARGUMENT at open */
 } lsm_vec_options_t;
 
 /* Fills *opts with the defaults above. */
@@ -246,6 +256,17 @@ typedef struct lsm_vec_stats {
     lsm_vec_latency_t insert_latency;
     lsm_vec_latency_t update_latency;
     lsm_vec_latency_t delete_latency;
+    /* Added after the latencies (the fields above keep their offsets). Memory in bytes. */
+    uint64_t ghost_nodes;         /* deleted nodes still kept for routing */
+    uint64_t twin_nodes;          /* exact duplicates stored as twins of a graph node */
+    uint64_t code_bytes;          /* compressed codes (0 without codes) */
+    uint64_t adjacency_bytes;     /* dense layer-0 adjacency table */
+    uint64_t adjacency_lists;     /* lists held by that table */
+    uint64_t page_cache_bytes;    /* vector page cache */
+    uint64_t edge_cache_bytes;    /* decoded adjacency (edge) cache, estimated */
+    uint64_t bookkeeping_bytes;   /* id map, node table, slots, in-degrees, upper layers, estimated */
+    uint64_t memory_bytes;        /* sum of the five memory parts above */
+    uint64_t memory_budget_bytes; /* the option (0 = no budget) */
 } lsm_vec_stats_t;
 
 /* Fills *stats with a snapshot. */

@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,12 +86,22 @@ static void test_library_functions(void) {
 static void test_options(void) {
     /* The layouts the Rust side pins in types.rs (64-bit targets). */
     if (sizeof(void *) == 8) {
-        CHECK(sizeof(lsm_vec_options_t) == 144);
+        CHECK(sizeof(lsm_vec_options_t) == 160);
         CHECK(sizeof(lsm_vec_search_options_t) == 16);
         CHECK(sizeof(lsm_vec_search_result_t) == 16);
         CHECK(sizeof(lsm_vec_latency_t) == 40);
-        CHECK(sizeof(lsm_vec_stats_t) == 344);
+        CHECK(sizeof(lsm_vec_stats_t) == 424);
+        /* The offsets types.rs pins (field_offsets_are_pinned). */
+        CHECK(offsetof(lsm_vec_options_t, sync_writes) == 136);
+        CHECK(offsetof(lsm_vec_options_t, quantization) == 140);
+        CHECK(offsetof(lsm_vec_options_t, rerank) == 144);
+        CHECK(offsetof(lsm_vec_options_t, memory_budget_bytes) == 152);
+        CHECK(offsetof(lsm_vec_stats_t, search_latency) == 184);
+        CHECK(offsetof(lsm_vec_stats_t, delete_latency) == 304);
+        CHECK(offsetof(lsm_vec_stats_t, ghost_nodes) == 344);
+        CHECK(offsetof(lsm_vec_stats_t, memory_budget_bytes) == 416);
     }
+    CHECK(LSM_VEC_QUANTIZATION_NONE == 0 && LSM_VEC_QUANTIZATION_SQ8 == 1);
     lsm_vec_options_t o;
     memset(&o, 0xAB, sizeof o);
     CHECK_RC(lsm_vec_options_init(&o), LSM_VEC_OK);
@@ -115,6 +126,9 @@ static void test_options(void) {
     CHECK(o.edge_cache_size == 1048576);
     CHECK(o.lsm_cache_bytes == 8u * 1024 * 1024);
     CHECK(o.sync_writes == false);
+    CHECK(o.quantization == LSM_VEC_QUANTIZATION_SQ8);
+    CHECK(o.rerank == 0);
+    CHECK(o.memory_budget_bytes == 0);
 
     lsm_vec_search_options_t so;
     memset(&so, 0xAB, sizeof so);
@@ -184,6 +198,14 @@ static void test_bad_open_arguments(void) {
     o = base_options(); o.random_seed = -1;        expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "random_seed -1");
     o = base_options(); o.paged_max_cached_pages = 0; expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "cache 0");
     o = base_options(); o.db_target_size = 0;      expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "target 0");
+    o = base_options(); o.quantization = 2;        expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "quantization 2");
+    CHECK(strstr(lsm_vec_last_error_message(), "quantization") != NULL);
+    o = base_options(); o.quantization = -1;       expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "quantization -1");
+    o = base_options(); o.rerank = -1;             expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "rerank -1");
+    CHECK(strstr(lsm_vec_last_error_message(), "rerank") != NULL);
+    o = base_options(); o.memory_budget_bytes = 1000;
+    expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "memory_budget_bytes 1000");
+    CHECK(strstr(lsm_vec_last_error_message(), "memory_budget_bytes") != NULL);
     o = base_options(); o.vector_file_path = "\xff\xfe.bin";
     expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "non-UTF-8 vector_file_path");
     o = base_options(); o.log_file_path = "\xc3\x28";
@@ -562,6 +584,126 @@ static void test_cosine_zero_vector(void) {
     lsm_vec_free(db);
 }
 
+/* Sum of the parts of the memory that memory_budget_bytes bounds. */
+static uint64_t budgeted_bytes(const lsm_vec_stats_t *st) {
+    return st->code_bytes + st->adjacency_bytes + st->page_cache_bytes + st->edge_cache_bytes;
+}
+
+/* Opens `name` (reinit) with `o`, inserts ids 1..n (make_vec), checks that a few stored vectors
+ * find themselves at distance 0, and returns the stats (zeroed on failure). */
+static lsm_vec_stats_t fill_and_stat(const char *name, lsm_vec_options_t o, uint64_t n) {
+    char p[4200];
+    path_in(p, sizeof p, name);
+    o.reinit = true;
+    lsm_vec_stats_t st;
+    memset(&st, 0, sizeof st);
+    lsm_vec_db_t *db = NULL;
+    CHECK_RC(lsm_vec_open(p, &o, &db), LSM_VEC_OK);
+    if (db == NULL) return st;
+    float *vecs = malloc(sizeof(float) * (size_t)n * DIM);
+    uint64_t *ids = malloc(sizeof(uint64_t) * (size_t)n);
+    for (uint64_t i = 0; i < n; i++) {
+        ids[i] = i + 1;
+        make_vec(i + 1, vecs + i * DIM, DIM);
+    }
+    CHECK_RC(lsm_vec_insert_batch(db, ids, (size_t)n, vecs, DIM), LSM_VEC_OK);
+    lsm_vec_search_options_t so = {10, 64};
+    lsm_vec_search_result_t r[10];
+    size_t got = 0;
+    int exact = 0;
+    for (uint64_t i = 0; i < n; i += n / 20) {
+        if (lsm_vec_search_knn(db, vecs + i * DIM, DIM, &so, r, 10, &got) == LSM_VEC_OK && got == 10 &&
+            r[0].id == i + 1 && r[0].distance == 0.0f)
+            exact++;
+    }
+    CHECK(exact == 20); /* exact re-rank: each stored vector is its own nearest, at distance 0 */
+    free(vecs);
+    free(ids);
+    CHECK_RC(lsm_vec_get_stats(db, &st), LSM_VEC_OK);
+    CHECK_RC(lsm_vec_close(db), LSM_VEC_OK);
+    lsm_vec_free(db);
+    return st;
+}
+
+static void test_quantization_and_memory(void) {
+    /* SQ8 (the default): the quantizer trains at 1000 vectors, so 1100 have codes. */
+    lsm_vec_options_t o = base_options();
+    lsm_vec_stats_t st = fill_and_stat("quant-sq8", o, 1100);
+    CHECK(st.count == 1100);
+    CHECK(st.code_bytes > 0);
+    CHECK(st.adjacency_lists > 0 && st.adjacency_bytes > 0);
+    CHECK(st.bookkeeping_bytes > 0);
+    CHECK(st.memory_bytes == budgeted_bytes(&st) + st.bookkeeping_bytes);
+    CHECK(st.memory_budget_bytes == 0);
+    CHECK(st.twin_nodes == 0 && st.ghost_nodes == 0);
+
+    /* No codes at all with LSM_VEC_QUANTIZATION_NONE. */
+    o = base_options();
+    o.quantization = LSM_VEC_QUANTIZATION_NONE;
+    st = fill_and_stat("quant-none", o, 1100);
+    CHECK(st.count == 1100);
+    CHECK(st.code_bytes == 0);
+    CHECK(st.memory_bytes == budgeted_bytes(&st) + st.bookkeeping_bytes);
+
+    /* An explicit rerank is accepted and searches stay exact. */
+    o = base_options();
+    o.rerank = 40;
+    st = fill_and_stat("quant-rerank", o, 300);
+    CHECK(st.count == 300);
+
+    /* A generous budget: reported, and the budgeted parts stay within it. */
+    o = base_options();
+    o.memory_budget_bytes = 64u << 20;
+    st = fill_and_stat("budget", o, 300);
+    CHECK(st.count == 300);
+    CHECK(st.memory_budget_bytes == 64u << 20);
+    CHECK(budgeted_bytes(&st) <= st.memory_budget_bytes);
+
+    /* A budget too small for anything: INVALID_ARGUMENT, and nothing is left behind that a later
+     * open (another dimension, no budget) would trip over. */
+    char p[4200];
+    path_in(p, sizeof p, "tiny-budget");
+    o = base_options();
+    o.memory_budget_bytes = 1000;
+    lsm_vec_db_t *db = (lsm_vec_db_t *)&g_checks;
+    CHECK_RC(lsm_vec_open(p, &o, &db), LSM_VEC_INVALID_ARGUMENT);
+    CHECK(db == NULL);
+    CHECK(strstr(lsm_vec_last_error_message(), "memory_budget_bytes") != NULL);
+    db = (lsm_vec_db_t *)&g_checks;
+    CHECK_RC(lsm_vec_open_existing(p, &db), LSM_VEC_INVALID_ARGUMENT); /* no database there */
+    CHECK(db == NULL);
+    o = base_options();
+    o.dim = DIM * 2;
+    db = NULL;
+    CHECK_RC(lsm_vec_open(p, &o, &db), LSM_VEC_OK);
+    if (db != NULL) {
+        size_t dim = 0;
+        CHECK_RC(lsm_vec_dim(db, &dim), LSM_VEC_OK);
+        CHECK(dim == DIM * 2);
+        lsm_vec_free(db);
+    }
+
+    /* twin_nodes: an exact duplicate under another id is a twin. */
+    path_in(p, sizeof p, "twins");
+    o = base_options();
+    db = NULL;
+    CHECK_RC(lsm_vec_open(p, &o, &db), LSM_VEC_OK);
+    if (db != NULL) {
+        float v[DIM];
+        for (uint64_t id = 1; id <= 30; id++) {
+            make_vec(id, v, DIM);
+            CHECK_RC(lsm_vec_insert(db, id, v, DIM), LSM_VEC_OK);
+        }
+        make_vec(5, v, DIM);
+        CHECK_RC(lsm_vec_insert(db, 105, v, DIM), LSM_VEC_OK);
+        memset(&st, 0, sizeof st);
+        CHECK_RC(lsm_vec_get_stats(db, &st), LSM_VEC_OK);
+        CHECK(st.count == 31);
+        CHECK(st.twin_nodes == 1);
+        lsm_vec_free(db);
+    }
+}
+
 static void test_io_error_and_corruption(void) {
     /* A database path below a regular file cannot be created: IO_ERROR. */
     char file[4200], p[4300];
@@ -619,6 +761,7 @@ int main(int argc, char **argv) {
     test_null_handle();
     test_main_database();
     test_cosine_zero_vector();
+    test_quantization_and_memory();
     test_io_error_and_corruption();
     printf("test_capi: %d checks, %d failed\n", g_checks, g_failures);
     return g_failures == 0 ? 0 : 1;

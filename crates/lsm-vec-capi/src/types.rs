@@ -5,9 +5,33 @@
 use std::ffi::{c_char, CStr};
 use std::path::PathBuf;
 
-use lsm_vec::{DbOptions, DistanceMetric, LatencySummary, SearchOptions, Stats, VectorStorageType};
+use lsm_vec::{DbOptions, DistanceMetric, LatencySummary, Quantization, SearchOptions, Stats, VectorStorageType};
 
 use crate::status::{FfiError, FfiResult};
+
+/// `quantization` code: no codes, searches score the full vectors.
+pub const LSM_VEC_QUANTIZATION_NONE: i32 = 0;
+/// `quantization` code: SQ8 codes in memory (one byte per dimension), exact re-rank (default).
+pub const LSM_VEC_QUANTIZATION_SQ8: i32 = 1;
+
+/// The C code of a quantization (`LSM_VEC_QUANTIZATION_*`).
+pub fn quantization_code(q: Quantization) -> i32 {
+    match q {
+        Quantization::None => LSM_VEC_QUANTIZATION_NONE,
+        Quantization::Sq8 => LSM_VEC_QUANTIZATION_SQ8,
+    }
+}
+
+/// Inverse of [`quantization_code`]; any other value is `INVALID_ARGUMENT`.
+pub fn quantization_from_code(code: i32) -> FfiResult<Quantization> {
+    match code {
+        LSM_VEC_QUANTIZATION_NONE => Ok(Quantization::None),
+        LSM_VEC_QUANTIZATION_SQ8 => Ok(Quantization::Sq8),
+        other => Err(FfiError::invalid(format!(
+            "unknown quantization code {other} (expected 0 = none or 1 = sq8)"
+        ))),
+    }
+}
 
 /// Options of `lsm_vec_open`. Initialise with `lsm_vec_options_init` (the specification's
 /// defaults), then set fields. Signed integers are signed so that a negative value from C or C++
@@ -57,6 +81,13 @@ pub struct lsm_vec_options_t {
     pub lsm_cache_bytes: u64,
     /// fsync every write (default false).
     pub sync_writes: bool,
+    /// `LSM_VEC_QUANTIZATION_NONE` (0) or `LSM_VEC_QUANTIZATION_SQ8` (1, default).
+    pub quantization: i32,
+    /// With codes: candidates re-scored with the full vectors (at least k); 0 (default) =
+    /// automatic; must be >= 0.
+    pub rerank: i64,
+    /// Memory budget in bytes for codes, adjacency table and caches; 0 (default) = no budget.
+    pub memory_budget_bytes: u64,
 }
 
 impl lsm_vec_options_t {
@@ -84,6 +115,9 @@ impl lsm_vec_options_t {
             edge_cache_size: d.edge_cache_size,
             lsm_cache_bytes: d.lsm_cache_bytes,
             sync_writes: d.sync_writes,
+            quantization: quantization_code(d.quantization),
+            rerank: saturate_i64(d.rerank),
+            memory_budget_bytes: d.memory_budget_bytes,
         }
     }
 
@@ -101,6 +135,10 @@ impl lsm_vec_options_t {
         let random_seed = u64::try_from(self.random_seed).map_err(|_| {
             FfiError::invalid(format!("random_seed must not be negative, got {}", self.random_seed))
         })?;
+        // Every field is set today; `..DbOptions::default()` stays so that an option the engine
+        // gains later keeps its default here (and this crate still compiles) until the ABI
+        // carries it.
+        #[allow(clippy::needless_update)]
         Ok(DbOptions {
             dim: non_negative("dim", self.dim)?,
             metric: DistanceMetric::from_code(i64::from(self.metric))?,
@@ -122,7 +160,9 @@ impl lsm_vec_options_t {
             edge_cache_size: self.edge_cache_size,
             lsm_cache_bytes: self.lsm_cache_bytes,
             sync_writes: self.sync_writes,
-            // Options the C ABI does not carry (yet) keep the engine's defaults.
+            quantization: quantization_from_code(self.quantization)?,
+            rerank: non_negative("rerank", self.rerank)?,
+            memory_budget_bytes: self.memory_budget_bytes,
             ..DbOptions::default()
         })
     }
@@ -253,6 +293,28 @@ pub struct lsm_vec_stats_t {
     pub update_latency: lsm_vec_latency_t,
     /// Delete latency (with `enable_stats`).
     pub delete_latency: lsm_vec_latency_t,
+    // Appended after the latencies so that the offsets of the fields above stay those of
+    // earlier versions.
+    /// Deleted nodes kept for routing (ghosts).
+    pub ghost_nodes: u64,
+    /// Exact duplicates stored as twins of a graph node.
+    pub twin_nodes: u64,
+    /// Memory of the compressed codes (0 without codes).
+    pub code_bytes: u64,
+    /// Memory of the dense layer-0 adjacency table.
+    pub adjacency_bytes: u64,
+    /// Layer-0 lists held by the adjacency table.
+    pub adjacency_lists: u64,
+    /// Memory of the vector page cache.
+    pub page_cache_bytes: u64,
+    /// Memory of the decoded adjacency (edge) cache (estimate).
+    pub edge_cache_bytes: u64,
+    /// Bookkeeping memory (estimate).
+    pub bookkeeping_bytes: u64,
+    /// Sum of the memory parts above.
+    pub memory_bytes: u64,
+    /// The `memory_budget_bytes` option (0 = no budget).
+    pub memory_budget_bytes: u64,
 }
 
 impl From<&Stats> for lsm_vec_stats_t {
@@ -286,6 +348,16 @@ impl From<&Stats> for lsm_vec_stats_t {
             insert_latency: s.insert_latency.into(),
             update_latency: s.update_latency.into(),
             delete_latency: s.delete_latency.into(),
+            ghost_nodes: s.ghost_nodes,
+            twin_nodes: s.twin_nodes,
+            code_bytes: s.code_bytes,
+            adjacency_bytes: s.adjacency_bytes,
+            adjacency_lists: s.adjacency_lists,
+            page_cache_bytes: s.page_cache_bytes,
+            edge_cache_bytes: s.edge_cache_bytes,
+            bookkeeping_bytes: s.bookkeeping_bytes,
+            memory_bytes: s.memory_bytes,
+            memory_budget_bytes: s.memory_budget_bytes,
         }
     }
 }
@@ -336,12 +408,28 @@ mod tests {
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn struct_layouts_are_pinned() {
-        assert_eq!(size_of::<lsm_vec_options_t>(), 144);
+        assert_eq!(size_of::<lsm_vec_options_t>(), 160);
         assert_eq!(align_of::<lsm_vec_options_t>(), 8);
         assert_eq!(size_of::<lsm_vec_search_options_t>(), 16);
         assert_eq!(size_of::<lsm_vec_search_result_t>(), 16);
         assert_eq!(size_of::<lsm_vec_latency_t>(), 40);
-        assert_eq!(size_of::<lsm_vec_stats_t>(), 22 * 8 + 8 + 4 * 40);
+        assert_eq!(size_of::<lsm_vec_stats_t>(), 22 * 8 + 8 + 4 * 40 + 10 * 8);
+    }
+
+    /// Offsets of the fields this version added (and of a few older ones, which must not move).
+    /// The C test checks the same offsets with `offsetof`.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn field_offsets_are_pinned() {
+        use std::mem::offset_of;
+        assert_eq!(offset_of!(lsm_vec_options_t, sync_writes), 136);
+        assert_eq!(offset_of!(lsm_vec_options_t, quantization), 140);
+        assert_eq!(offset_of!(lsm_vec_options_t, rerank), 144);
+        assert_eq!(offset_of!(lsm_vec_options_t, memory_budget_bytes), 152);
+        assert_eq!(offset_of!(lsm_vec_stats_t, search_latency), 184);
+        assert_eq!(offset_of!(lsm_vec_stats_t, delete_latency), 304);
+        assert_eq!(offset_of!(lsm_vec_stats_t, ghost_nodes), 344);
+        assert_eq!(offset_of!(lsm_vec_stats_t, memory_budget_bytes), 416);
     }
 
     #[test]
@@ -362,6 +450,9 @@ mod tests {
         assert!(!o.reinit);
         assert_eq!(o.k, 1);
         assert_eq!(o.ef_search, 64);
+        assert_eq!(o.quantization, LSM_VEC_QUANTIZATION_SQ8);
+        assert_eq!(o.rerank, 0);
+        assert_eq!(o.memory_budget_bytes, 0);
         // SAFETY: the default paths are static "" literals.
         let d = unsafe { o.to_db_options() }.unwrap();
         assert_eq!(d, DbOptions::default());
@@ -380,6 +471,9 @@ mod tests {
             |o| o.vector_storage_type = -1,
             |o| o.metric = 3,
             |o| o.vector_storage_type = 2,
+            |o| o.quantization = -1,
+            |o| o.quantization = 2,
+            |o| o.rerank = -1,
         ] {
             let mut o = lsm_vec_options_t::defaults();
             o.dim = 4;
@@ -387,6 +481,23 @@ mod tests {
             // SAFETY: the paths are static "" literals.
             let e = unsafe { o.to_db_options() }.unwrap_err();
             assert_eq!(e.code, crate::status::LSM_VEC_INVALID_ARGUMENT, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn new_options_reach_the_engine() {
+        let mut o = lsm_vec_options_t::defaults();
+        o.dim = 4;
+        o.quantization = LSM_VEC_QUANTIZATION_NONE;
+        o.rerank = 40;
+        o.memory_budget_bytes = 64 << 20;
+        // SAFETY: the paths are static "" literals.
+        let d = unsafe { o.to_db_options() }.unwrap();
+        assert_eq!(d.quantization, Quantization::None);
+        assert_eq!(d.rerank, 40);
+        assert_eq!(d.memory_budget_bytes, 64 << 20);
+        for q in [Quantization::None, Quantization::Sq8] {
+            assert_eq!(quantization_from_code(quantization_code(q)).unwrap(), q);
         }
     }
 
