@@ -143,6 +143,13 @@ enum class DistanceMetric : int {
   kInnerProduct = LSM_VEC_METRIC_INNER_PRODUCT,
 };
 
+/// Compressed codes kept in memory (an addition to the specification). kNone: searches score
+/// the full vectors; kSq8: one byte per dimension, navigation on the codes, exact re-rank.
+enum class Quantization : int {
+  kNone = LSM_VEC_QUANTIZATION_NONE,
+  kSq8 = LSM_VEC_QUANTIZATION_SQ8,
+};
+
 /// Options of LSMVecDB::Open, with the specification's names, types and defaults. Negative
 /// values of the int fields are rejected with InvalidArgument.
 struct LSMVecDBOptions {
@@ -168,6 +175,10 @@ struct LSMVecDBOptions {
   std::size_t edge_cache_size = std::size_t{1} << 20;   ///< Decoded adjacency cache, in lists (0 = off).
   std::uint64_t lsm_cache_bytes = 8ull << 20;           ///< LSM block cache in bytes.
   bool sync_writes = false;                             ///< fsync every write (survive power loss).
+  Quantization quantization = Quantization::kSq8;       ///< Codes in memory; may change at every open.
+  int rerank = 0;                                       ///< Candidates re-scored exactly (>= k); 0 = automatic.
+  std::uint64_t memory_budget_bytes = 0;                ///< Codes + adjacency + caches; 0 = no budget.
+                                                        ///< Too small for the codes: InvalidArgument.
 };
 
 /// Parameters of one search.
@@ -216,6 +227,9 @@ class LSMVecDB {
     c.edge_cache_size = opts.edge_cache_size;
     c.lsm_cache_bytes = opts.lsm_cache_bytes;
     c.sync_writes = opts.sync_writes;
+    c.quantization = static_cast<std::int32_t>(opts.quantization);
+    c.rerank = opts.rerank;
+    c.memory_budget_bytes = opts.memory_budget_bytes;
     lsm_vec_db_t* raw = nullptr;
     rc = lsm_vec_open(path.c_str(), &c, &raw);
     if (rc != LSM_VEC_OK) return Status::FromC(rc);

@@ -92,6 +92,10 @@ static void test_option_defaults_match_the_library() {
   CHECK(o.edge_cache_size == c.edge_cache_size);
   CHECK(o.lsm_cache_bytes == c.lsm_cache_bytes);
   CHECK(o.sync_writes == c.sync_writes);
+  CHECK(static_cast<int>(o.quantization) == c.quantization);
+  CHECK(o.quantization == Quantization::kSq8);
+  CHECK(o.rerank == c.rerank && o.rerank == 0);
+  CHECK(o.memory_budget_bytes == c.memory_budget_bytes && o.memory_budget_bytes == 0);
   SearchOptions so;
   lsm_vec_search_options_t cso;
   CHECK(lsm_vec_search_options_init(&cso) == LSM_VEC_OK);
@@ -123,6 +127,10 @@ static void test_invalid_options() {
   o = base; o.ef_construction = std::nanf(""); expect_invalid_open(o, "ef_construction NaN");
   o = base; o.k = 10; o.ef_search = 5;     expect_invalid_open(o, "ef_search < k");
   o = base; o.vector_file_path = "\xff.bin"; expect_invalid_open(o, "non-UTF-8 vector_file_path");
+  o = base; o.quantization = static_cast<Quantization>(2); expect_invalid_open(o, "quantization 2");
+  o = base; o.quantization = static_cast<Quantization>(-1); expect_invalid_open(o, "quantization -1");
+  o = base; o.rerank = -1;                 expect_invalid_open(o, "rerank -1");
+  o = base; o.memory_budget_bytes = 1000;  expect_invalid_open(o, "memory_budget_bytes 1000");
 
   Status s = LSMVecDB::Open(g_base + "/invalid", base, nullptr);
   CHECK(s.IsInvalidArgument());
@@ -229,6 +237,11 @@ static void test_lifecycle_and_errors() {
   CHECK_OK(db->GetStatistics(&st));
   CHECK(st.count == 300 && st.dim == static_cast<std::uint64_t>(dim));
   CHECK(st.searches > 0 && st.search_latency.count > 0);
+  CHECK(st.memory_bytes ==
+        st.code_bytes + st.adjacency_bytes + st.page_cache_bytes + st.edge_cache_bytes + st.bookkeeping_bytes);
+  CHECK(st.bookkeeping_bytes > 0 && st.adjacency_lists > 0);
+  CHECK(st.code_bytes == 0);  // 300 vectors: the SQ8 quantizer trains at 1000
+  CHECK(st.memory_budget_bytes == 0 && st.ghost_nodes == 0 && st.twin_nodes == 0);
   CHECK_STATUS(db->GetStatistics(nullptr), IsInvalidArgument);
   db->printStatistics();
   CHECK_OK(db->Flush());
@@ -270,6 +283,73 @@ static void test_lifecycle_and_errors() {
   Status s = LSMVecDB::Open(path, wrong, &db);
   CHECK(s.IsInvalidArgument() && db == nullptr);
   CHECK(s.ToString().find("16") != std::string::npos && s.ToString().find("17") != std::string::npos);
+}
+
+// quantization, rerank and memory_budget_bytes reach the engine; searches stay exact.
+static void test_quantization_and_budget() {
+  const int dim = 8;
+  struct Case {
+    const char* name;
+    Quantization q;
+    int rerank;
+    std::uint64_t budget;
+    node_id_t n;  // > 1000 where the codes matter: the SQ8 quantizer trains at 1000 vectors
+  };
+  for (const Case& c : {Case{"sq8", Quantization::kSq8, 0, 0, 1100}, Case{"none", Quantization::kNone, 0, 0, 1100},
+                        Case{"rerank", Quantization::kSq8, 40, 0, 300},
+                        Case{"budget", Quantization::kSq8, 0, 64u << 20, 300}}) {
+    std::vector<node_id_t> ids;
+    std::vector<float> flat;
+    for (node_id_t id = 1; id <= c.n; ++id) {
+      ids.push_back(id);
+      auto v = make_vec(id, dim);
+      flat.insert(flat.end(), v.begin(), v.end());
+    }
+    LSMVecDBOptions opts;
+    opts.dim = dim;
+    opts.reinit = true;
+    opts.quantization = c.q;
+    opts.rerank = c.rerank;
+    opts.memory_budget_bytes = c.budget;
+    std::unique_ptr<LSMVecDB> db;
+    CHECK_OK(LSMVecDB::Open(g_base + "/quant-" + c.name, opts, &db));
+    if (!db) continue;
+    CHECK_OK(db->InsertBatch(ids, flat));
+    SearchOptions so;
+    so.k = 10;
+    so.ef_search = 64;
+    std::vector<SearchResult> res;
+    int exact = 0;
+    for (node_id_t id = 1; id <= c.n; id += c.n / 20) {
+      if (db->SearchKnn(make_vec(id, dim), so, &res).ok() && res.size() == 10 && res[0].id == id &&
+          res[0].distance == 0.0f)
+        ++exact;
+    }
+    check::record(exact == 20, __FILE__, __LINE__, std::string(c.name) + ": stored vectors find themselves at 0");
+    Statistics st;
+    std::memset(&st, 0, sizeof st);
+    CHECK_OK(db->GetStatistics(&st));
+    CHECK(st.count == c.n);
+    CHECK(st.memory_budget_bytes == c.budget);
+    if (c.q == Quantization::kNone) {
+      check::record(st.code_bytes == 0, __FILE__, __LINE__, std::string(c.name) + ": no codes");
+    } else if (c.n > 1000) {
+      check::record(st.code_bytes > 0, __FILE__, __LINE__, std::string(c.name) + ": codes trained");
+    }
+    if (c.budget > 0) {
+      CHECK(st.code_bytes + st.adjacency_bytes + st.page_cache_bytes + st.edge_cache_bytes <= c.budget);
+    }
+    CHECK_OK(db->Close());
+  }
+
+  // A budget too small for anything: InvalidArgument naming the option.
+  LSMVecDBOptions tiny;
+  tiny.dim = dim;
+  tiny.memory_budget_bytes = 1000;
+  std::unique_ptr<LSMVecDB> db;
+  Status s = LSMVecDB::Open(g_base + "/quant-tiny", tiny, &db);
+  CHECK(s.IsInvalidArgument() && db == nullptr);
+  CHECK(s.ToString().find("memory_budget_bytes") != std::string::npos);
 }
 
 // Many threads search one handle while another inserts.
@@ -317,6 +397,7 @@ int main(int argc, char** argv) {
   test_option_defaults_match_the_library();
   test_invalid_options();
   test_lifecycle_and_errors();
+  test_quantization_and_budget();
   test_threads();
   return check::summary("api_test");
 }
