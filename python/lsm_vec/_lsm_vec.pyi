@@ -16,6 +16,7 @@ __all__ = [
     "IoError",
     "LSMVecDB",
     "LSMVecDBOptions",
+    "Quantization",
     "SearchOptions",
     "SearchResult",
     "__version__",
@@ -78,6 +79,30 @@ class DistanceMetric:
     def __hash__(self) -> int: ...
 
 @final
+class Quantization:
+    """Compressed codes kept in memory (an enum-like class; members compare by identity and
+    with their integer codes). ``None`` is a Python keyword, hence the upper-case names.
+
+    * ``NONE``: no codes; searches score the full vectors.
+    * ``SQ8``: one byte per dimension, trained on the data; searches navigate on the codes and
+      re-rank the best candidates with the full vectors (returned distances are exact).
+    """
+
+    NONE: ClassVar["Quantization"]
+    """No codes (code 0)."""
+    SQ8: ClassVar["Quantization"]
+    """SQ8 codes, the default (code 1)."""
+    @property
+    def name(self) -> str:
+        """``"NONE"`` or ``"SQ8"``."""
+    @property
+    def value(self) -> int:
+        """The numeric code (as in the C API): NONE = 0, SQ8 = 1."""
+    def __int__(self) -> int: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
 class LSMVecDBOptions:
     """Options of :meth:`LSMVecDB.open`. Every property is read-write; defaults are the
     specification's. Keyword arguments set properties: ``LSMVecDBOptions(dim=128, reinit=True)``.
@@ -132,6 +157,19 @@ class LSMVecDBOptions:
     """Capacity of the LSM block cache in bytes (default 8 MiB)."""
     sync_writes: bool
     """fsync on every write so acknowledged writes survive power loss (default False)."""
+    @property
+    def quantization(self) -> Quantization:
+        """Compressed codes in memory, default ``Quantization.SQ8``. Also accepts ``"none"`` /
+        ``"sq8"`` (any case) and the codes 0 / 1; another name or int is ValueError. May change
+        at every open."""
+    @quantization.setter
+    def quantization(self, value: Union[Quantization, int, str]) -> None: ...
+    rerank: int
+    """With codes: candidates a search re-scores with the full vectors (at least ``k``);
+    0 (default) = automatic."""
+    memory_budget_bytes: int
+    """Memory in bytes for codes, adjacency table, page cache and edge cache, split by the
+    README's rule; 0 (default) = no budget. Too small for the codes: ``open`` raises ValueError."""
 
 @final
 class SearchOptions:
@@ -238,7 +276,10 @@ class LSMVecDB:
     def stats(self) -> dict[str, Any]:
         """Counters, sizes and latency percentiles as a dict; the ``*_latency`` entries are
         dicts with ``count``, ``p50_us``, ``p95_us``, ``p99_us``, ``max_us`` (filled only with
-        ``enable_stats``)."""
+        ``enable_stats``). Memory in bytes: ``code_bytes``, ``adjacency_bytes`` (for
+        ``adjacency_lists`` lists), ``page_cache_bytes``, ``edge_cache_bytes``,
+        ``bookkeeping_bytes``, their sum ``memory_bytes``, and ``memory_budget_bytes`` (the
+        option; 0 = no budget); graph: ``ghost_nodes``, ``twin_nodes``."""
     def print_statistics(self) -> None:
         """Prints I/O and timing statistics to ``sys.stdout``."""
     def __len__(self) -> int:

@@ -30,6 +30,9 @@ SPEC_DEFAULTS = {
     "edge_cache_size": 1 << 20,
     "lsm_cache_bytes": 8 * 1024 * 1024,
     "sync_writes": False,
+    "quantization": lsm_vec.Quantization.SQ8,
+    "rerank": 0,
+    "memory_budget_bytes": 0,
 }
 
 NEW_VALUES = {
@@ -53,6 +56,9 @@ NEW_VALUES = {
     "edge_cache_size": 0,
     "lsm_cache_bytes": 1 << 20,
     "sync_writes": True,
+    "quantization": lsm_vec.Quantization.NONE,
+    "rerank": 40,
+    "memory_budget_bytes": 64 << 20,
 }
 
 
@@ -122,6 +128,7 @@ PUBLIC = {
     lsm_vec.LSMVecDBOptions: list(SPEC_DEFAULTS),
     lsm_vec.SearchOptions: ["k", "ef_search"],
     lsm_vec.SearchResult: ["id", "distance"],
+    lsm_vec.Quantization: ["NONE", "SQ8", "name", "value"],
 }
 
 
@@ -151,7 +158,7 @@ def test_stubs_and_py_typed_are_shipped():
 
 def test_module_exports():
     assert set(lsm_vec.__all__) >= {"LSMVecDB", "LSMVecDBOptions", "SearchOptions",
-                                     "SearchResult", "DistanceMetric", *ERRORS}
+                                     "SearchResult", "DistanceMetric", "Quantization", *ERRORS}
     for name in lsm_vec.__all__:
         assert hasattr(lsm_vec, name), name
     assert isinstance(lsm_vec.__version__, str)

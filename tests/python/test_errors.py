@@ -103,7 +103,8 @@ def test_bad_options_are_value_error_at_open(tmp_path, field, value):
 
 @pytest.mark.parametrize("field", ["dim", "m", "m_max", "k", "ef_search", "random_seed",
                                    "vec_file_capacity", "paged_max_cached_pages",
-                                   "db_target_size", "edge_cache_size", "lsm_cache_bytes"])
+                                   "db_target_size", "edge_cache_size", "lsm_cache_bytes",
+                                   "rerank", "memory_budget_bytes", "quantization"])
 def test_negative_integer_options_are_value_error(field):
     opts = lsm_vec.LSMVecDBOptions()
     with pytest.raises(ValueError, match=field):
@@ -180,7 +181,8 @@ def test_unknown_vector_storage_type_is_value_error(bad):
     assert opts.vector_storage_type == 1  # unchanged
 
 
-@pytest.mark.parametrize("field", ["metric", "vector_storage_type", "dim", "m", "k"])
+@pytest.mark.parametrize("field", ["metric", "vector_storage_type", "dim", "m", "k",
+                                   "quantization", "rerank", "memory_budget_bytes"])
 def test_bool_is_not_an_integer_option(field):
     """``True`` is an int to Python, but ``metric=True`` or ``dim=True`` is a mistake."""
     opts = lsm_vec.LSMVecDBOptions()

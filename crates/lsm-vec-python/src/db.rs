@@ -38,6 +38,16 @@ fn stats_dict<'py>(py: Python<'py>, s: &Stats) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("m_max", s.m_max)?;
     d.set_item("max_level", s.max_level)?;
     d.set_item("upper_layer_nodes", s.upper_layer_nodes)?;
+    d.set_item("ghost_nodes", s.ghost_nodes)?;
+    d.set_item("twin_nodes", s.twin_nodes)?;
+    d.set_item("code_bytes", s.code_bytes)?;
+    d.set_item("adjacency_bytes", s.adjacency_bytes)?;
+    d.set_item("adjacency_lists", s.adjacency_lists)?;
+    d.set_item("page_cache_bytes", s.page_cache_bytes)?;
+    d.set_item("edge_cache_bytes", s.edge_cache_bytes)?;
+    d.set_item("bookkeeping_bytes", s.bookkeeping_bytes)?;
+    d.set_item("memory_bytes", s.memory_bytes)?;
+    d.set_item("memory_budget_bytes", s.memory_budget_bytes)?;
     d.set_item("vector_file_bytes", s.vector_file_bytes)?;
     d.set_item("lsm_disk_bytes", s.lsm_disk_bytes)?;
     d.set_item("searches", s.searches)?;
@@ -317,7 +327,10 @@ impl PyLsmVecDb {
     }
 
     /// Counters, sizes and latency percentiles (``*_latency`` dicts, in microseconds; filled
-    /// only with ``enable_stats``), as a dict.
+    /// only with ``enable_stats``), as a dict. Memory in bytes: ``code_bytes``,
+    /// ``adjacency_bytes`` (for ``adjacency_lists`` lists), ``page_cache_bytes``,
+    /// ``edge_cache_bytes``, ``bookkeeping_bytes``, their sum ``memory_bytes``, and the
+    /// ``memory_budget_bytes`` option (0 = no budget).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = py.detach(|| self.db.stats()).py()?;
         stats_dict(py, &s)

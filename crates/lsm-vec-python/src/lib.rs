@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 fn _lsm_vec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<options::PyDistanceMetric>()?;
+    m.add_class::<options::PyQuantization>()?;
     m.add_class::<options::PyDbOptions>()?;
     m.add_class::<options::PySearchOptions>()?;
     m.add_class::<options::PySearchResult>()?;

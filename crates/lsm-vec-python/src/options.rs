@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use lsm_vec::{DbOptions, VectorStorageType};
+use lsm_vec::{DbOptions, Quantization, VectorStorageType};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -85,6 +85,94 @@ fn metric_arg(obj: &Bound<'_, PyAny>) -> PyResult<lsm_vec::DistanceMetric> {
     )))
 }
 
+/// Compressed codes kept in memory (``LSMVecDBOptions.quantization``).
+///
+/// * ``NONE`` (code 0): no codes; searches score the full vectors.
+/// * ``SQ8`` (code 1, the default): one byte per dimension, trained on the data; searches
+///   navigate on the codes and re-rank the best candidates with the full vectors, so returned
+///   distances are exact.
+///
+/// ``None`` is a Python keyword, hence the upper-case member names.
+#[pyclass(eq, eq_int, frozen, hash, name = "Quantization", module = "lsm_vec")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PyQuantization {
+    /// No codes.
+    #[pyo3(name = "NONE")]
+    Off,
+    /// SQ8 codes.
+    #[pyo3(name = "SQ8")]
+    Sq8,
+}
+
+impl From<PyQuantization> for Quantization {
+    fn from(q: PyQuantization) -> Self {
+        match q {
+            PyQuantization::Off => Quantization::None,
+            PyQuantization::Sq8 => Quantization::Sq8,
+        }
+    }
+}
+
+impl From<Quantization> for PyQuantization {
+    fn from(q: Quantization) -> Self {
+        match q {
+            Quantization::None => PyQuantization::Off,
+            Quantization::Sq8 => PyQuantization::Sq8,
+        }
+    }
+}
+
+impl PyQuantization {
+    fn from_code(code: i64) -> PyResult<Self> {
+        match code {
+            0 => Ok(PyQuantization::Off),
+            1 => Ok(PyQuantization::Sq8),
+            other => Err(PyValueError::new_err(format!(
+                "unknown quantization code {other} (expected 0 = none or 1 = sq8)"
+            ))),
+        }
+    }
+}
+
+#[pymethods]
+impl PyQuantization {
+    /// The member's name: ``"NONE"`` or ``"SQ8"``.
+    #[getter]
+    fn name(&self) -> &'static str {
+        match self {
+            PyQuantization::Off => "NONE",
+            PyQuantization::Sq8 => "SQ8",
+        }
+    }
+
+    /// The stable numeric code (as in the C API): NONE = 0, SQ8 = 1.
+    #[getter]
+    fn value(&self) -> u8 {
+        match self {
+            PyQuantization::Off => 0,
+            PyQuantization::Sq8 => 1,
+        }
+    }
+}
+
+/// Accepts a `Quantization`, a name (`"none"`, `"sq8"`, any case) or a code (0 = none,
+/// 1 = sq8). Another name or int is `ValueError`; `bool` and other types are `TypeError`.
+fn quantization_arg(obj: &Bound<'_, PyAny>) -> PyResult<Quantization> {
+    if let Ok(q) = obj.cast::<PyQuantization>() {
+        return Ok((*q.get()).into());
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return s.to_cow()?.parse::<Quantization>().py();
+    }
+    if let Some(code) = code_arg(obj, "quantization")? {
+        return PyQuantization::from_code(code).map(Quantization::from);
+    }
+    Err(PyTypeError::new_err(format!(
+        "quantization must be a Quantization, 'none' / 'sq8' or the code 0 / 1, got {}",
+        obj.get_type().name()?
+    )))
+}
+
 /// An enum's integer code: `Some(code)` for an int (or numpy integer), `None` for anything
 /// else (the caller says what it accepts). `bool` is `TypeError`; an int beyond `i64` is
 /// `ValueError` (no such code).
@@ -118,8 +206,9 @@ fn path_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<PathBuf> {
 /// ``enable_batch_read`` (True), ``reinit`` (False), ``vector_file_path`` ("" = inside the
 /// database directory), ``log_file_path`` ("" = no log), ``k`` (1) and ``ef_search`` (64): the
 /// defaults of a ``search_knn`` call without search options; and the additions
-/// ``edge_cache_size`` (1048576 adjacency lists), ``lsm_cache_bytes`` (8 MiB) and
-/// ``sync_writes`` (False).
+/// ``edge_cache_size`` (1048576 adjacency lists), ``lsm_cache_bytes`` (8 MiB),
+/// ``sync_writes`` (False), ``quantization`` (``Quantization.SQ8``; also ``"none"`` /
+/// ``"sq8"``), ``rerank`` (0 = automatic) and ``memory_budget_bytes`` (0 = no budget).
 #[pyclass(name = "LSMVecDBOptions", module = "lsm_vec")]
 #[derive(Debug, Clone)]
 pub struct PyDbOptions {
@@ -159,6 +248,9 @@ const OPTION_NAMES: &[&str] = &[
     "edge_cache_size",
     "lsm_cache_bytes",
     "sync_writes",
+    "quantization",
+    "rerank",
+    "memory_budget_bytes",
 ];
 
 #[pymethods]
@@ -411,6 +503,44 @@ impl PyDbOptions {
     #[setter]
     fn set_sync_writes(&mut self, v: bool) {
         self.inner.sync_writes = v;
+    }
+
+    /// Compressed codes kept in memory (``Quantization.SQ8`` by default). Also accepts the
+    /// names ``"none"`` / ``"sq8"`` (any case) and the codes 0 / 1; another name or int is
+    /// ``ValueError``. May change at every open (the codes are derived from the vectors).
+    #[getter]
+    fn quantization(&self) -> PyQuantization {
+        self.inner.quantization.into()
+    }
+    #[setter]
+    fn set_quantization(&mut self, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.quantization = quantization_arg(v)?;
+        Ok(())
+    }
+
+    /// With codes: how many of the best candidates a search re-scores with the full vectors
+    /// (at least ``k``); 0 (default) = automatic.
+    #[getter]
+    fn rerank(&self) -> usize {
+        self.inner.rerank
+    }
+    #[setter]
+    fn set_rerank(&mut self, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.rerank = uint_arg(v, "rerank")?;
+        Ok(())
+    }
+
+    /// Memory in bytes for the parts that grow with the data (codes, adjacency table, page
+    /// cache, edge cache), split by the rule in the README; 0 (default) = no budget. A budget
+    /// too small for the codes makes ``open`` raise ``ValueError``.
+    #[getter]
+    fn memory_budget_bytes(&self) -> u64 {
+        self.inner.memory_budget_bytes
+    }
+    #[setter]
+    fn set_memory_budget_bytes(&mut self, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.memory_budget_bytes = uint_arg(v, "memory_budget_bytes")?;
+        Ok(())
     }
 
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
