@@ -47,8 +47,8 @@ typedef enum lsm_vec_status {
     /* NULL pointer, invalid UTF-8, bad option (dim <= 0, negative integer, unknown metric,
      * storage type or quantization, m_max < m, a memory budget too small for the codes, ...),
      * wrong dimension, NaN/infinite component, zero vector under cosine, duplicate id, k < 1,
-     * ef_search < k, too small output buffer, or a reopen whose dim / metric / m / m_max /
-     * storage type differ from the stored ones. */
+     * ef_search < k, too small output buffer, or a reopen whose dim or metric differs from the
+     * stored one (a different m / m_max / storage type is not an error: the stored values win). */
     LSM_VEC_INVALID_ARGUMENT = 4,
     /* Operating-system I/O failure or storage engine failure. */
     LSM_VEC_IO_ERROR = 5,
@@ -144,7 +144,9 @@ typedef struct lsm_vec_db lsm_vec_db_t;
 
 /* Creates or opens the database in directory `path` (created if missing). On success *db is a
  * new handle; on failure *db = NULL. LSM_VEC_BUSY if the directory is open elsewhere;
- * LSM_VEC_INVALID_ARGUMENT for bad options or a reopen with different stored parameters. */
+ * LSM_VEC_INVALID_ARGUMENT for bad options or a reopen with a different dim or metric (the
+ * stored m, m_max and storage type replace the ones passed); LSM_VEC_CORRUPTION for a damaged
+ * database or a vector file that belongs to another one. */
 lsm_vec_status_t lsm_vec_open(const char *path, const lsm_vec_options_t *opts, lsm_vec_db_t **db);
 
 /* Opens an existing database with its stored parameters and default tuning knobs. */

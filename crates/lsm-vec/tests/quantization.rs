@@ -70,6 +70,7 @@ fn memory_budget_bounds_the_parts() {
         }
         let s = ok(db.stats(), "stats");
         assert!(parts(&s) <= budget, "budget {budget}: parts use {} ({s:?})", parts(&s));
+        assert!(s.code_bytes > 0, "budget {budget}: the quantizer trained on a database created under the budget");
         assert_eq!(s.memory_budget_bytes, budget);
         assert!(s.memory_bytes >= parts(&s));
         ok(db.close(), "close");

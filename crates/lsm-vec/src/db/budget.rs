@@ -31,7 +31,13 @@ const MIN_BUDGET: u64 = 1 << 20;
 /// The sizes of the budgeted parts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct MemoryPlan {
-    /// Largest number of code bytes allowed (`u64::MAX`: unbounded; 0: no codes).
+    /// The budget (0: none).
+    pub budget: u64,
+    /// Bytes of one code (0: no codes).
+    pub code_per: u64,
+    /// Bytes of one adjacency table row.
+    pub row: u64,
+    /// Code bytes planned at open (`u64::MAX`: unbounded; 0: no codes).
     pub code_bytes: u64,
     /// Internal ids below this have their lists in the dense table.
     pub adj_nodes: usize,
@@ -45,6 +51,9 @@ pub(crate) fn plan(o: &DbOptions, nodes: usize) -> Result<MemoryPlan> {
     let budget = o.memory_budget_bytes;
     if budget == 0 {
         return Ok(MemoryPlan {
+            budget: 0,
+            code_per,
+            row: AdjTable::row_bytes(o.max_degree0()),
             code_bytes: if code_per == 0 { 0 } else { u64::MAX },
             adj_nodes: usize::MAX,
             page_cache_pages: o.paged_max_cached_pages,
@@ -77,7 +86,28 @@ pub(crate) fn plan(o: &DbOptions, nodes: usize) -> Result<MemoryPlan> {
     let row = AdjTable::row_bytes(o.max_degree0());
     let edge_cache_lists = if o.edge_cache_size != defaults.edge_cache_size { o.edge_cache_size } else { 0 };
     left = left.saturating_sub(edge_cache_lists as u64 * (row + 48));
-    Ok(MemoryPlan { code_bytes: codes, adj_nodes: (left / row) as usize, page_cache_pages, edge_cache_lists })
+    // The table covers as many ids as fit together with their bookkeeping and codes: beyond
+    // the `sized` nodes already paid for, each covered id also costs its bookkeeping and code.
+    let caches = budget - fixed - codes - left;
+    let full = (budget - caches) / (row + NODE_BYTES + code_per);
+    let adj_nodes = if full >= sized { full } else { left / row } as usize;
+    Ok(MemoryPlan { budget, code_per, row, code_bytes: codes, adj_nodes, page_cache_pages, edge_cache_lists })
+}
+
+impl MemoryPlan {
+    /// Whether the codes of `nodes` graph nodes (with their bookkeeping, the adjacency rows the
+    /// table holds for them, and the caches) fit in the budget.
+    pub fn codes_fit(&self, nodes: usize) -> bool {
+        if self.code_per == 0 {
+            return false;
+        }
+        if self.budget == 0 {
+            return true;
+        }
+        let n = nodes as u64;
+        let caches = self.page_cache_pages as u64 * PAGE_BYTES as u64 + self.edge_cache_lists as u64 * (self.row + 48);
+        n * (NODE_BYTES + self.code_per) + n.min(self.adj_nodes as u64) * self.row + caches <= self.budget
+    }
 }
 
 #[cfg(test)]
@@ -94,8 +124,13 @@ mod tests {
             let total = 12_500 * NODE_BYTES
                 + p.code_bytes
                 + p.page_cache_pages as u64 * 4096
-                + p.adj_nodes as u64 * AdjTable::row_bytes(o.max_degree0());
+                + (p.adj_nodes as u64).min(12_500) * AdjTable::row_bytes(o.max_degree0());
             assert!(total <= budget, "{budget}: {p:?} uses {total}");
+            assert!(p.codes_fit(10_000));
+            // A table full to its capacity still leaves room for the codes of its nodes.
+            let full = p.adj_nodes as u64 * (NODE_BYTES + 128 + AdjTable::row_bytes(o.max_degree0()))
+                + p.page_cache_pages as u64 * 4096;
+            assert!(full <= budget, "{budget}: a full table overflows ({full})");
         }
         o.memory_budget_bytes = 100;
         assert_eq!(plan(&o, 10).unwrap_err().kind(), crate::ErrorKind::InvalidArgument);

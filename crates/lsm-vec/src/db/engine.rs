@@ -362,13 +362,13 @@ impl Engine {
     /// trained range (see `quant`). The parameters are committed (`meta/sq8`), then the codes
     /// of every graph node are computed from the vector file and installed at once.
     pub(super) fn maybe_train_codes(&self, w: &mut WriterState) -> Result<()> {
-        if self.opts.quantization == Quantization::None || self.memory.code_bytes == 0 {
+        if self.opts.quantization == Quantization::None || self.memory.code_per == 0 {
             return Ok(());
         }
         let graph_nodes = {
             let st = self.read_state();
             let n = st.live - st.twins.values().map(|t| t.len()).sum::<usize>();
-            let fits = (n as u64 + n as u64 / 4) * Codes::bytes_per_vector(self.opts.dim, self.opts.metric) <= self.memory.code_bytes;
+            let fits = self.memory.codes_fit(n + n / 4);
             let due = fits && match &st.codes {
                 None => n >= quant::TRAIN_MIN,
                 Some(c) => (n >= 2 * c.trained_on && c.trained_on < quant::RETRAIN_MAX) || c.drifted(),
@@ -478,7 +478,7 @@ impl Engine {
             for (id, v) in &encode {
                 codes.set(*id, v);
             }
-            if codes.bytes() > self.memory.code_bytes {
+            if !self.memory.codes_fit(codes.len()) {
                 st.codes = None;
                 self.log("the codes outgrew their share of memory_budget_bytes: searches use the full vectors until the next open");
             }
@@ -810,7 +810,14 @@ impl Engine {
             self.vectors.sync().and_then(|()| self.store.persist())
         } else {
             self.make_durable(&mut w)
-                .and_then(|()| self.store.flush_memtables(Duration::from_secs(120)))
+                .map(|()| {
+                    // Writing the memtables to tables takes the journal out of play; if fjall
+                    // cannot finish in time, the journal (fsync'd) still holds everything and
+                    // the state record still turns any loss into an error at the next open.
+                    if let Err(e) = self.store.flush_memtables(Duration::from_secs(10)) {
+                        self.log(&format!("close: memtables not written to tables ({e}); the journal holds them"));
+                    }
+                })
                 .and_then(|()| self.write_state_record(true, w.seq))
         };
         self.log(&format!("close ({} vectors){}", self.len(), if r.is_err() { " with errors" } else { "" }));

@@ -426,7 +426,15 @@ fn check_not_a_copy(dir: &Path, instance: u64, vf: &Path, header: &Header) -> Re
 fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Option<Mutex<std::fs::File>>) -> Result<Engine> {
     let Opened { mut opts, store, vectors, instance, format, seq, is_new, new_params, memory } = o;
     opts.vector_file_path = vectors.path().to_path_buf();
-    let cap = opts.vec_file_capacity.min(1 << 24);
+    // Tables are sized up front from `vec_file_capacity` (a hint), or, under a memory budget,
+    // from the nodes present (+25%).
+    let cap = if opts.memory_budget_bytes > 0 {
+        let n = store.approx_nodes();
+        n + n / 4 + 1024
+    } else {
+        opts.vec_file_capacity
+    }
+    .min(1 << 24);
     let mut state = IndexState {
         nodes: Vec::with_capacity(cap),
         slots: Vec::with_capacity(cap),
@@ -492,7 +500,7 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
             if let Some(c) = codes.as_mut() {
                 c.reset_drift();
             }
-            state.codes = codes.filter(|c| c.bytes() <= memory.code_bytes);
+            state.codes = codes.filter(|c| memory.codes_fit(c.len()));
         }
         for id in 0..state.nodes.len() as u32 {
             if let Some(h) = state.node(id).and_then(|n| n.head) {

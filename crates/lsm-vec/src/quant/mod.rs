@@ -87,6 +87,11 @@ impl Codes {
         self.encoded >= (TRAIN_MIN * self.dim) as u64 && self.clamped * 100 > self.encoded
     }
 
+    /// Graph-node slots the codes cover (the highest internal id + 1, rounded up).
+    pub fn len(&self) -> usize {
+        self.data.len() / self.dim.max(1)
+    }
+
     /// Bytes held (codes and norms).
     pub fn bytes(&self) -> u64 {
         (self.data.capacity() + self.norms.capacity() * 4) as u64
