@@ -6,7 +6,6 @@
 //! `sync_writes`.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
@@ -173,26 +172,6 @@ impl LsmStore {
     /// fsyncs the journal.
     pub fn persist(&self) -> Result<()> {
         self.db.persist(PersistMode::SyncAll).map_err(self.lsm_err("fsync the journal"))
-    }
-
-    /// Writes every memtable to a table (checksummed blocks) and waits for it, so that the
-    /// journal no longer holds the only copy of any record (used at close: one damaged journal
-    /// byte can then roll nothing back). Gives up with an error after `timeout`.
-    pub fn flush_memtables(&self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
-        for ks in [&self.adj0, &self.upper, &self.nodes, &self.meta] {
-            ks.rotate_memtable().map_err(self.lsm_err("flush a memtable"))?;
-            while ks.sealed_memtable_count() > 0 {
-                if Instant::now() > deadline {
-                    return Err(Error::io(
-                        format!("flush memtables of {}", self.dir.display()),
-                        std::io::Error::new(std::io::ErrorKind::TimedOut, "the LSM did not finish flushing in time"),
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        }
-        self.persist()
     }
 
     /// Bytes allocated on disk by the LSM directory (blocks actually used: fjall preallocates
