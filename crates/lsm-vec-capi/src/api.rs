@@ -320,7 +320,7 @@ pub unsafe extern "C" fn lsm_vec_insert_batch(
         let ids = unsafe { slice_arg(ids, n, "ids") }?;
         // SAFETY: per the contract.
         let vectors = unsafe { slice_arg(vectors, total, "vectors") }?;
-        db.insert_batch(ids, vectors)?;
+        db.insert_batch(ids, vectors, 0)?;
         Ok(())
     })
 }

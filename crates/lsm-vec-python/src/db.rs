@@ -196,7 +196,7 @@ impl PyLsmVecDb {
             )));
         }
         let s = m.as_slice()?;
-        py.detach(|| self.db.insert_batch(&ids, s)).py()
+        py.detach(|| self.db.insert_batch(&ids, s, 0)).py()
     }
 
     /// The ``k`` nearest vectors to ``query``, sorted by ascending distance, as a list of

@@ -92,6 +92,16 @@ pub enum Error {
         /// What failed.
         source: Box<Error>,
     },
+    /// `insert_batch` failed after committing its first `committed` vectors (of `total`):
+    /// those are present and linked, the rest are not. The kind is the cause's kind.
+    BatchIncomplete {
+        /// Vectors of the batch committed, from its start.
+        committed: usize,
+        /// Vectors in the batch.
+        total: usize,
+        /// Why the rest were not.
+        source: Box<Error>,
+    },
     /// An I/O error, with what was being done.
     Io {
         /// What the engine was doing.
@@ -132,6 +142,7 @@ impl Error {
             Error::Closed | Error::Poisoned | Error::Forked { .. } => ErrorKind::Closed,
             Error::Io { .. } | Error::Storage { .. } | Error::CommitUncertain { .. } => ErrorKind::IoError,
             Error::Corruption { .. } => ErrorKind::Corruption,
+            Error::BatchIncomplete { source, .. } => source.kind(),
         }
     }
 
@@ -228,6 +239,10 @@ impl fmt::Display for Error {
                  whether it was applied (it is then entirely present or entirely absent); this \
                  handle refuses further writes: {source}"
             ),
+            Error::BatchIncomplete { committed, total, source } => write!(
+                f,
+                "{source} (insert_batch: the first {committed} of the {total} vectors are committed, the others are not)"
+            ),
             Error::Io { context, source } => write!(f, "I/O error: {context}: {source}"),
             Error::Storage { reason, .. } => write!(f, "storage engine error: {reason}"),
             Error::Corruption { file, offset, reason, .. } => match offset {
@@ -242,7 +257,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
-            Error::CommitUncertain { source } => Some(source.as_ref()),
+            Error::CommitUncertain { source } | Error::BatchIncomplete { source, .. } => Some(source.as_ref()),
             Error::Storage { source, .. } => Some(source.as_ref()),
             Error::Corruption { source: Some(s), .. } => Some(s.as_ref()),
             _ => None,

@@ -443,7 +443,7 @@ fn insert_batch_inserts_everything() {
         let mut rng = Rng::new(11);
         let vs = uniform_vectors(&mut rng, 100, DIM);
         let ids: Vec<u64> = (0..100u64).map(|i| i * 7919 + 3).collect();
-        ok(db.insert_batch(&ids, &flatten(&vs)), "insert_batch");
+        ok(db.insert_batch(&ids, &flatten(&vs), 0), "insert_batch");
         assert_eq!(ok(db.len(), "len"), 100);
         for (id, v) in ids.iter().zip(&vs) {
             assert_eq!(
@@ -459,7 +459,7 @@ fn insert_batch_inserts_everything() {
                 "{storage:?}: nearest of a stored vector must be itself: {h:?}"
             );
         }
-        ok(db.insert_batch(&[], &[]), "empty insert_batch");
+        ok(db.insert_batch(&[], &[], 0), "empty insert_batch");
         assert_eq!(ok(db.len(), "len"), 100);
     }
 }
@@ -638,7 +638,7 @@ fn wrong_dimension_is_dimension_mismatch_and_changes_nothing() {
         &ids,
         "insert_batch ragged",
         ErrorKind::InvalidArgument,
-        |d| d.insert_batch(&[1, 2], &[1.0; DIM * 2 - 1]),
+        |d| d.insert_batch(&[1, 2], &[1.0; DIM * 2 - 1], 0),
     );
     assert!(!ok(db.contains(5), "contains"));
 }
@@ -694,7 +694,7 @@ fn non_finite_components_are_rejected_and_change_nothing() {
             |d| {
                 d.insert_batch(
                     &[1, 2, 3],
-                    &flatten(&[vec![0.5; DIM], vec![0.25; DIM], bad.clone()]),
+                    &flatten(&[vec![0.5; DIM], vec![0.25; DIM], bad.clone()]), 0
                 )
             },
         );
@@ -744,7 +744,7 @@ fn zero_vector_is_rejected_under_cosine_only() {
         &ids,
         "cosine insert_batch zero",
         ErrorKind::InvalidArgument,
-        |d| d.insert_batch(&[1, 2], &flatten(&[vec![1.0; DIM], zero.clone()])),
+        |d| d.insert_batch(&[1, 2], &flatten(&[vec![1.0; DIM], zero.clone()]), 0),
     );
     assert!(!ok(db.contains(1), "contains"));
     // Under L2 and inner product the zero vector is an ordinary vector.
@@ -792,7 +792,7 @@ fn duplicate_insert_is_already_exists_and_changes_nothing() {
         &ids,
         "insert_batch with a live id",
         ErrorKind::InvalidArgument,
-        |d| d.insert_batch(&[1, 30], &[0.5; DIM * 2]),
+        |d| d.insert_batch(&[1, 30], &[0.5; DIM * 2], 0),
     );
     assert!(
         matches!(e, Error::AlreadyExists(30)) || matches!(e, Error::InvalidArgument(_)),
@@ -803,7 +803,7 @@ fn duplicate_insert_is_already_exists_and_changes_nothing() {
         &ids,
         "insert_batch with a repeated id",
         ErrorKind::InvalidArgument,
-        |d| d.insert_batch(&[2, 3, 2], &[0.5; DIM * 3]),
+        |d| d.insert_batch(&[2, 3, 2], &[0.5; DIM * 3], 0),
     );
     for id in [1, 2, 3] {
         assert!(
@@ -996,7 +996,7 @@ fn calls_after_close_return_closed() {
         other => panic!("{what} after close: expected Err(Closed), got {other:?}"),
     };
     closed("insert", db.insert(100, &v).err());
-    closed("insert_batch", db.insert_batch(&[101], &v).err());
+    closed("insert_batch", db.insert_batch(&[101], &v, 0).err());
     closed("update", db.update(10, &v).err());
     closed("delete", db.delete(10).err());
     closed("get", db.get(10).err());
@@ -1508,7 +1508,7 @@ fn caches_respect_their_capacity() {
     let mut rng = Rng::new(5);
     let vs = uniform_vectors(&mut rng, 500, 64);
     ok(
-        db.insert_batch(&(0..500).collect::<Vec<u64>>(), &flatten(&vs)),
+        db.insert_batch(&(0..500).collect::<Vec<u64>>(), &flatten(&vs), 0),
         "insert_batch",
     );
     for q in vs.iter().step_by(25) {

@@ -53,7 +53,7 @@ fn run(storage: VectorStorageType, metric: DistanceMetric, writer_ops: usize) {
     let pre = 1000u64;
     let ids: Vec<u64> = (0..pre).collect();
     let vs: Vec<Vec<f32>> = ids.iter().map(|id| vec_of(*id, 0)).collect();
-    ok(db.insert_batch(&ids, &flatten(&vs)), "preload");
+    ok(db.insert_batch(&ids, &flatten(&vs), 0), "preload");
     {
         let mut v = shared.versions.write().unwrap();
         for id in 0..pre {
@@ -301,7 +301,7 @@ fn close_while_searching_and_writing() {
     let db = Arc::new(open(dir.path(), opts.clone()));
     let ids: Vec<u64> = (0..500).collect();
     let vs: Vec<Vec<f32>> = ids.iter().map(|id| vec_of(*id, 0)).collect();
-    ok(db.insert_batch(&ids, &flatten(&vs)), "preload");
+    ok(db.insert_batch(&ids, &flatten(&vs), 0), "preload");
     let acked = Arc::new(Mutex::new(Vec::new()));
     let threads: Vec<_> = (0..4u64)
         .map(|t| {

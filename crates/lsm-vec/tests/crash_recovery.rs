@@ -184,7 +184,7 @@ fn child(dir: String) {
             Op::Insert { id } => db.insert(*id, &vec_of(*id, 0)),
             Op::Batch { ids } => {
                 let vs: Vec<Vec<f32>> = ids.iter().map(|id| vec_of(*id, 0)).collect();
-                db.insert_batch(ids, &flatten(&vs))
+                db.insert_batch(ids, &flatten(&vs), 0)
             }
             Op::Update { id, version } => db.update(*id, &vec_of(*id, *version)),
             Op::Delete { id } => db.delete(*id),

@@ -89,7 +89,7 @@ fn fresh_build_recall(
     let db = open(dir.path(), options(metric, storage));
     let ids: Vec<u64> = live.keys().copied().collect();
     let vs: Vec<Vec<f32>> = live.values().cloned().collect();
-    ok(db.insert_batch(&ids, &flatten(&vs)), "fresh insert_batch");
+    ok(db.insert_batch(&ids, &flatten(&vs), 0), "fresh insert_batch");
     let mut short = Vec::new();
     let r = measure(
         &db,
@@ -131,7 +131,7 @@ fn churn(
     let mut times = [Duration::ZERO; 4];
     let t = Instant::now();
     ok(
-        db.insert_batch(&ids, &flatten(&initial)),
+        db.insert_batch(&ids, &flatten(&initial), 0),
         "initial insert_batch",
     );
     times[0] += t.elapsed();
@@ -174,7 +174,7 @@ fn churn(
         // in one batch (single inserts are covered by the model tests; this keeps the file fast).
         let new_ids: Vec<u64> = (next_id..next_id + per_round as u64).collect();
         let new_vs = gen.samples(&mut rng, per_round);
-        ok(db.insert_batch(&new_ids, &flatten(&new_vs)), "insert_batch");
+        ok(db.insert_batch(&new_ids, &flatten(&new_vs), 0), "insert_batch");
         for (id, v) in new_ids.into_iter().zip(new_vs) {
             live.insert(id, v);
         }
@@ -292,7 +292,7 @@ fn deleting_half_including_whole_regions_keeps_recall() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path(), options(metric, storage));
     ok(
-        db.insert_batch(&(0..n as u64).collect::<Vec<_>>(), &flatten(&data)),
+        db.insert_batch(&(0..n as u64).collect::<Vec<_>>(), &flatten(&data), 0),
         "insert_batch",
     );
     let mut live: BTreeMap<u64, Vec<f32>> = data

@@ -148,24 +148,36 @@ fn case6_commit_fault_outcome_is_unknown_then_all_or_nothing() {
     }
 }
 
+/// `insert_batch` commits groups of 256 vectors in order: a fault in the second group's commit
+/// keeps the first group (and the second too when the fault came after the write), says how
+/// many are committed, and leaves no vector of a later group present.
 #[test]
 fn case6_insert_batch_commit_fault_keeps_a_prefix() {
+    const GROUP: usize = 256;
     for storage in ALL_STORAGES {
         for fault in [Fault::CommitBefore, Fault::CommitAfter] {
             let what = format!("{storage:?} {fault:?} insert_batch");
             let t = tmp();
             let (db, model) = setup(t.path(), storage, false);
-            let ids: Vec<u64> = (0..10u64).map(|i| 50_000 + i).collect();
+            let ids: Vec<u64> = (0..(2 * GROUP + 88) as u64).map(|i| 50_000 + i).collect();
             let vs: Vec<Vec<f32>> = ids.iter().map(|&id| vector_for(61, id, 0, DIM)).collect();
-            ok(db.inject_fault(fault, 2), "inject_fault"); // the 3rd vector's commit fails
-            let e = expect_kind(db.insert_batch(&ids, &flatten(&vs)), ErrorKind::IoError, &what);
+            ok(db.inject_fault(fault, 1), "inject_fault"); // the second group's commit fails
+            let e = expect_kind(db.insert_batch(&ids, &flatten(&vs), 2), ErrorKind::IoError, &what);
             eprintln!("{what}: {e}");
-            assert!(e.to_string().to_lowercase().contains("unknown"), "{what}: the error does not say the outcome is unknown: {e}");
+            let msg = e.to_string().to_lowercase();
+            assert!(msg.contains("unknown"), "{what}: the error does not say the outcome is unknown: {e}");
+            assert!(msg.contains(&format!("first {GROUP} of the {} vectors are committed", ids.len())), "{what}: the error does not say how many are committed: {e}");
+            match &e {
+                lsm_vec::Error::BatchIncomplete { committed, total, .. } => {
+                    assert_eq!((*committed, *total), (GROUP, ids.len()), "{what}");
+                }
+                other => panic!("{what}: expected BatchIncomplete, got {other:?}"),
+            }
             close_quietly(db);
             let db = reopen(t.path(), storage);
             let kept = match fault {
-                Fault::CommitBefore => 2,
-                _ => 3,
+                Fault::CommitBefore => GROUP,
+                _ => 2 * GROUP,
             };
             let mut want = model.clone();
             for (id, v) in ids.iter().zip(&vs).take(kept) {
@@ -174,6 +186,11 @@ fn case6_insert_batch_commit_fault_keeps_a_prefix() {
             assert_db_equals(&db, &want, &format!("{what}: after reopen"));
             for &id in &ids[kept..] {
                 assert!(!ok(db.contains(id), "contains"), "{what}: id {id} after the failed commit is present");
+            }
+            // Every committed vector is linked: it is its own nearest neighbour.
+            for (id, v) in ids.iter().zip(&vs).take(kept).step_by(7) {
+                let r = ok(db.search_knn(v, &lsm_vec::SearchOptions { k: 1, ef_search: 64 }), "search");
+                assert_eq!(r.first().map(|x| x.id), Some(*id), "{what}: committed id {id} is not found by its own vector");
             }
         }
     }

@@ -566,7 +566,7 @@ fn case3_database(dir: &Path) -> (Model, Vec<u64>) {
     let mut rng = Rng::new(31);
     let ids: Vec<u64> = (0..2000u64).map(|i| i * 5 + 1).collect();
     let vs: Vec<Vec<f32>> = ids.iter().map(|&id| vector_for(31, id, 0, DIM)).collect();
-    ok(db.insert_batch(&ids, &flatten(&vs)), "insert_batch");
+    ok(db.insert_batch(&ids, &flatten(&vs), 0), "insert_batch");
     for (id, v) in ids.iter().zip(vs) {
         model.insert(*id, v);
     }
@@ -991,7 +991,7 @@ fn case7_exact_duplicates_are_all_reachable() {
         let db = open(t.path(), o.clone());
         let mut live = Model::new();
         let ids: Vec<u64> = (0..3000u64).collect();
-        ok(db.insert_batch(&ids, &dup.repeat(ids.len())), "insert 3000 duplicates");
+        ok(db.insert_batch(&ids, &dup.repeat(ids.len()), 0), "insert 3000 duplicates");
         for &id in &ids {
             live.insert(id, dup.clone());
         }
@@ -1027,7 +1027,7 @@ fn case7_exact_duplicates_are_all_reachable() {
         let t = tmp();
         let db = open(t.path(), o.clone());
         let ids: Vec<u64> = (0..200u64).map(|i| i * 13 + 5).collect();
-        ok(db.insert_batch(&ids, &dup.repeat(ids.len())), "insert 200 duplicates");
+        ok(db.insert_batch(&ids, &dup.repeat(ids.len()), 0), "insert 200 duplicates");
         let live: Model = ids.iter().map(|&id| (id, dup.clone())).collect();
         assert_all_reachable(&db, &dup, &live, &format!("{metric}: 200 identical"));
         ok(db.close(), "close");
@@ -1112,7 +1112,7 @@ fn case8_overflowing_vectors_are_rejected() {
                 expect_kind(db.update(5, v), ErrorKind::InvalidArgument, &format!("{what}: update to {v:?}"));
                 let ids = [1000 + i as u64, 2000 + i as u64];
                 let batch = [vector_for(81, 1000, 0, DIM), v.clone()];
-                expect_kind(db.insert_batch(&ids, &flatten(&batch)), ErrorKind::InvalidArgument, &format!("{what}: insert_batch with {v:?}"));
+                expect_kind(db.insert_batch(&ids, &flatten(&batch), 0), ErrorKind::InvalidArgument, &format!("{what}: insert_batch with {v:?}"));
                 expect_kind(db.search_knn(v, &SearchOptions::new(5, 32)), ErrorKind::InvalidArgument, &format!("{what}: query {v:?}"));
                 expect_kind(
                     db.search_knn_batch(&flatten(&[model[&1].clone(), v.clone()]), &SearchOptions::new(5, 32), 2),

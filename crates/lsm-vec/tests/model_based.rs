@@ -154,7 +154,7 @@ impl Run {
             .map(|_| uniform_vector(&mut self.rng, self.dim))
             .collect();
         self.log(format!("insert_batch({ids:?})"));
-        let r = self.db().insert_batch(&ids, &flatten(&vs));
+        let r = self.db().insert_batch(&ids, &flatten(&vs), 0);
         let mut uniq = ids.clone();
         uniq.sort_unstable();
         uniq.dedup();

@@ -64,7 +64,7 @@ fn memory_budget_bounds_the_parts() {
         let db = open(t.path(), o.clone());
         let mut rng = Rng::new(9);
         let data = uniform_vectors(&mut rng, 3000, DIM);
-        ok(db.insert_batch(&(0..3000).collect::<Vec<u64>>(), &flatten(&data)), "insert_batch");
+        ok(db.insert_batch(&(0..3000).collect::<Vec<u64>>(), &flatten(&data), 0), "insert_batch");
         for v in data.iter().take(200) {
             ok(db.search_knn(v, &SearchOptions::new(10, 64)), "search");
         }
@@ -101,7 +101,7 @@ fn bad_quantization_values_are_invalid_and_change_nothing() {
     let db = open(&dir, o.clone());
     let mut rng = Rng::new(3);
     let data = uniform_vectors(&mut rng, 2000, DIM);
-    ok(db.insert_batch(&(0..2000).collect::<Vec<u64>>(), &flatten(&data)), "insert_batch");
+    ok(db.insert_batch(&(0..2000).collect::<Vec<u64>>(), &flatten(&data), 0), "insert_batch");
     ok(db.close(), "close");
     o.reinit = false;
     o.memory_budget_bytes = 1 << 20;
@@ -110,7 +110,7 @@ fn bad_quantization_values_are_invalid_and_change_nothing() {
     let tb = tempfile::tempdir().unwrap();
     let dbb = open(tb.path(), { let mut b = big.clone(); b.memory_budget_bytes = 0; b });
     let vb = uniform_vectors(&mut rng, 3000, 512);
-    ok(dbb.insert_batch(&(0..3000).collect::<Vec<u64>>(), &flatten(&vb)), "insert_batch 512-d");
+    ok(dbb.insert_batch(&(0..3000).collect::<Vec<u64>>(), &flatten(&vb), 0), "insert_batch 512-d");
     ok(dbb.close(), "close");
     big.reinit = false;
     expect_kind(LsmVecDb::open(tb.path(), big), ErrorKind::InvalidArgument, "codes of 3000 x 512 in 1 MiB");

@@ -49,7 +49,7 @@ fn recall_case(metric: DistanceMetric, storage: VectorStorageType, seed: u64) {
     // Half through insert_batch, half one by one: both paths must build the same quality.
     let half = n / 2;
     ok(
-        db.insert_batch(&ids[..half], &flatten(&data[..half])),
+        db.insert_batch(&ids[..half], &flatten(&data[..half]), 0),
         "insert_batch",
     );
     for i in half..n {
@@ -185,7 +185,7 @@ fn recall_survives_reopen() {
     o.ef_construction = 100.0;
     let db = open(dir.path(), o.clone());
     ok(
-        db.insert_batch(&(0..n as u64).collect::<Vec<_>>(), &flatten(&data)),
+        db.insert_batch(&(0..n as u64).collect::<Vec<_>>(), &flatten(&data), 0),
         "insert_batch",
     );
     let so = SearchOptions::new(K, 64);

@@ -26,7 +26,7 @@ use crate::hnsw::{self, Params, Visited};
 use crate::options::{DbOptions, DistanceMetric, Quantization, SearchOptions, SearchResult};
 use crate::quant::{self, Codes, Sq8};
 use crate::stats::{Counters, Stats};
-use crate::vectors::{checksum, SlotAllocator, VectorFile};
+use crate::vectors::{SlotAllocator, VectorFile};
 
 /// Without `sync_writes`, freed slots wait until this many have gathered, then one fsync of the
 /// vector file and the journal makes the frees durable and the slots reusable (see
@@ -120,6 +120,14 @@ impl Engine {
         View::new(state, &self.store, &self.edges, &self.vectors, self.metric, self.opts.enable_batch_read)
     }
 
+    /// A view for the write path: with quantization on, it scores with the codes once they
+    /// are trained (see [`View::build_codes`]).
+    pub(super) fn write_view<'a>(&'a self, state: &'a IndexState) -> View<'a> {
+        let mut v = self.view(state);
+        v.build_codes = self.opts.quantization != Quantization::None;
+        v
+    }
+
     pub(super) fn take_visited(&self) -> Visited {
         lock_mutex(&self.visited).pop().unwrap_or_else(Visited::new)
     }
@@ -177,50 +185,16 @@ impl Engine {
         Ok(())
     }
 
-    fn level_for(&self, ext_id: u64) -> usize {
+    pub(super) fn level_for(&self, ext_id: u64) -> usize {
         let mut b = [0u8; 16];
         b[..8].copy_from_slice(&self.opts.random_seed.to_le_bytes());
         b[8..].copy_from_slice(&ext_id.to_le_bytes());
         hnsw::draw_level(xxhash_rust::xxh3::xxh3_64(&b), self.opts.m)
     }
 
-    /// A free internal id (FIFO, so ids are reused as late as possible), else a new one.
-    fn new_internal_id(w: &mut WriterState, state: &IndexState) -> u32 {
-        match w.free_ids.pop_front() {
-            Some(id) => {
-                w.undo_ids.push(id);
-                id
-            }
-            None => state.nodes.len() as u32,
-        }
-    }
-
-    /// Plans the insertion of (`ext_id`, `v`) as internal `id` into `txn`, chooses its slot and
-    /// writes the vector bytes (before the batch commits). A vector that is bit for bit the one
-    /// of a graph node its search found becomes that node's *twin*: it gets its own slot (next
-    /// to the node's) and no lists, and searches return it with the node. Exact duplicates thus
-    /// cost no links, and never crowd each other out of neighbour lists.
-    fn plan_insert(&self, txn: &mut Txn<'_>, w: &mut WriterState, id: u32, ext_id: u64, v: &[f32], visited: &mut Visited) -> Result<()> {
-        let level = self.level_for(ext_id);
-        let sum = checksum(v);
-        let plan = hnsw::insert_search(txn, &self.params, v, level, visited)?;
-        if let Some(head) = hnsw::exact_duplicate(txn, plan.layer0(), v)? {
-            let near: Vec<u32> = txn.node(head).map(|n| n.slot).into_iter().collect();
-            let slot = self.write_vector(w, &near, v)?;
-            txn.add_twin(id, ext_id, head, slot, v, sum);
-            return Ok(());
-        }
-        txn.add_node(id, ext_id, level, v, sum);
-        let near = hnsw::insert_link(txn, &self.params, id, level, plan)?;
-        let hints: Vec<u32> = near.iter().filter_map(|&n| txn.node(n)).map(|n| n.slot).filter(|&s| s != u32::MAX).collect();
-        let slot = self.write_vector(w, &hints, v)?;
-        txn.set_slot(id, slot);
-        Ok(())
-    }
-
     /// Allocates a slot (near the slots `hints`) and writes `v` to it, before the commit that
     /// will reference it.
-    fn write_vector(&self, w: &mut WriterState, hints: &[u32], v: &[f32]) -> Result<u32> {
+    pub(super) fn write_vector(&self, w: &mut WriterState, hints: &[u32], v: &[f32]) -> Result<u32> {
         if w.pending_free.len() >= EARLY_RELEASE {
             // Rather than grow the file (or open fresh pages), make the waiting frees durable
             // and reuse them.
@@ -301,8 +275,8 @@ impl Engine {
     /// reachable from the entry point on layer 0 (amortised O(degree) per mutation). Deletes
     /// and the diversity heuristic can cut off small islands; each unreachable node gets an
     /// in-link from the nearest node a search from the entry reaches.
-    pub(super) fn maybe_check_connectivity(&self, w: &mut WriterState) -> Result<()> {
-        w.since_check = w.since_check.saturating_add(1);
+    pub(super) fn maybe_check_connectivity(&self, w: &mut WriterState, mutations: usize) -> Result<()> {
+        w.since_check = w.since_check.saturating_add(mutations);
         let live = self.len();
         let every = match self.opts.metric {
             DistanceMetric::InnerProduct => (live / 8).max(16),
@@ -340,7 +314,7 @@ impl Engine {
         let mut visited = self.take_visited();
         let changes = {
             let state = self.read_state();
-            let mut txn = Txn::new(self.view(&state));
+            let mut txn = Txn::new(self.write_view(&state));
             let mut v = Vec::new();
             for &x in &unreachable {
                 hnsw::Graph::vector(&mut txn, x, &mut v)?;
@@ -561,6 +535,7 @@ impl Engine {
     fn mutate(
         &self,
         op: Op,
+        count: usize,
         plan: impl FnOnce(&mut Txn<'_>, &mut WriterState, &mut Visited) -> Result<()>,
     ) -> Result<()> {
         self.check_writable()?;
@@ -570,7 +545,7 @@ impl Engine {
         let mut visited = self.take_visited();
         let planned = {
             let state = self.read_state();
-            let mut txn = Txn::new(self.view(&state));
+            let mut txn = Txn::new(self.write_view(&state));
             plan(&mut txn, &mut w, &mut visited)
                 .and_then(|()| self.adopt_orphans(&mut txn))
                 .map(|()| txn.into_changes())
@@ -593,19 +568,19 @@ impl Engine {
         self.commit(&mut w, changes)?;
         // The mutation is committed: a failing connectivity check or training (their own
         // commit poisons the handle if that is what failed) must not report it as failed.
-        if let Err(e) = self.maybe_check_connectivity(&mut w) {
+        if let Err(e) = self.maybe_check_connectivity(&mut w, count) {
             self.log(&format!("connectivity check failed: {e}"));
         }
         if let Err(e) = self.maybe_train_codes(&mut w) {
             self.log(&format!("training the quantizer failed: {e}"));
         }
-        let (count, latency) = match op {
+        let (counter, latency) = match op {
             Op::Insert => (&self.counters.inserts, &self.counters.insert_latency),
             Op::Update => (&self.counters.updates, &self.counters.update_latency),
             Op::Delete => (&self.counters.deletes, &self.counters.delete_latency),
         };
-        count.fetch_add(1, Relaxed);
-        if self.opts.enable_stats {
+        counter.fetch_add(count as u64, Relaxed);
+        if self.opts.enable_stats && count == 1 {
             latency.record(t0.elapsed());
         }
         Ok(())
@@ -613,16 +588,18 @@ impl Engine {
 
     pub fn insert(&self, ext_id: u64, v: &[f32]) -> Result<()> {
         self.check_vector(v, "vector")?;
-        self.mutate(Op::Insert, |txn, w, visited| {
+        self.mutate(Op::Insert, 1, |txn, w, visited| {
             if txn.base.state.ids.contains_key(&ext_id) {
                 return Err(Error::AlreadyExists(ext_id));
             }
-            let id = Self::new_internal_id(w, txn.base.state);
-            self.plan_insert(txn, w, id, ext_id, v, visited)
+            self.plan_group(txn, w, &[(ext_id, v)], 1, visited)
         })
     }
 
-    pub fn insert_batch(&self, ids: &[u64], vectors: &[f32]) -> Result<()> {
+    /// Validates the whole batch (lengths, values, ids unique and not live), then plans and
+    /// commits it in groups of [`super::insert::GROUP`], in order, on `threads` threads (0 =
+    /// one per core). A failure after the first group names how many vectors are committed.
+    pub fn insert_batch(&self, ids: &[u64], vectors: &[f32], threads: usize) -> Result<()> {
         let dim = self.opts.dim;
         if vectors.len() != ids.len() * dim {
             return Err(Error::invalid(format!(
@@ -646,24 +623,41 @@ impl Engine {
                 }
             }
         }
-        for (i, &id) in ids.iter().enumerate() {
-            self.insert(id, &vectors[i * dim..(i + 1) * dim])?;
+        let threads = resolve_threads(threads);
+        let mut done = 0;
+        for group in ids.chunks(super::insert::GROUP) {
+            let items: Vec<(u64, &[f32])> =
+                group.iter().enumerate().map(|(k, &id)| (id, &vectors[(done + k) * dim..(done + k + 1) * dim])).collect();
+            let r = self.mutate(Op::Insert, items.len(), |txn, w, visited| {
+                // A concurrent insert may have taken an id since the validation.
+                if let Some(&(id, _)) = items.iter().find(|(id, _)| txn.base.state.ids.contains_key(id)) {
+                    return Err(Error::AlreadyExists(id));
+                }
+                self.plan_group(txn, w, &items, threads, visited)
+            });
+            if let Err(e) = r {
+                return Err(if done == 0 {
+                    e
+                } else {
+                    Error::BatchIncomplete { committed: done, total: ids.len(), source: Box::new(e) }
+                });
+            }
+            done += group.len();
         }
         Ok(())
     }
 
     pub fn update(&self, ext_id: u64, v: &[f32]) -> Result<()> {
         self.check_vector(v, "vector")?;
-        self.mutate(Op::Update, |txn, w, visited| {
+        self.mutate(Op::Update, 1, |txn, w, visited| {
             let Some(&old) = txn.base.state.ids.get(&ext_id) else { return Err(Error::NotFound(ext_id)) };
             self.plan_remove(txn, old, false, visited)?;
-            let id = Self::new_internal_id(w, txn.base.state);
-            self.plan_insert(txn, w, id, ext_id, v, visited)
+            self.plan_group(txn, w, &[(ext_id, v)], 1, visited)
         })
     }
 
     pub fn delete(&self, ext_id: u64) -> Result<()> {
-        self.mutate(Op::Delete, |txn, _w, visited| {
+        self.mutate(Op::Delete, 1, |txn, _w, visited| {
             let Some(&id) = txn.base.state.ids.get(&ext_id) else { return Err(Error::NotFound(ext_id)) };
             self.plan_remove(txn, id, true, visited)
         })
@@ -758,12 +752,7 @@ impl Engine {
         for i in 0..n {
             self.check_vector(&queries[i * dim..(i + 1) * dim], &format!("query {i} of the batch"))?;
         }
-        let threads = if threads == 0 {
-            std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1)
-        } else {
-            threads
-        }
-        .clamp(1, n.max(1));
+        let threads = resolve_threads(threads).clamp(1, n.max(1));
         if threads == 1 {
             return (0..n).map(|i| self.search(&queries[i * dim..(i + 1) * dim], so)).collect();
         }
@@ -873,5 +862,14 @@ impl Engine {
             update_latency: c.update_latency.summary(),
             delete_latency: c.delete_latency.summary(),
         })
+    }
+}
+
+/// `threads`, or one per available core for 0.
+pub(crate) fn resolve_threads(threads: usize) -> usize {
+    if threads == 0 {
+        std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1)
+    } else {
+        threads
     }
 }

@@ -5,6 +5,7 @@
 mod budget;
 mod engine;
 pub(crate) mod fault;
+mod insert;
 mod lock;
 mod meta;
 mod open;
@@ -120,12 +121,16 @@ impl LsmVecDb {
         self.engine()?.insert(id, vector)
     }
 
-    /// Inserts many vectors (`vectors` is row-major, `ids.len() * dim` floats). The whole batch
-    /// is validated first (dimension, values, ids unique and not live), so a bad batch writes
-    /// nothing; then each vector is committed in turn, so after an I/O failure a prefix of the
-    /// batch is present.
-    pub fn insert_batch(&self, ids: &[u64], vectors: &[f32]) -> Result<()> {
-        self.engine()?.insert_batch(ids, vectors)
+    /// Inserts many vectors (`vectors` is row-major, `ids.len() * dim` floats) using `threads`
+    /// threads (0 = one per available core). The whole batch is validated first (dimension,
+    /// values, ids unique and not live), so a bad batch writes nothing. It is then planned and
+    /// committed in groups of 256 vectors, in order: each group is one atomic LSM batch (one
+    /// journal write, durable like a single insert under `sync_writes`), and its vectors can
+    /// link to each other. After a failure past the first group the error is
+    /// [`Error::BatchIncomplete`](crate::Error::BatchIncomplete), which says how many leading
+    /// vectors are committed; the others are absent.
+    pub fn insert_batch(&self, ids: &[u64], vectors: &[f32], threads: usize) -> Result<()> {
+        self.engine()?.insert_batch(ids, vectors, threads)
     }
 
     /// Replaces the vector of a live id and rebuilds its links. `NotFound` if not live.

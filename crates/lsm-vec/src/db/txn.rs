@@ -127,6 +127,13 @@ pub(crate) struct View<'a> {
     pub c: OpCounters,
     /// Set by a search: score with the in-memory codes instead of the vectors.
     pub code_query: Option<CodeQuery>,
+    /// Set by the write path: score every query against the codes (when trained) and read
+    /// vectors as their decoded codes, so that building and repairing the graph read no vector
+    /// page. Exact duplicates are still compared with the stored bytes.
+    pub build_codes: bool,
+    /// The code form of the last query a write-path score was asked for, by its tag.
+    build_cq: Option<(u64, CodeQuery)>,
+    code_buf: Vec<u8>,
     slots: Vec<u32>,
     misses: Vec<u32>,
     scratch: Vec<f32>,
@@ -150,6 +157,9 @@ impl<'a> View<'a> {
             batch_read,
             c: OpCounters::default(),
             code_query: None,
+            build_codes: false,
+            build_cq: None,
+            code_buf: Vec::new(),
             slots: Vec::new(),
             misses: Vec::new(),
             scratch: Vec::new(),
@@ -202,6 +212,22 @@ impl<'a> View<'a> {
             Some(i) => Err(vectors.bad_record(slots[i], ids[i])),
             None => Ok(()),
         }
+    }
+
+    /// The codes and the code form of `q` to score with: the search's query, or (write path)
+    /// `q` itself, prepared once per distinct query.
+    fn code_scoring(&mut self, q: &Query<'_>) -> Option<(&'a Codes, &CodeQuery)> {
+        let codes = self.state.codes.as_ref()?;
+        if self.code_query.is_some() {
+            return self.code_query.as_ref().map(|cq| (codes, cq));
+        }
+        if !self.build_codes {
+            return None;
+        }
+        if !matches!(&self.build_cq, Some((tag, _)) if *tag == q.tag) {
+            self.build_cq = Some((q.tag, codes.prepare(self.metric, q.v)));
+        }
+        self.build_cq.as_ref().map(|(_, cq)| (codes, cq))
     }
 
     fn slot(&self, id: u32) -> Result<u32> {
@@ -281,10 +307,11 @@ impl Graph for View<'_> {
     }
 
     fn scores(&mut self, q: &Query<'_>, ids: &[u32], out: &mut Vec<f32>) -> Result<()> {
-        if let (Some(cq), Some(codes)) = (&self.code_query, &self.state.codes) {
+        let state = self.state;
+        if let Some((codes, cq)) = self.code_scoring(q) {
             out.clear();
             for &id in ids {
-                if self.state.live_slot(id).is_none() {
+                if state.live_slot(id).is_none() {
                     return Err(Error::corruption(self.vectors.path(), None, format!("internal id {id} has no node record")));
                 }
                 out.push(hnsw::sane(codes.score(cq, id)));
@@ -306,10 +333,29 @@ impl Graph for View<'_> {
     }
 
     fn vector(&mut self, id: u32, out: &mut Vec<f32>) -> Result<()> {
+        if let (true, Some(codes)) = (self.build_codes, &self.state.codes) {
+            self.slot(id)?;
+            codes.decode(id, out);
+            return Ok(());
+        }
+        self.exact_vector(id, out)
+    }
+
+    fn exact_vector(&mut self, id: u32, out: &mut Vec<f32>) -> Result<()> {
         let slot = self.slot(id)?;
         out.clear();
         let View { vectors, scratch, c, .. } = self;
         vectors.with_record(slot, scratch, &mut c.io, |r| out.extend_from_slice(r))
+    }
+
+    fn self_score(&mut self, q: &Query<'_>) -> f32 {
+        let mut buf = std::mem::take(&mut self.code_buf);
+        let s = match self.code_scoring(q) {
+            Some((codes, cq)) => hnsw::sane(codes.self_score(cq, q.v, &mut buf)),
+            None => hnsw::sane(self.metric.score(q, q.v)),
+        };
+        self.code_buf = buf;
+        s
     }
 
     fn entry(&self) -> Option<(u32, usize)> {
@@ -727,6 +773,19 @@ impl Graph for Txn<'_> {
             return Ok(());
         }
         self.base.vector(id, out)
+    }
+
+    fn exact_vector(&mut self, id: u32, out: &mut Vec<f32>) -> Result<()> {
+        if let Some(v) = self.vecs.get(&id) {
+            out.clear();
+            out.extend_from_slice(v);
+            return Ok(());
+        }
+        self.base.exact_vector(id, out)
+    }
+
+    fn self_score(&mut self, q: &Query<'_>) -> f32 {
+        self.base.self_score(q)
     }
 
     fn entry(&self) -> Option<(u32, usize)> {

@@ -105,6 +105,13 @@ pub(crate) struct Metric(pub DistanceMetric);
 pub(crate) struct Query<'a> {
     pub v: &'a [f32],
     inv_norm: f32,
+    /// Distinct for every `prepare` on a thread, so that a scorer can cache a derived form of
+    /// the query (its code form) without comparing vectors.
+    pub tag: u64,
+}
+
+thread_local! {
+    static NEXT_TAG: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 impl Metric {
@@ -120,7 +127,12 @@ impl Metric {
             }
             _ => 1.0,
         };
-        Query { v, inv_norm }
+        let tag = NEXT_TAG.with(|t| {
+            let x = t.get().wrapping_add(1);
+            t.set(x);
+            x
+        });
+        Query { v, inv_norm, tag }
     }
 
     /// Score of a stored vector against a prepared query (smaller is closer).

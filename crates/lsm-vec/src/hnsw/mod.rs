@@ -58,8 +58,17 @@ pub(crate) trait Graph {
     fn prefetch_nodes(&self, _ids: &[u32]) {}
     /// Scores of `ids` against `q`, written to `out` in the same order.
     fn scores(&mut self, q: &Query<'_>, ids: &[u32], out: &mut Vec<f32>) -> Result<()>;
-    /// A copy of the vector of `id`.
+    /// A copy of the vector of `id`, as the graph scores it: an approximation when scores come
+    /// from compressed codes.
     fn vector(&mut self, id: u32, out: &mut Vec<f32>) -> Result<()>;
+    /// The stored vector of `id`, bit for bit (default: [`Graph::vector`]).
+    fn exact_vector(&mut self, id: u32, out: &mut Vec<f32>) -> Result<()> {
+        self.vector(id, out)
+    }
+    /// The score [`Graph::scores`] gives a node whose stored vector is exactly `q.v`.
+    fn self_score(&mut self, q: &Query<'_>) -> f32 {
+        sane(self.metric().score(q, q.v))
+    }
     /// Entry point and the top level.
     fn entry(&self) -> Option<(u32, usize)>;
     /// An upper bound on internal ids (for sizing visited sets).
@@ -196,24 +205,6 @@ fn rank_from<G: Graph>(g: &mut G, base: u32, ids: &[u32]) -> Result<Vec<(f32, u3
     Ok(r)
 }
 
-/// Adds the link `n -> new` on `level`, pruning `n`'s list with the heuristic when it exceeds
-/// its cap. Dead ids found in the list are dropped on the way.
-fn add_link<G: GraphMut>(g: &mut G, p: &Params, n: u32, new: u32, level: usize, buf: &mut Vec<u32>) -> Result<()> {
-    g.neighbors(n, level, buf)?;
-    if buf.contains(&new) {
-        return Ok(());
-    }
-    let mut list = live_neighbors(g, buf, &[n, new], level)?;
-    list.push(new);
-    let cap = p.cap(level);
-    if list.len() > cap {
-        let ranked = rank_from(g, n, &list)?;
-        list = select_heuristic(g, &ranked, cap, 0)?;
-    }
-    g.set_neighbors(n, level, list)?;
-    Ok(())
-}
-
 /// A score with NaN replaced by +infinity, so that a damaged record (whose bytes make no
 /// number) sorts last instead of breaking the heaps' order. Valid vectors never score NaN
 /// (their norms are bounded at insert).
@@ -237,6 +228,11 @@ impl InsertPlan {
     pub fn layer0(&self) -> &[(f32, u32)] {
         self.found.first().map(|v| v.as_slice()).unwrap_or(&[])
     }
+
+    /// The candidates of each level, ascending (levels above the graph's top have none).
+    pub fn into_found(self) -> Vec<Vec<(f32, u32)>> {
+        self.found
+    }
 }
 
 /// The searches of an insertion of vector `v` at `level`: descent, then an `ef_construction`
@@ -259,17 +255,17 @@ pub(crate) fn insert_search<G: Graph>(g: &mut G, p: &Params, v: &[f32], level: u
 }
 
 /// A graph node among `cands` (ascending scores against `v`) whose vector is bit for bit `v`.
-/// Such a node scores exactly what `v` scores against itself (same kernel, same bytes), so
-/// only those candidates are compared.
+/// Such a node scores exactly what `v` would score as a stored vector (same kernel, same
+/// bytes or the same code: [`Graph::self_score`]), so only those candidates are compared.
 pub(crate) fn exact_duplicate<G: Graph>(g: &mut G, cands: &[(f32, u32)], v: &[f32]) -> Result<Option<u32>> {
     let metric = g.metric();
-    let own = sane(metric.score(&metric.prepare(v), v));
+    let own = g.self_score(&metric.prepare(v));
     let mut cv = Vec::new();
     for &(s, c) in cands {
         if s.to_bits() != own.to_bits() {
             continue;
         }
-        g.vector(c, &mut cv)?;
+        g.exact_vector(c, &mut cv)?;
         if cv.len() == v.len() && cv.iter().zip(v).all(|(a, b)| a.to_bits() == b.to_bits()) {
             return Ok(Some(c));
         }
@@ -277,44 +273,52 @@ pub(crate) fn exact_duplicate<G: Graph>(g: &mut G, cands: &[(f32, u32)], v: &[f3
     Ok(None)
 }
 
-/// Links a new node `id` (already live in `g`, with its vector readable) of `level` into the
-/// graph, using the candidates `plan` found. Returns the layer-0 candidates nearest to it
-/// (used to place its vector).
-pub(crate) fn insert_link<G: GraphMut>(g: &mut G, p: &Params, id: u32, level: usize, plan: InsertPlan) -> Result<Vec<u32>> {
-    let Some((_, top)) = g.entry() else {
-        for l in 0..=level {
-            g.set_neighbors(id, l, Vec::new())?;
-        }
-        g.set_entry(Some((id, level)));
-        return Ok(Vec::new());
-    };
-    let mut near = Vec::new();
-    let mut buf = Vec::new();
-    for (l, w) in plan.found.into_iter().enumerate().rev() {
-        let w: Vec<(f32, u32)> = w.into_iter().filter(|&(_, x)| x != id).collect();
-        let selected = select_heuristic(g, &w, p.m, 0)?;
-        for &n in &selected {
-            add_link(g, p, n, id, l, &mut buf)?;
-        }
-        g.set_neighbors(id, l, selected)?;
-        if l == 0 {
-            near = w.iter().map(|&(_, x)| x).take(p.m).collect();
-        }
-    }
-    for l in top + 1..=level {
-        g.set_neighbors(id, l, Vec::new())?;
-    }
-    if level > top {
-        g.set_entry(Some((id, level)));
-    }
-    Ok(near)
+/// The lists of a new node on each of its levels, chosen with the diversity heuristic from
+/// its candidates there (ascending by score; `cands[l]` for level `l`, empty where it has none).
+pub(crate) fn select_lists<G: Graph>(g: &mut G, p: &Params, cands: &[Vec<(f32, u32)>]) -> Result<Vec<Vec<u32>>> {
+    cands.iter().map(|c| select_heuristic(g, c, p.m, 0)).collect()
 }
 
-/// [`insert_search`] then [`insert_link`].
+/// The list of `n` on `level` once the new nodes `add` link to it: its live `current` list
+/// plus `add`, pruned with the heuristic when that exceeds the level's cap. (Dead ids found in
+/// `current` are dropped on the way, ghosts replaced by their lists.)
+pub(crate) fn merge_links<G: Graph>(g: &mut G, p: &Params, n: u32, level: usize, current: &[u32], add: &[u32]) -> Result<Vec<u32>> {
+    let mut list = live_neighbors(g, current, &[n], level)?;
+    for &x in add {
+        if x != n && !list.contains(&x) {
+            list.push(x);
+        }
+    }
+    let cap = p.cap(level);
+    if list.len() > cap {
+        let ranked = rank_from(g, n, &list)?;
+        list = select_heuristic(g, &ranked, cap, 0)?;
+    }
+    Ok(list)
+}
+
+/// One insertion, as the write path does it for a group of one: [`insert_search`], then
+/// [`select_lists`] and a [`merge_links`] into each chosen neighbour. `id` must already be live
+/// in `g` with its vector readable.
 #[cfg(test)]
 pub(crate) fn insert<G: GraphMut>(g: &mut G, p: &Params, id: u32, v: &[f32], level: usize, visited: &mut Visited) -> Result<Vec<u32>> {
-    let plan = insert_search(g, p, v, level, visited)?;
-    insert_link(g, p, id, level, plan)
+    let top = g.entry().map(|e| e.1);
+    let mut cands = insert_search(g, p, v, level, visited)?.into_found();
+    cands.resize(level + 1, Vec::new());
+    let lists = select_lists(g, p, &cands)?;
+    let mut cur = Vec::new();
+    for (l, list) in lists.iter().enumerate() {
+        for &n in list {
+            g.neighbors(n, l, &mut cur)?;
+            let merged = merge_links(g, p, n, l, &cur, &[id])?;
+            g.set_neighbors(n, l, merged)?;
+        }
+        g.set_neighbors(id, l, list.clone())?;
+    }
+    if top.is_none_or(|t| level > t) {
+        g.set_entry(Some((id, level)));
+    }
+    Ok(lists[0].clone())
 }
 
 /// Links `y -> x` on `level` even when `y`'s list is full (then `x` replaces `y`'s farthest

@@ -116,6 +116,21 @@ impl Codes {
         &self.data[i..i + self.dim]
     }
 
+    /// The vector the code of `id` stands for (`lo + scale * code`), written to `out`.
+    pub fn decode(&self, id: u32, out: &mut Vec<f32>) {
+        out.clear();
+        out.extend(self.code(id).iter().zip(self.sq.lo.iter().zip(&self.sq.scale)).map(|(&c, (l, s))| l + s * c as f32));
+    }
+
+    /// The score `v`'s own code would get for `cq` (what an exact duplicate of `v` scores).
+    pub fn self_score(&self, cq: &CodeQuery, v: &[f32], buf: &mut Vec<u8>) -> f32 {
+        buf.clear();
+        buf.resize(self.dim, 0);
+        self.sq.encode(v, buf);
+        let norm = if self.cosine { distance::dot(v, v).sqrt() } else { 0.0 };
+        Self::score_code(cq, &self.sq.scale, buf, norm)
+    }
+
     /// Prepares query `q` (its metric's `prepare`d form) for scoring against codes.
     pub fn prepare(&self, metric: Metric, q: &[f32]) -> CodeQuery {
         match metric.0 {
@@ -141,15 +156,20 @@ impl Codes {
     /// The approximate score (same meaning as `Metric::score`) of graph node `id` for `cq`.
     #[inline]
     pub fn score(&self, cq: &CodeQuery, id: u32) -> f32 {
-        let c = self.code(id);
+        let norm = if self.cosine { self.norms[id as usize] } else { 0.0 };
+        Self::score_code(cq, &self.sq.scale, self.code(id), norm)
+    }
+
+    /// The approximate score of code `c` (of a vector of norm `norm`, used under cosine only).
+    #[inline]
+    fn score_code(cq: &CodeQuery, scale: &[f32], c: &[u8], norm: f32) -> f32 {
         match cq {
-            CodeQuery::L2 { qd } => distance::sq8_l2(qd, &self.sq.scale, c),
+            CodeQuery::L2 { qd } => distance::sq8_l2(qd, scale, c),
             CodeQuery::Dot { qs, bias, inv_qnorm, cosine } => {
                 let d = bias + distance::sq8_dot(qs, c);
                 if *cosine {
-                    let n = self.norms[id as usize];
-                    if n > 0.0 {
-                        1.0 - d * inv_qnorm / n
+                    if norm > 0.0 {
+                        1.0 - d * inv_qnorm / norm
                     } else {
                         1.0
                     }
