@@ -38,6 +38,11 @@ const ENV_STATE: &str = "LSMVEC_CRASH_STATE";
 const ENV_SEED: &str = "LSMVEC_CRASH_SEED";
 const ENV_STORAGE: &str = "LSMVEC_CRASH_STORAGE";
 const ENV_SYNC: &str = "LSMVEC_CRASH_SYNC";
+const ENV_MODE: &str = "LSMVEC_CRASH_MODE";
+/// Vectors `insert_batch` commits together.
+const GROUP: usize = 256;
+/// Writer threads of the concurrent-insert crash test.
+const WRITERS: u64 = 4;
 
 fn options(storage: VectorStorageType, reinit: bool, sync: bool) -> DbOptions {
     let mut o = DbOptions::new(DIM);
@@ -165,7 +170,9 @@ fn child(dir: String) {
             next_id += 1;
             Op::Insert { id: next_id - 1 }
         } else if roll < 60 {
-            let n = 2 + rng.below(4);
+            // Mostly small batches (one group); one in five spans 2-3 groups of 256, planned
+            // on 2 threads.
+            let n = if rng.below(5) == 0 { 300 + rng.below(400) } else { 2 + rng.below(4) };
             let ids = (next_id..next_id + n).collect();
             next_id += n;
             Op::Batch { ids }
@@ -184,7 +191,7 @@ fn child(dir: String) {
             Op::Insert { id } => db.insert(*id, &vec_of(*id, 0)),
             Op::Batch { ids } => {
                 let vs: Vec<Vec<f32>> = ids.iter().map(|id| vec_of(*id, 0)).collect();
-                db.insert_batch(ids, &flatten(&vs), 0)
+                db.insert_batch(ids, &flatten(&vs), 2)
             }
             Op::Update { id, version } => db.update(*id, &vec_of(*id, *version)),
             Op::Delete { id } => db.delete(*id),
@@ -237,6 +244,8 @@ struct ChildSpec<'a> {
     stderr_file: &'a Path,
     storage: VectorStorageType,
     sync: bool,
+    /// `ops` (one writer, mixed operations) or `concurrent` (WRITERS threads inserting).
+    mode: &'a str,
 }
 
 /// Runs one child writer with `seed`, kills it `delay` after it reported READY (or after spawn
@@ -251,6 +260,7 @@ fn run_child(spec: &ChildSpec<'_>, seed: u64, wait_ready: bool, delay: Duration)
         .env(ENV_SEED, seed.to_string())
         .env(ENV_STORAGE, spec.storage.code().to_string())
         .env(ENV_SYNC, if spec.sync { "1" } else { "0" })
+        .env(ENV_MODE, spec.mode)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(std::fs::File::create(stderr_file).unwrap()))
@@ -419,10 +429,23 @@ fn verify(
             }
         }
         Some(Op::Batch { ids }) => {
+            // Groups of GROUP vectors commit atomically and in order: what is present is a
+            // prefix of whole groups (or the whole batch).
+            let mut present = Vec::new();
             for id in ids {
                 exempt.insert(*id);
                 if observe(db, *id, &[0], &ctx).is_some() {
                     state.live.insert(*id, 0);
+                    present.push(*id);
+                }
+            }
+            let p = present.len();
+            assert!(present[..] == ids[..p], "{ctx}: the interrupted batch left {p} vectors that are not a prefix of it");
+            assert!(p % GROUP == 0 || p == ids.len(), "{ctx}: the interrupted batch left {p} of {} vectors, not whole groups of {GROUP}", ids.len());
+            for &id in present.iter().step_by(17) {
+                let r = ok(db.search_knn(&vec_of(id, 0), &SearchOptions::new(1, 64)), "search");
+                if r.first().map(|x| x.id) != Some(id) {
+                    shortfalls.push(format!("{ctx}: committed batch member {id} is not its own nearest neighbour: {r:?}"));
                 }
             }
         }
@@ -553,12 +576,14 @@ fn crash_test(test_name: &str, storage: VectorStorageType, sync: bool, seed: u64
         stderr_file: &stderr_file,
         storage,
         sync,
+        mode: "ops",
     };
     let mut state = State::default();
     let mut ever_deleted = BTreeSet::new();
     let mut rng = Rng::new(seed);
     let mut total_acked = 0;
     let mut kills_mid_op = 0;
+    let mut kills_mid_groups = 0;
     let mut shortfalls = Vec::new();
     let started = Instant::now();
     for round in 0..rounds {
@@ -580,6 +605,7 @@ fn crash_test(test_name: &str, storage: VectorStorageType, sync: bool, seed: u64
         }
         total_acked += run.acked.len();
         kills_mid_op += usize::from(in_flight.is_some());
+        kills_mid_groups += usize::from(matches!(&in_flight, Some(Op::Batch { ids }) if ids.len() > GROUP));
         let db = ok(
             LsmVecDb::open(&dir, options(storage, false, sync)),
             &format!("reopen after kill {round}"),
@@ -605,7 +631,7 @@ fn crash_test(test_name: &str, storage: VectorStorageType, sync: bool, seed: u64
         drop(db);
     }
     eprintln!(
-        "{storage:?} (sync_writes {sync}): {rounds} kills ({kills_mid_op} in the middle of an operation), {total_acked} acknowledged ops, {} live at the end, {:.1?}",
+        "{storage:?} (sync_writes {sync}): {rounds} kills ({kills_mid_op} in the middle of an operation, {kills_mid_groups} of a batch of several groups), {total_acked} acknowledged ops, {} live at the end, {:.1?}",
         state.live.len(),
         started.elapsed()
     );
@@ -650,4 +676,122 @@ fn sigkill_during_synced_writes_keeps_acknowledged_ops_paged() {
         true,
         3,
     );
+}
+
+/// The concurrent writer: WRITERS threads insert distinct ids (thread t: base + t + WRITERS k),
+/// each logging begin and ack around its call, until killed.
+fn concurrent_child(dir: String) {
+    let state = State::load(Path::new(&std::env::var(ENV_STATE).unwrap()));
+    let db = match LsmVecDb::open(&dir, options(VectorStorageType::Paged, false, false)) {
+        Ok(db) => db,
+        Err(e) => {
+            emit(&format!("OPENFAIL {e}"));
+            std::process::exit(3);
+        }
+    };
+    emit("READY");
+    let base = state.next_id;
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..WRITERS {
+            let db = &db;
+            s.spawn(move || {
+                let mut k = 0;
+                while started.elapsed() < Duration::from_secs(20) {
+                    let id = base + t + WRITERS * k;
+                    k += 1;
+                    let op = Op::Insert { id };
+                    emit(&format!("B {}", op.encode()));
+                    if let Err(e) = db.insert(id, &vec_of(id, 0)) {
+                        emit(&format!("ERR {e}"));
+                        std::process::exit(4);
+                    }
+                    emit(&format!("A {}", op.encode()));
+                }
+            });
+        }
+    });
+    emit("DONE");
+}
+
+/// SIGKILL while WRITERS threads insert concurrently: every acknowledged vector is present,
+/// exact and linked (its own nearest neighbour); each of the (at most WRITERS) inserts in
+/// flight is entirely present or absent; nothing never attempted exists.
+#[test]
+fn sigkill_during_concurrent_inserts_keeps_acknowledged_ones() {
+    const NAME: &str = "sigkill_during_concurrent_inserts_keeps_acknowledged_ones";
+    if let Ok(dir) = std::env::var(ENV_CHILD) {
+        concurrent_child(dir);
+        return;
+    }
+    let _serial = ONE_CRASH_TEST_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let rounds: usize = std::env::var("LSMVEC_CRASH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(12);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir: PathBuf = tmp.path().join("db");
+    let state_file = tmp.path().join("state");
+    let stderr_file = tmp.path().join("child.stderr");
+    ok(LsmVecDb::open(&dir, options(VectorStorageType::Paged, true, false)), "create").close().unwrap();
+    let spec = ChildSpec {
+        test_name: NAME,
+        dir: &dir,
+        state_file: &state_file,
+        stderr_file: &stderr_file,
+        storage: VectorStorageType::Paged,
+        sync: false,
+        mode: "concurrent",
+    };
+    let mut state = State::default();
+    let mut rng = Rng::new(77);
+    let (mut total_acked, mut total_in_flight) = (0usize, 0usize);
+    let mut shortfalls = Vec::new();
+    for round in 0..rounds {
+        state.save(&state_file);
+        let run = run_child(&spec, round as u64, true, Duration::from_millis(5 + rng.below(80)));
+        let ctx = format!("concurrent round {round}");
+        let id_of = |op: &Op| match op {
+            Op::Insert { id } => *id,
+            other => panic!("{ctx}: unexpected op {other:?}"),
+        };
+        let begun: BTreeSet<u64> = run.begun.iter().map(id_of).collect();
+        let acked: BTreeSet<u64> = run.acked.iter().map(id_of).collect();
+        assert!(acked.is_subset(&begun), "{ctx}: an ack without its begin");
+        let in_flight: Vec<u64> = begun.difference(&acked).copied().collect();
+        assert!(in_flight.len() <= WRITERS as usize, "{ctx}: {} inserts in flight with {WRITERS} writers", in_flight.len());
+        total_acked += acked.len();
+        total_in_flight += in_flight.len();
+        let db = ok(LsmVecDb::open(&dir, options(VectorStorageType::Paged, false, false)), &format!("{ctx}: reopen"));
+        for &id in &acked {
+            match db.get(id) {
+                Ok(v) => assert!(v == vec_of(id, 0), "{ctx}: acknowledged id {id} holds another vector"),
+                Err(e) => panic!("{ctx}: acknowledged id {id} lost: {e:?}"),
+            }
+            state.live.insert(id, 0);
+        }
+        for &id in &in_flight {
+            if observe(&db, id, &[0], &ctx).is_some() {
+                state.live.insert(id, 0);
+            }
+        }
+        let hi = begun.iter().next_back().map(|x| x + 1).unwrap_or(state.next_id);
+        for id in state.next_id..hi + 2 * WRITERS {
+            if !begun.contains(&id) {
+                assert!(!ok(db.contains(id), "contains"), "{ctx}: id {id} was never inserted but exists");
+            }
+        }
+        assert_eq!(ok(db.len(), "len"), state.live.len(), "{ctx}: len differs from the acknowledged inserts");
+        for &id in acked.iter().step_by(7) {
+            let r = ok(db.search_knn(&vec_of(id, 0), &SearchOptions::new(1, 64)), "search");
+            if r.first().map(|x| x.id) != Some(id) {
+                shortfalls.push(format!("{ctx}: acknowledged id {id} is not its own nearest neighbour: {r:?}"));
+            }
+        }
+        state.next_id = hi;
+        if round % 2 == 0 {
+            ok(db.close(), "close");
+        }
+        drop(db);
+    }
+    eprintln!("concurrent inserts: {rounds} kills, {total_acked} acknowledged, {total_in_flight} in flight at a kill, {} live", state.live.len());
+    assert!(total_acked > 0, "the children acknowledged nothing");
+    assert!(shortfalls.is_empty(), "durability held, but searches were short:\n{}", shortfalls.join("\n"));
 }
