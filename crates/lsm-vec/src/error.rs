@@ -146,6 +146,40 @@ impl Error {
         }
     }
 
+    /// A copy of this error with the same kind, message and fields, for when one failure is
+    /// the result of several calls (the members of a write group). Lower-level sources are
+    /// copied as their messages.
+    pub(crate) fn duplicate(&self) -> Self {
+        let msg = |e: &dyn std::error::Error| -> Box<dyn std::error::Error + Send + Sync> { Box::new(std::io::Error::other(e.to_string())) };
+        match self {
+            Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
+            Error::DimensionMismatch { expected, got } => Error::DimensionMismatch { expected: *expected, got: *got },
+            Error::AlreadyExists(id) => Error::AlreadyExists(*id),
+            Error::NotFound(id) => Error::NotFound(*id),
+            Error::ParameterMismatch { name, stored, requested } => {
+                Error::ParameterMismatch { name, stored: stored.clone(), requested: requested.clone() }
+            }
+            Error::Locked(p) => Error::Locked(p.clone()),
+            Error::Closed => Error::Closed,
+            Error::Poisoned => Error::Poisoned,
+            Error::Forked { opened_in, used_in } => Error::Forked { opened_in: *opened_in, used_in: *used_in },
+            Error::CommitUncertain { source } => Error::CommitUncertain { source: Box::new(source.duplicate()) },
+            Error::BatchIncomplete { committed, total, source } => {
+                Error::BatchIncomplete { committed: *committed, total: *total, source: Box::new(source.duplicate()) }
+            }
+            Error::Io { context, source } => {
+                Error::Io { context: context.clone(), source: std::io::Error::new(source.kind(), source.to_string()) }
+            }
+            Error::Storage { reason, source } => Error::Storage { reason: reason.clone(), source: msg(source.as_ref()) },
+            Error::Corruption { file, offset, reason, source } => Error::Corruption {
+                file: file.clone(),
+                offset: *offset,
+                reason: reason.clone(),
+                source: source.as_ref().map(|s| msg(s.as_ref())),
+            },
+        }
+    }
+
     pub(crate) fn invalid(msg: impl Into<String>) -> Self {
         Error::InvalidArgument(msg.into())
     }

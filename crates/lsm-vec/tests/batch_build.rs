@@ -167,3 +167,47 @@ fn searches_during_a_batch_return_only_committed_ids() {
         assert_eq!(r[0].id, *id, "inserted id {id} is not its own nearest neighbour");
     }
 }
+
+/// Inserts from 4 threads share commits (the write group). Every id is attempted by two
+/// threads: exactly one of them succeeds, the other gets `AlreadyExists`; afterwards every
+/// vector is present, exact and its own nearest neighbour.
+#[test]
+fn concurrent_inserts_of_the_same_ids_succeed_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), options(Quantization::Sq8));
+    let mut rng = Rng::new(21);
+    let gen = ClusteredGen::new(&mut rng, DIM, 16, 1.0);
+    let data = gen.samples(&mut rng, 4000);
+    let wins = AtomicUsize::new(0);
+    let losses = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for t in 0..4usize {
+            let (db, data, wins, losses) = (&db, &data, &wins, &losses);
+            s.spawn(move || {
+                // Thread t tries the ids of quarters t and t+1 (mod 4), in opposite orders.
+                let q = data.len() / 4;
+                let mine: Vec<usize> = (t * q..(t + 1) * q).chain((((t + 1) % 4) * q..((t + 1) % 4 + 1) * q).rev()).collect();
+                for i in mine {
+                    match db.insert(i as u64, &data[i]) {
+                        Ok(()) => wins.fetch_add(1, Ordering::Relaxed),
+                        Err(lsm_vec::Error::AlreadyExists(id)) => {
+                            assert_eq!(id, i as u64);
+                            losses.fetch_add(1, Ordering::Relaxed)
+                        }
+                        Err(e) => panic!("insert {i}: {e}"),
+                    };
+                }
+            });
+        }
+    });
+    assert_eq!(wins.load(Ordering::Relaxed), data.len(), "successful inserts");
+    assert_eq!(losses.load(Ordering::Relaxed), data.len(), "AlreadyExists");
+    assert_eq!(ok(db.len(), "len"), data.len());
+    for (i, v) in data.iter().enumerate() {
+        assert!(ok(db.get(i as u64), "get") == *v, "vector {i}");
+        if i % 10 == 0 {
+            let r = ok(db.search_knn(v, &SearchOptions { k: 1, ef_search: 64 }), "search");
+            assert_eq!(r[0].id, i as u64, "vector {i} is not its own nearest neighbour");
+        }
+    }
+}

@@ -61,7 +61,7 @@ pub(super) struct WriterState {
 
 /// Kinds of mutation, for counters.
 #[derive(Clone, Copy)]
-enum Op {
+pub(super) enum Op {
     Insert,
     Update,
     Delete,
@@ -76,6 +76,12 @@ pub(crate) struct Engine {
     pub(super) edges: EdgeCache,
     pub(super) state: RwLock<IndexState>,
     pub(super) writer: Mutex<WriterState>,
+    /// Single inserts waiting for a writer to commit them (the write group), and the signal
+    /// that a writer released the lock (see `insert::WriterGuard`).
+    pub(super) insert_queue: Mutex<Vec<std::sync::Arc<super::insert::Pending>>>,
+    pub(super) writer_released: std::sync::Condvar,
+    /// Batches committed by this handle (a write-group search older than a few is redone).
+    pub(super) commits: std::sync::atomic::AtomicU64,
     pub(super) counters: Counters,
     pub(super) visited: Mutex<Vec<Visited>>,
     pub(super) poisoned: AtomicBool,
@@ -424,6 +430,7 @@ impl Engine {
         }
         w.seq += 1;
         let mut st = self.write_state();
+        self.commits.fetch_add(1, std::sync::atomic::Ordering::Release);
         for (id, n) in nodes {
             let now = n.is_some();
             match (st.set_node(id, n), now) {
@@ -540,13 +547,32 @@ impl Engine {
     ) -> Result<()> {
         self.check_writable()?;
         let t0 = Instant::now();
-        let mut w = lock_mutex(&self.writer);
+        let mut w = self.lock_writer();
+        self.mutate_locked(&mut w, op, count, plan)?;
+        if self.opts.enable_stats && count == 1 {
+            match op {
+                Op::Insert => self.counters.insert_latency.record(t0.elapsed()),
+                Op::Update => self.counters.update_latency.record(t0.elapsed()),
+                Op::Delete => self.counters.delete_latency.record(t0.elapsed()),
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Engine::mutate`] with the writer lock held by the caller (`count` mutations).
+    pub(super) fn mutate_locked(
+        &self,
+        w: &mut WriterState,
+        op: Op,
+        count: usize,
+        plan: impl FnOnce(&mut Txn<'_>, &mut WriterState, &mut Visited) -> Result<()>,
+    ) -> Result<()> {
         self.check_writable()?;
         let mut visited = self.take_visited();
         let planned = {
             let state = self.read_state();
             let mut txn = Txn::new(self.write_view(&state));
-            plan(&mut txn, &mut w, &mut visited)
+            plan(&mut txn, w, &mut visited)
                 .and_then(|()| self.adopt_orphans(&mut txn))
                 .map(|()| txn.into_changes())
         };
@@ -565,35 +591,36 @@ impl Engine {
                 return Err(e);
             }
         };
-        self.commit(&mut w, changes)?;
+        self.commit(w, changes)?;
         // The mutation is committed: a failing connectivity check or training (their own
         // commit poisons the handle if that is what failed) must not report it as failed.
-        if let Err(e) = self.maybe_check_connectivity(&mut w, count) {
+        if let Err(e) = self.maybe_check_connectivity(w, count) {
             self.log(&format!("connectivity check failed: {e}"));
         }
-        if let Err(e) = self.maybe_train_codes(&mut w) {
+        if let Err(e) = self.maybe_train_codes(w) {
             self.log(&format!("training the quantizer failed: {e}"));
         }
-        let (counter, latency) = match op {
-            Op::Insert => (&self.counters.inserts, &self.counters.insert_latency),
-            Op::Update => (&self.counters.updates, &self.counters.update_latency),
-            Op::Delete => (&self.counters.deletes, &self.counters.delete_latency),
+        let counter = match op {
+            Op::Insert => &self.counters.inserts,
+            Op::Update => &self.counters.updates,
+            Op::Delete => &self.counters.deletes,
         };
         counter.fetch_add(count as u64, Relaxed);
-        if self.opts.enable_stats && count == 1 {
-            latency.record(t0.elapsed());
-        }
         Ok(())
     }
 
+    /// Inserts one vector. Concurrent inserts form a *write group*: each queues its request
+    /// and waits for the writer lock; whoever gets it commits every queued request as one group
+    /// (planned on up to one thread per core), and the others find their result done.
     pub fn insert(&self, ext_id: u64, v: &[f32]) -> Result<()> {
         self.check_vector(v, "vector")?;
-        self.mutate(Op::Insert, 1, |txn, w, visited| {
-            if txn.base.state.ids.contains_key(&ext_id) {
-                return Err(Error::AlreadyExists(ext_id));
-            }
-            self.plan_group(txn, w, &[(ext_id, v)], 1, visited)
-        })
+        self.check_writable()?;
+        let t0 = Instant::now();
+        let r = self.insert_grouped(ext_id, v);
+        if r.is_ok() && self.opts.enable_stats {
+            self.counters.insert_latency.record(t0.elapsed());
+        }
+        r
     }
 
     /// Validates the whole batch (lengths, values, ids unique and not live), then plans and
@@ -633,7 +660,7 @@ impl Engine {
                 if let Some(&(id, _)) = items.iter().find(|(id, _)| txn.base.state.ids.contains_key(id)) {
                     return Err(Error::AlreadyExists(id));
                 }
-                self.plan_group(txn, w, &items, threads, visited)
+                self.plan_group(txn, w, &items, threads, visited, Vec::new())
             });
             if let Err(e) = r {
                 return Err(if done == 0 {
@@ -652,7 +679,7 @@ impl Engine {
         self.mutate(Op::Update, 1, |txn, w, visited| {
             let Some(&old) = txn.base.state.ids.get(&ext_id) else { return Err(Error::NotFound(ext_id)) };
             self.plan_remove(txn, old, false, visited)?;
-            self.plan_group(txn, w, &[(ext_id, v)], 1, visited)
+            self.plan_group(txn, w, &[(ext_id, v)], 1, visited, Vec::new())
         })
     }
 
@@ -779,7 +806,7 @@ impl Engine {
     /// Makes everything committed durable and records it in the state file, so that a later
     /// open that recovers less reports `Corruption`.
     pub fn flush(&self) -> Result<()> {
-        let mut w = lock_mutex(&self.writer);
+        let mut w = self.lock_writer();
         self.make_durable(&mut w)?;
         self.write_state_record(false, w.seq)
     }
@@ -800,7 +827,7 @@ impl Engine {
     /// threads at process exit (flaky C tests). The journal is fsync'd and checksummed, and the
     /// state record turns any loss in it into an error.
     pub fn close(&self) -> Result<()> {
-        let mut w = lock_mutex(&self.writer);
+        let mut w = self.lock_writer();
         let r = if self.poisoned.load(Relaxed) {
             self.vectors.sync().and_then(|()| self.store.persist())
         } else {

@@ -22,8 +22,9 @@
 //! may follow a removal, in `update`) plans directly in the mutation's transaction.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
-use super::engine::{Engine, WriterState};
+use super::engine::{lock_mutex, Engine, Op, WriterState};
 use super::txn::{IndexState, Txn};
 use crate::error::{Error, Result};
 use crate::graph::IdHashBuilder;
@@ -36,6 +37,8 @@ pub(crate) const GROUP: usize = 256;
 
 /// Candidates of one member on each level (ascending), as its search found them.
 type Found = Vec<Vec<(f32, u32)>>;
+/// What step 1 found for one vector: its candidates, and the node with exactly its vector.
+pub(super) type Searched = (Found, Option<u32>);
 
 /// One vector of a group.
 struct Member<'v> {
@@ -53,6 +56,10 @@ struct Member<'v> {
 impl Engine {
     /// Plans the insertion of `items` (caller id, vector) into `txn` as one group, on `threads`
     /// threads. The ids must not be live (checked by the caller).
+    ///
+    /// `presearched` may hold step 1's results for some items, computed by their callers
+    /// against an earlier committed state (the write group): candidates that died since are
+    /// dropped, and a duplicate whose node died is searched again.
     pub(super) fn plan_group(
         &self,
         txn: &mut Txn<'_>,
@@ -60,22 +67,48 @@ impl Engine {
         items: &[(u64, &[f32])],
         threads: usize,
         visited: &mut Visited,
+        presearched: Vec<Option<Searched>>,
     ) -> Result<()> {
         let alone = items.len() == 1;
         let state = txn.base.state;
         let levels: Vec<usize> = items.iter().map(|&(ext, _)| self.level_for(ext)).collect();
 
         // 1. Searches.
-        let search = |g: &mut Txn<'_>, vis: &mut Visited, i: usize| -> Result<(Found, Option<u32>)> {
-            let plan = hnsw::insert_search(g, &self.params, items[i].1, levels[i], vis)?;
-            let dup = hnsw::exact_duplicate(g, plan.layer0(), items[i].1)?;
-            Ok((plan.into_found(), dup))
+        let mut searched: Vec<Option<Searched>> = presearched;
+        searched.resize_with(items.len(), || None);
+        let mut exact = Vec::new();
+        for (s, &(_, v)) in searched.iter_mut().zip(items) {
+            if let Some((found, dup)) = s {
+                // The node may have died since, and its id been reused: compare the bytes again.
+                if let Some(d) = *dup {
+                    let same = hnsw::Graph::is_live(txn, d) && {
+                        hnsw::Graph::exact_vector(txn, d, &mut exact)?;
+                        same_bits(&exact, v)
+                    };
+                    if !same {
+                        *s = None;
+                        continue;
+                    }
+                }
+                for f in found.iter_mut() {
+                    f.retain(|&(_, id)| hnsw::Graph::is_live(txn, id));
+                }
+            }
+        }
+        let missing: Vec<usize> = (0..items.len()).filter(|&i| searched[i].is_none()).collect();
+        let search = |g: &mut Txn<'_>, vis: &mut Visited, k: usize| -> Result<Searched> {
+            let i = missing[k];
+            self.search_for(g, items[i].1, levels[i], vis)
         };
-        let searched = if alone {
+        let fresh = if alone && missing.len() == 1 {
             vec![search(txn, visited, 0)?]
         } else {
-            self.in_parallel(state, threads, items.len(), &[], search)?
+            self.in_parallel(state, threads, missing.len(), &[], search)?
         };
+        for (i, r) in missing.iter().zip(fresh) {
+            searched[*i] = Some(r);
+        }
+        let searched = searched.into_iter().map(|s| s.unwrap_or_default());
 
         // 2. Twins, ids, levels, entry point.
         let mut members: Vec<Member<'_>> = Vec::with_capacity(items.len());
@@ -210,6 +243,14 @@ impl Engine {
         Ok(())
     }
 
+    /// Step 1 for vector `v` of `level` in `g`: its candidates on every level and the graph
+    /// node whose vector is exactly `v`, if any.
+    fn search_for(&self, g: &mut Txn<'_>, v: &[f32], level: usize, visited: &mut Visited) -> Result<Searched> {
+        let plan = hnsw::insert_search(g, &self.params, v, level, visited)?;
+        let dup = hnsw::exact_duplicate(g, plan.layer0(), v)?;
+        Ok((plan.into_found(), dup))
+    }
+
     /// Runs `f(graph, visited, i)` for `i` in `0..n` on up to `threads` threads, each with its
     /// own transaction over the committed `state` (with the nodes `staged` added, so that group
     /// members can be scored and linked to) and its own visited set. Results come in order.
@@ -274,4 +315,148 @@ impl Engine {
 
 fn same_bits(a: &[f32], b: &[f32]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+/// A single insert waiting in the write group queue.
+pub(crate) struct Pending {
+    ext: u64,
+    v: Vec<f32>,
+    /// Step 1, done by the caller before it queued, and the commit count it saw.
+    searched: Mutex<Option<Searched>>,
+    seen_commits: u64,
+    done: Mutex<Option<Result<()>>>,
+}
+
+/// A search older than this many commits is done again by the leader (the nodes committed
+/// since are candidates it could not see).
+const STALE_COMMITS: u64 = 8;
+
+/// The writer lock. Releasing it wakes the inserts waiting in the write group queue, so that
+/// one of them leads the next group (or finds its result done).
+pub(super) struct WriterGuard<'e> {
+    guard: Option<MutexGuard<'e, WriterState>>,
+    engine: &'e Engine,
+}
+
+impl std::ops::Deref for WriterGuard<'_> {
+    type Target = WriterState;
+    fn deref(&self) -> &WriterState {
+        self.guard.as_ref().expect("held until drop")
+    }
+}
+
+impl std::ops::DerefMut for WriterGuard<'_> {
+    fn deref_mut(&mut self) -> &mut WriterState {
+        self.guard.as_mut().expect("held until drop")
+    }
+}
+
+impl Drop for WriterGuard<'_> {
+    fn drop(&mut self) {
+        self.guard = None;
+        // Under the queue lock, so that a waiter between its check and its wait cannot miss it.
+        let _q = lock_mutex(&self.engine.insert_queue);
+        self.engine.writer_released.notify_all();
+    }
+}
+
+impl Engine {
+    /// Takes the writer lock (waiting for it).
+    pub(super) fn lock_writer(&self) -> WriterGuard<'_> {
+        WriterGuard { guard: Some(lock_mutex(&self.writer)), engine: self }
+    }
+
+    /// Queues (`ext_id`, `v`) and waits until a writer committed it, or the writer lock is free
+    /// (then this call leads: it commits everything queued, as groups, on up to one thread per
+    /// core). Waiters never need the writer lock to learn their result, so a leader that keeps
+    /// the lock busy cannot starve them.
+    pub(super) fn insert_grouped(&self, ext_id: u64, v: &[f32]) -> Result<()> {
+        // The search (most of an insert's work) runs here, beside other callers' searches;
+        // only linking and the commit are the leader's.
+        let seen_commits = self.commits.load(std::sync::atomic::Ordering::Acquire);
+        let searched = {
+            let state = self.read_state();
+            let mut g = Txn::new(self.write_view(&state));
+            let mut visited = self.take_visited();
+            let r = self.search_for(&mut g, v, self.level_for(ext_id), &mut visited);
+            self.return_visited(visited);
+            self.counters.publish(&g.base.c);
+            self.vectors.publish(&g.base.c.io);
+            r?
+        };
+        let me = Arc::new(Pending {
+            ext: ext_id,
+            v: v.to_vec(),
+            searched: Mutex::new(Some(searched)),
+            seen_commits,
+            done: Mutex::new(None),
+        });
+        let mut q = lock_mutex(&self.insert_queue);
+        q.push(me.clone());
+        loop {
+            if let Some(r) = lock_mutex(&me.done).take() {
+                return r;
+            }
+            let w = match self.writer.try_lock() {
+                Ok(w) => w,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    q = self.writer_released.wait(q).unwrap_or_else(|p| p.into_inner());
+                    continue;
+                }
+            };
+            let queued = std::mem::take(&mut *q);
+            drop(q);
+            let mut w = WriterGuard { guard: Some(w), engine: self };
+            for group in queued.chunks(GROUP) {
+                self.commit_pending(&mut w, group);
+            }
+            drop(w);
+            q = lock_mutex(&self.insert_queue);
+        }
+    }
+    /// Commits the queued inserts `group` as one group and stores each one's result: ids that
+    /// are live (or repeated within the group) fail alone with `AlreadyExists`; a failure of the
+    /// group's planning or commit is every member's.
+    fn commit_pending(&self, w: &mut WriterState, group: &[Arc<Pending>]) {
+        let mut refused: Vec<Option<Error>> = (0..group.len()).map(|_| None).collect();
+        let mut taken: Vec<usize> = Vec::with_capacity(group.len());
+        let r = {
+            let refused = &mut refused;
+            let taken = &mut taken;
+            let state = self.read_state();
+            let mut seen = std::collections::HashSet::with_capacity_and_hasher(group.len(), IdHashBuilder);
+            for (i, p) in group.iter().enumerate() {
+                if state.ids.contains_key(&p.ext) || !seen.insert(p.ext) {
+                    refused[i] = Some(Error::AlreadyExists(p.ext));
+                } else {
+                    taken.push(i);
+                }
+            }
+            drop(state);
+            if taken.is_empty() {
+                Ok(())
+            } else {
+                let items: Vec<(u64, &[f32])> = taken.iter().map(|&i| (group[i].ext, group[i].v.as_slice())).collect();
+                let now = self.commits.load(std::sync::atomic::Ordering::Acquire);
+                let pre: Vec<Option<Searched>> = taken
+                    .iter()
+                    .map(|&i| lock_mutex(&group[i].searched).take().filter(|_| now - group[i].seen_commits <= STALE_COMMITS))
+                    .collect();
+                // Linking a few vectors is cheaper than starting threads for it.
+                let threads = if items.len() >= 64 { super::engine::resolve_threads(0) } else { 1 };
+                self.mutate_locked(w, Op::Insert, items.len(), |txn, w, visited| {
+                    // The writer lock is held since the check above: nothing became live.
+                    self.plan_group(txn, w, &items, threads, visited, pre)
+                })
+            }
+        };
+        for (i, p) in group.iter().enumerate() {
+            let res = match refused[i].take() {
+                Some(e) => Err(e),
+                None => r.as_ref().map(|_| ()).map_err(Error::duplicate),
+            };
+            *lock_mutex(&p.done) = Some(res);
+        }
+    }
 }

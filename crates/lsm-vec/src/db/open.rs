@@ -17,7 +17,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::engine::{lock_mutex, Engine, WriterState};
+use super::engine::{Engine, WriterState};
 use super::budget::{self, MemoryPlan};
 use super::fault::Faults;
 use super::lock::lock_dir;
@@ -584,6 +584,9 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
         }),
         counters: Counters::new(),
         visited: Mutex::new(Vec::new()),
+        insert_queue: Mutex::new(Vec::new()),
+        writer_released: std::sync::Condvar::new(),
+        commits: std::sync::atomic::AtomicU64::new(0),
         poisoned: AtomicBool::new(false),
         log,
         dir,
@@ -596,7 +599,7 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
     };
     engine.write_state_record(false, seq)?;
     if !is_new {
-        let mut w = lock_mutex(&engine.writer);
+        let mut w = engine.lock_writer();
         engine.maybe_check_connectivity(&mut w, 1)?;
         engine.maybe_train_codes(&mut w)?;
     }
