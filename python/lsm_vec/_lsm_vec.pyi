@@ -233,9 +233,14 @@ class LSMVecDB:
 
         ``ValueError`` on a dimension mismatch, NaN/inf components, a zero vector under
         cosine, or an id that already exists."""
-    def insert_batch(self, ids: _Ids, vectors: _Matrix) -> None:
-        """Inserts ``len(ids)`` vectors (shape ``(n, dim)``). The whole batch is validated
-        first, so a bad batch writes nothing."""
+    def insert_batch(self, ids: _Ids, vectors: _Matrix, threads: Optional[int] = 0) -> None:
+        """Inserts ``len(ids)`` vectors (shape ``(n, dim)``), planned on ``threads`` threads
+        (0 or None = one per core; the GIL is released meanwhile). The whole batch is validated
+        first, so a bad batch raises ``ValueError`` and writes nothing. It is then committed in
+        groups of 256 vectors, in order, each group atomically; the result does not depend on
+        ``threads``. If a group after the first fails, the exception (the class of its cause)
+        has the int attributes ``committed`` (the leading vectors that are in the database) and
+        ``total``; the others are not."""
     def search_knn(
         self,
         query: _Vector,

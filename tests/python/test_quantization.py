@@ -157,7 +157,10 @@ def test_generous_budget_parts_are_reported_and_within_it(tmp_path, rng):
     with lsm_vec.LSMVecDB.open(str(tmp_path / "db"), opts) as db:
         db.insert_batch(np.arange(n), data)
         ids, _ = db.search_knn_batch(data[:20], k=1, ef_search=32)
-        assert ids[:, 0].tolist() == list(range(20))
+        # Approximate search: with the default m = 8 / ef_construction = 32 on 32-d Gaussian
+        # noise about 2-3% of the stored vectors miss themselves at ef 32 (54 of 2000 before the
+        # grouped insert_batch, 42 after), so require most of them, not all.
+        assert (ids[:, 0] == np.arange(20)).sum() >= 18, ids[:, 0].tolist()
         s = db.stats()
         for key in MEMORY_KEYS + GRAPH_KEYS:
             assert isinstance(s[key], int) and s[key] >= 0, key

@@ -61,6 +61,17 @@ pub fn uint_arg<T: TryFrom<u64>>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult
     match obj.extract::<u64>() {
         Ok(v) => T::try_from(v).map_err(|_| out_of_range()),
         Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => Err(out_of_range()),
+        // Name the argument: "threads must be an int, not float".
+        Err(e) if e.is_instance_of::<PyTypeError>(obj.py()) => {
+            let ty = obj
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_else(|_| "?".into());
+            Err(PyTypeError::new_err(format!(
+                "{what} must be an int, not {ty}"
+            )))
+        }
         Err(e) => Err(e),
     }
 }

@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 use crate::convert::{id_arg, ids_arg, uint_arg, MatrixArg, VectorArg};
-use crate::errors::{closed_err, IntoPyResult};
+use crate::errors::{batch_err, closed_err, IntoPyResult};
 use crate::options::{resolve_search, PyDbOptions, PySearchResult};
 
 /// An open lsm-vec database. Create it with :meth:`LSMVecDB.open`; use it as a context manager
@@ -169,14 +169,25 @@ impl PyLsmVecDb {
     }
 
     /// Inserts many vectors: ``ids`` (list of ints or 1-D integer array, length n) and
-    /// ``vectors`` (2-D array or list of lists, shape (n, dim)). The whole batch is validated
-    /// first, so a bad batch writes nothing.
+    /// ``vectors`` (2-D array or list of lists, shape (n, dim)), planned on ``threads`` threads
+    /// (0 or None = one per core; the GIL is released meanwhile). The whole batch is validated
+    /// first (dimension, values, ids unique and not live), so a bad batch raises ``ValueError``
+    /// and writes nothing. It is then committed in groups of 256 vectors, in order, each group
+    /// atomically; the result does not depend on ``threads``. If a group after the first fails,
+    /// the exception (the class of its cause) has the attributes ``committed`` (the leading
+    /// vectors that are in the database) and ``total`` (``n``); the others are not.
+    #[pyo3(signature = (ids, vectors, threads = None), text_signature = "(self, ids, vectors, threads=0)")]
     fn insert_batch(
         &self,
         py: Python<'_>,
         ids: &Bound<'_, PyAny>,
         vectors: &Bound<'_, PyAny>,
+        threads: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
+        let threads: usize = match threads {
+            Some(t) if !t.is_none() => uint_arg(t, "threads")?,
+            _ => 0,
+        };
         let ids = ids_arg(ids)?;
         if ids.is_empty() && vectors.len().unwrap_or(1) == 0 {
             return self.check_open();
@@ -196,7 +207,8 @@ impl PyLsmVecDb {
             )));
         }
         let s = m.as_slice()?;
-        py.detach(|| self.db.insert_batch(&ids, s, 0)).py()
+        py.detach(|| self.db.insert_batch(&ids, s, threads))
+            .map_err(|e| batch_err(py, e))
     }
 
     /// The ``k`` nearest vectors to ``query``, sorted by ascending distance, as a list of

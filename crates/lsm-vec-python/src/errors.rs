@@ -12,7 +12,9 @@
 //!
 //! `lsm_vec.Error` subclasses `RuntimeError` and is the base of the four others, so
 //! `except RuntimeError` (the specification's "everything else") still catches them all.
-//! The message is the engine's `Display` text, which says what was wrong.
+//! The message is the engine's `Display` text, which says what was wrong. An `insert_batch`
+//! that fails after committing some groups (`BatchIncomplete`) raises the class of its cause's
+//! kind, with the integer attributes `committed` and `total` ([`batch_err`]).
 
 use lsm_vec::ErrorKind;
 use pyo3::exceptions::{PyKeyError, PyRuntimeError, PyValueError};
@@ -80,6 +82,28 @@ pub fn to_py_err(e: lsm_vec::Error) -> PyErr {
         // Any kind added later.
         _ => Error::new_err(msg),
     }
+}
+
+/// [`to_py_err`] for `insert_batch`: an [`lsm_vec::Error::BatchIncomplete`] (a failure after the
+/// first committed group) becomes the exception of its kind with the integer attributes
+/// `committed` (leading vectors of the batch that are in the database) and `total`.
+pub fn batch_err(py: Python<'_>, e: lsm_vec::Error) -> PyErr {
+    let counts = match &e {
+        lsm_vec::Error::BatchIncomplete {
+            committed, total, ..
+        } => Some((*committed, *total)),
+        _ => None,
+    };
+    let err = to_py_err(e);
+    if let Some((committed, total)) = counts {
+        let value = err.value(py);
+        // Exception instances have a `__dict__`; should setting fail anyway, the message still
+        // says how many vectors are committed.
+        let _ = value
+            .setattr("committed", committed)
+            .and_then(|()| value.setattr("total", total));
+    }
+    err
 }
 
 /// The error of a call on a closed handle (the engine's own message).
