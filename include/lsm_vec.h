@@ -173,9 +173,13 @@ lsm_vec_status_t lsm_vec_flush(const lsm_vec_db_t *db);
 lsm_vec_status_t lsm_vec_insert(const lsm_vec_db_t *db, uint64_t id, const float *vector, size_t len);
 
 /* Inserts n vectors: ids[n] and row-major vectors[n * dim]; `dim` must equal the database
- * dimension. The batch is validated first, so a bad batch writes nothing. */
+ * dimension. The insertion is planned on `threads` threads (0 = one per core). The batch is
+ * validated first, so a bad batch writes nothing; it is then committed in groups of 256 vectors,
+ * in order, each group atomically. If a group after the first fails, the groups before it stay
+ * committed: the status is that of the cause and lsm_vec_last_error_message() says "the first N
+ * of the M vectors are committed, the others are not". */
 lsm_vec_status_t lsm_vec_insert_batch(const lsm_vec_db_t *db, const uint64_t *ids, size_t n,
-                                      const float *vectors, size_t dim);
+                                      const float *vectors, size_t dim, size_t threads);
 
 /* Replaces the vector of a live id. LSM_VEC_NOT_FOUND if it is not live. */
 lsm_vec_status_t lsm_vec_update(const lsm_vec_db_t *db, uint64_t id, const float *vector, size_t len);

@@ -257,13 +257,16 @@ class LSMVecDB {
     return Status::FromC(lsm_vec_insert(handle_.get(), id, vec.data(), vec.size()));
   }
 
-  /// Inserts ids.size() vectors given row-major in `vectors` (ids.size() * dim floats).
-  Status InsertBatch(Span<node_id_t> ids, Span<float> vectors) {
+  /// Inserts ids.size() vectors given row-major in `vectors` (ids.size() * dim floats), planned
+  /// on `threads` threads (0 = one per core). A bad batch writes nothing; a failure after the
+  /// first group of 256 keeps the groups before it (the message says how many vectors).
+  Status InsertBatch(Span<node_id_t> ids, Span<float> vectors, std::size_t threads = 0) {
     if (ids.size() != 0 && vectors.size() != ids.size() * dim_) {
       return Status::InvalidArgument("vectors holds " + std::to_string(vectors.size()) + " floats, expected " +
                                      std::to_string(ids.size()) + " * " + std::to_string(dim_));
     }
-    return Status::FromC(lsm_vec_insert_batch(handle_.get(), ids.data(), ids.size(), vectors.data(), dim_));
+    return Status::FromC(
+        lsm_vec_insert_batch(handle_.get(), ids.data(), ids.size(), vectors.data(), dim_, threads));
   }
 
   /// Replaces the vector of an existing id. NotFound if the id does not exist.

@@ -230,7 +230,7 @@ static void test_null_handle(void) {
     CHECK_RC(lsm_vec_is_closed(NULL, &b), LSM_VEC_INVALID_ARGUMENT);
     CHECK_RC(lsm_vec_flush(NULL), LSM_VEC_INVALID_ARGUMENT);
     CHECK_RC(lsm_vec_insert(NULL, 1, v, DIM), LSM_VEC_INVALID_ARGUMENT);
-    CHECK_RC(lsm_vec_insert_batch(NULL, ids, 1, v, DIM), LSM_VEC_INVALID_ARGUMENT);
+    CHECK_RC(lsm_vec_insert_batch(NULL, ids, 1, v, DIM, 0), LSM_VEC_INVALID_ARGUMENT);
     CHECK_RC(lsm_vec_update(NULL, 1, v, DIM), LSM_VEC_INVALID_ARGUMENT);
     CHECK_RC(lsm_vec_delete(NULL, 1), LSM_VEC_INVALID_ARGUMENT);
     CHECK_RC(lsm_vec_get(NULL, 1, v, DIM, &n), LSM_VEC_INVALID_ARGUMENT);
@@ -390,20 +390,20 @@ static void test_main_database(void) {
         ids[i] = 1000 + (uint64_t)i;
         make_vec(ids[i], vecs + i * DIM, DIM);
     }
-    CHECK_RC(lsm_vec_insert_batch(db, ids, 50, vecs, DIM - 1), LSM_VEC_INVALID_ARGUMENT);
-    CHECK_RC(lsm_vec_insert_batch(db, NULL, 50, vecs, DIM), LSM_VEC_INVALID_ARGUMENT);
-    CHECK_RC(lsm_vec_insert_batch(db, ids, 50, NULL, DIM), LSM_VEC_INVALID_ARGUMENT);
+    CHECK_RC(lsm_vec_insert_batch(db, ids, 50, vecs, DIM - 1, 0), LSM_VEC_INVALID_ARGUMENT);
+    CHECK_RC(lsm_vec_insert_batch(db, NULL, 50, vecs, DIM, 0), LSM_VEC_INVALID_ARGUMENT);
+    CHECK_RC(lsm_vec_insert_batch(db, ids, 50, NULL, DIM, 0), LSM_VEC_INVALID_ARGUMENT);
     ids[49] = 1000; /* duplicate inside the batch: nothing written */
-    CHECK_RC(lsm_vec_insert_batch(db, ids, 50, vecs, DIM), LSM_VEC_INVALID_ARGUMENT);
+    CHECK_RC(lsm_vec_insert_batch(db, ids, 50, vecs, DIM, 0), LSM_VEC_INVALID_ARGUMENT);
     ids[49] = 17; /* already live: nothing written */
-    CHECK_RC(lsm_vec_insert_batch(db, ids, 50, vecs, DIM), LSM_VEC_INVALID_ARGUMENT);
+    CHECK_RC(lsm_vec_insert_batch(db, ids, 50, vecs, DIM, 0), LSM_VEC_INVALID_ARGUMENT);
     CHECK_RC(lsm_vec_count(db, &count), LSM_VEC_OK);
     CHECK(count == 200);
     ids[49] = 1049;
-    CHECK_RC(lsm_vec_insert_batch(db, ids, 50, vecs, DIM), LSM_VEC_OK);
+    CHECK_RC(lsm_vec_insert_batch(db, ids, 50, vecs, DIM, 1), LSM_VEC_OK);
     CHECK_RC(lsm_vec_count(db, &count), LSM_VEC_OK);
     CHECK(count == 250);
-    CHECK_RC(lsm_vec_insert_batch(db, ids, 0, NULL, DIM), LSM_VEC_OK); /* empty batch */
+    CHECK_RC(lsm_vec_insert_batch(db, ids, 0, NULL, DIM, 0), LSM_VEC_OK); /* empty batch */
 
     /* Batch search: the 10 first batch vectors find themselves. */
     lsm_vec_search_options_t bso = {4, 32};
@@ -504,7 +504,7 @@ static void test_main_database(void) {
     CHECK_RC(lsm_vec_close(db), LSM_VEC_OK); /* closing twice is fine */
     make_vec(7, v, DIM);
     CHECK_RC(lsm_vec_insert(db, 7000, v, DIM), LSM_VEC_SHUTDOWN_IN_PROGRESS);
-    CHECK_RC(lsm_vec_insert_batch(db, ids, 1, v, DIM), LSM_VEC_SHUTDOWN_IN_PROGRESS);
+    CHECK_RC(lsm_vec_insert_batch(db, ids, 1, v, DIM, 0), LSM_VEC_SHUTDOWN_IN_PROGRESS);
     CHECK_RC(lsm_vec_update(db, 7, v, DIM), LSM_VEC_SHUTDOWN_IN_PROGRESS);
     CHECK_RC(lsm_vec_delete(db, 7), LSM_VEC_SHUTDOWN_IN_PROGRESS);
     CHECK_RC(lsm_vec_get(db, 7, got, DIM, &len), LSM_VEC_SHUTDOWN_IN_PROGRESS);
@@ -584,6 +584,67 @@ static void test_cosine_zero_vector(void) {
     lsm_vec_free(db);
 }
 
+/* A 2-thread insert_batch of 600 vectors (three commit groups of up to 256): everything is
+ * inserted, stored exactly, and each vector is its own nearest neighbour at distance 0; a second
+ * 2-thread batch with one live id writes nothing. Small: this runs under valgrind. */
+static void test_parallel_insert_batch(void) {
+    enum { N = 600 };
+    char p[4200];
+    path_in(p, sizeof p, "parallel-batch");
+    lsm_vec_options_t o = base_options();
+    o.reinit = true;
+    lsm_vec_db_t *db = NULL;
+    CHECK_RC(lsm_vec_open(p, &o, &db), LSM_VEC_OK);
+    if (db == NULL) return;
+    uint64_t *ids = malloc(sizeof(uint64_t) * N);
+    float *vecs = malloc(sizeof(float) * N * DIM);
+    for (size_t i = 0; i < N; i++) {
+        ids[i] = 5000 + 3 * (uint64_t)i;
+        make_vec(ids[i], vecs + i * DIM, DIM);
+    }
+    CHECK_RC(lsm_vec_insert_batch(db, ids, N, vecs, DIM, 2), LSM_VEC_OK);
+    uint64_t count = 0;
+    CHECK_RC(lsm_vec_count(db, &count), LSM_VEC_OK);
+    CHECK(count == N);
+
+    lsm_vec_search_options_t so = {1, 64};
+    lsm_vec_search_result_t *r = malloc(sizeof(lsm_vec_search_result_t) * N);
+    size_t *counts = malloc(sizeof(size_t) * N);
+    CHECK_RC(lsm_vec_search_knn_batch(db, vecs, N, DIM, &so, 2, r, N, counts), LSM_VEC_OK);
+    int self = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (counts[i] == 1 && r[i].id == ids[i] && r[i].distance == 0.0f) self++;
+    }
+    CHECK(self == N);
+    float got[DIM];
+    size_t len = 0;
+    CHECK_RC(lsm_vec_get(db, ids[N - 1], got, DIM, &len), LSM_VEC_OK);
+    CHECK(len == DIM && memcmp(got, vecs + (N - 1) * DIM, sizeof got) == 0);
+
+    /* The last id of a second batch is already live: validated first, nothing written. */
+    uint64_t more[300];
+    float *mv = malloc(sizeof(float) * 300 * DIM);
+    for (size_t i = 0; i < 300; i++) {
+        more[i] = 100000 + (uint64_t)i;
+        make_vec(more[i], mv + i * DIM, DIM);
+    }
+    more[299] = ids[0];
+    CHECK_RC(lsm_vec_insert_batch(db, more, 300, mv, DIM, 2), LSM_VEC_INVALID_ARGUMENT);
+    CHECK_RC(lsm_vec_count(db, &count), LSM_VEC_OK);
+    CHECK(count == N);
+    bool found = true;
+    CHECK_RC(lsm_vec_contains(db, more[0], &found), LSM_VEC_OK);
+    CHECK(!found);
+
+    free(mv);
+    free(counts);
+    free(r);
+    free(vecs);
+    free(ids);
+    CHECK_RC(lsm_vec_close(db), LSM_VEC_OK);
+    lsm_vec_free(db);
+}
+
 /* Sum of the parts of the memory that memory_budget_bytes bounds. */
 static uint64_t budgeted_bytes(const lsm_vec_stats_t *st) {
     return st->code_bytes + st->adjacency_bytes + st->page_cache_bytes + st->edge_cache_bytes;
@@ -606,7 +667,7 @@ static lsm_vec_stats_t fill_and_stat(const char *name, lsm_vec_options_t o, uint
         ids[i] = i + 1;
         make_vec(i + 1, vecs + i * DIM, DIM);
     }
-    CHECK_RC(lsm_vec_insert_batch(db, ids, (size_t)n, vecs, DIM), LSM_VEC_OK);
+    CHECK_RC(lsm_vec_insert_batch(db, ids, (size_t)n, vecs, DIM, 0), LSM_VEC_OK);
     lsm_vec_search_options_t so = {10, 64};
     lsm_vec_search_result_t r[10];
     size_t got = 0;
@@ -761,6 +822,7 @@ int main(int argc, char **argv) {
     test_null_handle();
     test_main_database();
     test_cosine_zero_vector();
+    test_parallel_insert_batch();
     test_quantization_and_memory();
     test_io_error_and_corruption();
     printf("test_capi: %d checks, %d failed\n", g_checks, g_failures);

@@ -297,7 +297,11 @@ pub unsafe extern "C" fn lsm_vec_insert(db: *const lsm_vec_db_t, id: u64, vector
 }
 
 /// Inserts `n` vectors: `ids[n]` and row-major `vectors[n * dim]` (`dim` must equal the database
-/// dimension). The whole batch is validated first, so a bad batch writes nothing.
+/// dimension), planned on `threads` threads (0 = one per core). The whole batch is validated
+/// first, so a bad batch writes nothing; it is then committed in groups of 256 vectors, in order,
+/// each group atomically. A failure after the first group keeps the groups already committed:
+/// the status is the cause's (kind-based, like every other call) and
+/// `lsm_vec_last_error_message()` says "the first N of the M vectors are committed".
 ///
 /// # Safety
 /// `db` NULL or a live handle; `ids` readable for `n` ids; `vectors` for `n * dim` floats.
@@ -308,6 +312,7 @@ pub unsafe extern "C" fn lsm_vec_insert_batch(
     n: usize,
     vectors: *const f32,
     dim: usize,
+    threads: usize,
 ) -> c_int {
     guard(|| {
         // SAFETY: per the contract.
@@ -320,7 +325,7 @@ pub unsafe extern "C" fn lsm_vec_insert_batch(
         let ids = unsafe { slice_arg(ids, n, "ids") }?;
         // SAFETY: per the contract.
         let vectors = unsafe { slice_arg(vectors, total, "vectors") }?;
-        db.insert_batch(ids, vectors, 0)?;
+        db.insert_batch(ids, vectors, threads)?;
         Ok(())
     })
 }

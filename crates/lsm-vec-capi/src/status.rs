@@ -218,6 +218,19 @@ mod tests {
                 Error::Corruption { file: PathBuf::from("v.bin"), offset: Some(4), reason: "magic".into(), source: None },
                 LSM_VEC_CORRUPTION,
             ),
+            // insert_batch after its first group: the cause's code.
+            (
+                Error::BatchIncomplete {
+                    committed: 256,
+                    total: 600,
+                    source: Box::new(Error::Io { context: "write".into(), source: io() }),
+                },
+                LSM_VEC_IO_ERROR,
+            ),
+            (
+                Error::BatchIncomplete { committed: 512, total: 600, source: Box::new(Error::AlreadyExists(3)) },
+                LSM_VEC_INVALID_ARGUMENT,
+            ),
         ];
         for (e, code) in cases {
             let shown = e.to_string();
@@ -225,6 +238,19 @@ mod tests {
             assert_eq!(f.code, code, "{shown}");
             assert!(!f.message.is_empty(), "{shown}");
         }
+    }
+
+    #[test]
+    fn batch_incomplete_message_says_how_many_are_committed() {
+        let e = Error::BatchIncomplete {
+            committed: 256,
+            total: 600,
+            source: Box::new(Error::Io { context: "write".into(), source: std::io::Error::other("disk full") }),
+        };
+        let f = FfiError::from(e);
+        assert_eq!(f.code, LSM_VEC_IO_ERROR);
+        assert!(f.message.contains("disk full"), "{}", f.message);
+        assert!(f.message.contains("the first 256 of the 600 vectors are committed"), "{}", f.message);
     }
 
     #[test]
