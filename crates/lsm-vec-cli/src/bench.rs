@@ -1,8 +1,9 @@
 //! `lsm-vec bench` (the seed's test binary grown up) and `lsm-vec gen-data`.
 //!
 //! bench: load queries, get the exact ground truth (from a file, or by brute force), build the
-//! index by inserting every base vector one by one (the base set is streamed in chunks, so the
-//! peak RSS is the index's, not the dataset's), then run the queries one at a time on one thread
+//! index with `insert_batch` on `--build-threads` threads, [`BUILD_CHUNK`] vectors per call (the
+//! base set is streamed in chunks, so the peak RSS is the index's, not the dataset's, and the
+//! progress line moves between calls), then run the queries one at a time on one thread
 //! for each ef_search value, measuring every query with `Instant`, and the engine's counters
 //! (pages read, distance computations) as deltas of `stats()`.
 
@@ -17,6 +18,19 @@ use crate::error::{Context, Result};
 use crate::report::{self, Latency};
 use crate::synthetic::{Generator, KnnAccumulator, CHUNK_ROWS};
 use crate::{bail, BenchArgs, GenDataArgs};
+
+/// Vectors per `insert_batch` call of a build (bench and load): large enough for the engine's
+/// parallel groups of 256, small enough for the progress line to move.
+pub const BUILD_CHUNK: usize = 10_000;
+
+/// The thread count `threads` means (0 = one per available core, like the engine).
+pub fn resolve_threads(threads: usize) -> usize {
+    if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    }
+}
 
 /// Where the base vectors come from.
 enum Source {
@@ -67,12 +81,12 @@ impl BaseStream {
         }
     }
 
-    /// Next chunk of up to `CHUNK_ROWS` rows: ids (row numbers) and values. Empty at the end.
-    fn next_chunk(&mut self, ids: &mut Vec<u64>, rows: &mut Vec<f32>) -> Result<()> {
+    /// Next chunk of up to `max` rows: ids (row numbers) and values. Empty at the end.
+    fn next_chunk(&mut self, max: usize, ids: &mut Vec<u64>, rows: &mut Vec<f32>) -> Result<()> {
         ids.clear();
         match self {
             BaseStream::Synthetic { generator, n, next } => {
-                let end = (*next + CHUNK_ROWS).min(*n);
+                let end = (*next + max).min(*n);
                 ids.extend(*next as u64..end as u64);
                 *next = end;
                 generator.base_chunk(ids, rows);
@@ -80,9 +94,9 @@ impl BaseStream {
             BaseStream::File(r) => {
                 let d = r.dim();
                 rows.clear();
-                rows.resize(CHUNK_ROWS * d, 0.0);
+                rows.resize(max * d, 0.0);
                 let mut got = 0;
-                while got < CHUNK_ROWS && r.read_row(&mut rows[got * d..(got + 1) * d])? {
+                while got < max && r.read_row(&mut rows[got * d..(got + 1) * d])? {
                     got += 1;
                 }
                 rows.truncate(got * d);
@@ -163,6 +177,10 @@ struct IndexInfo {
 struct BuildInfo {
     reused: bool,
     inserts: usize,
+    /// Threads of the `insert_batch` calls (`--build-threads`, 0 resolved to the core count).
+    build_threads: usize,
+    /// Vectors per `insert_batch` call.
+    batch_size: usize,
     /// Time spent inside insert calls (data generation / reading excluded).
     seconds: f64,
     inserts_per_sec: f64,
@@ -338,6 +356,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         BuildInfo {
             reused: true,
             inserts: 0,
+            build_threads: 0,
+            batch_size: 0,
             seconds: 0.0,
             inserts_per_sec: 0.0,
             wall_seconds: 0.0,
@@ -348,7 +368,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             distance_computations_per_insert: 0.0,
         }
     } else {
-        build_index(&db, &source, n, show, quiet)?
+        let threads = args.build_threads.unwrap_or(0);
+        let line = report::progress_line_enabled(args.progress, quiet, n);
+        build_index(&db, &source, n, threads, line, quiet)?
     };
     let rss_after_build = report::rss_bytes();
 
@@ -497,7 +519,7 @@ fn ground_truth(
             let mut acc = KnnAccumulator::new(&queries.data, queries.dim, k, metric);
             let (mut ids, mut rows) = (Vec::new(), Vec::new());
             loop {
-                stream.next_chunk(&mut ids, &mut rows)?;
+                stream.next_chunk(CHUNK_ROWS, &mut ids, &mut rows)?;
                 if ids.is_empty() {
                     break;
                 }
@@ -514,35 +536,37 @@ fn build_index(
     db: &LsmVecDb,
     source: &Source,
     n: usize,
+    threads: usize,
     show: bool,
     quiet: bool,
 ) -> Result<BuildInfo> {
     let mut stream = BaseStream::open(source)?;
-    let pb = report::progress(show, n as u64, "build");
+    let threads = resolve_threads(threads);
+    let mut line = report::ProgressLine::new(show, "build", n);
     let before = db.stats()?;
     let wall = Instant::now();
     let mut in_insert = Duration::ZERO;
     let (mut ids, mut rows) = (Vec::new(), Vec::new());
-    let d = stream.dim();
     let mut inserted = 0usize;
     loop {
-        stream.next_chunk(&mut ids, &mut rows)?;
-        if ids.is_empty() {
+        stream.next_chunk(BUILD_CHUNK, &mut ids, &mut rows)?;
+        let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else {
             break;
-        }
-        // Inserts are timed in slices of 256 so the progress bar moves between them.
-        for (ids, rows) in ids.chunks(256).zip(rows.chunks(256 * d)) {
-            let t = Instant::now();
-            for (&id, row) in ids.iter().zip(rows.chunks_exact(d)) {
-                db.insert(id, row)
-                    .map_err(|e| crate::error::CliError(format!("insert of id {id}: {e}")))?;
-            }
-            in_insert += t.elapsed();
-            inserted += ids.len();
-            pb.inc(ids.len() as u64);
-        }
+        };
+        let t = Instant::now();
+        db.insert_batch(&ids, &rows, threads).map_err(|e| {
+            batch_error(
+                &e,
+                inserted,
+                n,
+                &format!("insert_batch of ids {first}..={last}"),
+            )
+        })?;
+        in_insert += t.elapsed();
+        inserted += ids.len();
+        line.set(inserted);
     }
-    pb.finish_and_clear();
+    line.finish();
     let t = Instant::now();
     db.flush()?;
     let flush_secs = t.elapsed().as_secs_f64();
@@ -552,6 +576,8 @@ fn build_index(
     let info = BuildInfo {
         reused: false,
         inserts: inserted,
+        build_threads: threads,
+        batch_size: BUILD_CHUNK,
         seconds: secs,
         inserts_per_sec: report::rate(inserted, secs),
         wall_seconds: wall_secs,
@@ -569,11 +595,30 @@ fn build_index(
     report::note(
         quiet,
         &format!(
-            "build: {inserted} inserts in {secs:.2} s ({:.0} inserts/s), flush {flush_secs:.2} s",
+            "build: {inserted} inserts in {secs:.2} s ({:.0} inserts/s) on {threads} threads, \
+             flush {flush_secs:.2} s",
             info.inserts_per_sec
         ),
     );
     Ok(info)
+}
+
+/// The error of a failed `insert_batch` during a load of `total` vectors of which `before` were
+/// committed by earlier calls: says how many are in the database now (a
+/// [`lsm_vec::Error::BatchIncomplete`] committed a prefix of its own batch).
+pub fn batch_error(
+    e: &lsm_vec::Error,
+    before: usize,
+    total: usize,
+    what: &str,
+) -> crate::error::CliError {
+    let committed = match e {
+        lsm_vec::Error::BatchIncomplete { committed, .. } => before + committed,
+        _ => before,
+    };
+    crate::error::CliError(format!(
+        "{what}: {e}; the first {committed} of the {total} vectors are in the database"
+    ))
 }
 
 fn delta(a: &Stats, b: &Stats, f: impl Fn(&Stats) -> u64) -> u64 {
@@ -688,11 +733,14 @@ fn print_table(r: &BenchReport) {
         );
     } else {
         println!(
-            "build        {} inserts in {:.2} s = {:.0} inserts/s (wall {:.2} s, flush {:.2} s); \
-             insert p50/p95/p99 {:.0}/{:.0}/{:.0} us; {:.0} distances/insert",
+            "build        {} inserts in {:.2} s = {:.0} inserts/s on {} threads (insert_batch of {}; \
+             wall {:.2} s, flush {:.2} s); insert p50/p95/p99 {:.0}/{:.0}/{:.0} us; {:.0} \
+             distances/insert",
             b.inserts,
             b.seconds,
             b.inserts_per_sec,
+            b.build_threads,
+            b.batch_size,
             b.wall_seconds,
             b.flush_seconds,
             b.insert_latency_p50_us,

@@ -1,13 +1,15 @@
 //! `lsm-vec`: benchmark, trace replay, dataset generation and inspection for lsm-vec databases.
 //!
 //! This file holds only the command line (clap) and the dispatch; each command lives in its
-//! module: `bench` (build + query sweep), `trace` (gen-trace + replay), `synthetic` (built-in
+//! module: `bench` (build + query sweep), `load` (bulk load of a vector file), `trace`
+//! (gen-trace + replay), `synthetic` (built-in
 //! dataset + brute-force ground truth), `datasets` (file formats), `report` (measurements and
 //! output). The CLI uses only the public API of the `lsm-vec` crate.
 
 mod bench;
 mod datasets;
 mod error;
+mod load;
 mod report;
 mod synthetic;
 mod trace;
@@ -44,6 +46,9 @@ enum Command {
     Replay(ReplayArgs),
     /// Print what an existing database holds (count, dim, metric, options, sizes on disk).
     Stats(StatsArgs),
+    /// Bulk-load a vector file into a database (created if absent) with parallel insert_batch;
+    /// prints the count, the time and the rate.
+    Load(LoadArgs),
 }
 
 fn parse_metric(s: &str) -> std::result::Result<DistanceMetric, String> {
@@ -189,6 +194,13 @@ pub struct BenchArgs {
     /// Reuse the database if it already holds the dataset: skip the build, only search.
     #[arg(long)]
     pub reuse: bool,
+    /// Threads of the build's insert_batch calls [default: one per core].
+    #[arg(long = "build-threads", value_name = "N")]
+    pub build_threads: Option<usize>,
+    /// Show the build's progress line (done/total, rate, ETA) on stderr even when stderr is not
+    /// a terminal or with --json (by default: on a terminal, for builds of more than 20000).
+    #[arg(long)]
+    pub progress: bool,
     /// Before each query pass, reopen the database and drop the OS page cache (`sync; echo 3 >
     /// /proc/sys/vm/drop_caches`, needs root), so the pass reads from the device; the table's
     /// devKB/q column shows the bytes read from it per query.
@@ -287,6 +299,42 @@ pub struct ReplayArgs {
     pub index: IndexArgs,
 }
 
+/// Flags of `lsm-vec load`. The index flags (`--M`, `--efc`, `--vec`, ...) apply when the
+/// database is created; an existing one keeps its stored `dim`, metric, `M`, `Mmax` and storage.
+#[derive(Debug, Clone, Args)]
+#[command(mut_arg("db", |a| a
+    .required(true)
+    .help("Database directory: created if absent, else the vectors are added to it")))]
+pub struct LoadArgs {
+    /// Vector file (.fvecs .bvecs .ivecs .fbin .u8bin .ibin, by extension); its dimension is the
+    /// database's.
+    #[arg(long, value_name = "FILE")]
+    pub base: PathBuf,
+    /// Ids of the vectors in file order: text with one decimal u64 per line (blank lines and
+    /// lines starting with # skipped), or a .u32 file (headerless little-endian u32) [default:
+    /// the row numbers 0..n].
+    #[arg(long, value_name = "FILE")]
+    pub ids: Option<PathBuf>,
+    /// Threads of the insert_batch calls (0 = one per core).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub threads: usize,
+    /// Distance metric of a new database: l2, cosine or ip [default: l2, or the stored one].
+    #[arg(long, value_parser = parse_metric)]
+    pub metric: Option<DistanceMetric>,
+    /// Wipe the database first (and create it anew).
+    #[arg(long)]
+    pub reinit: bool,
+    /// Print one JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Show the progress line (done/total, rate, ETA) on stderr even when stderr is not a
+    /// terminal or with --json (by default: on a terminal, for loads of more than 20000).
+    #[arg(long)]
+    pub progress: bool,
+    #[command(flatten)]
+    pub index: IndexArgs,
+}
+
 /// Flags of `lsm-vec stats`.
 #[derive(Debug, Clone, Args)]
 pub struct StatsArgs {
@@ -306,6 +354,7 @@ fn main() -> ExitCode {
         Command::GenTrace(a) => trace::gen_trace(a),
         Command::Replay(a) => trace::replay(a),
         Command::Stats(a) => report::run_stats(a),
+        Command::Load(a) => load::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -363,5 +412,56 @@ mod tests {
         assert_eq!(o.vector_storage_type, VectorStorageType::Basic);
         assert!(Cli::try_parse_from(["lsm-vec", "bench", "--vec-storage", "2"]).is_err());
         assert!(Cli::try_parse_from(["lsm-vec", "bench", "--base", "b.fvecs"]).is_err());
+        let cli = Cli::try_parse_from(["lsm-vec", "bench", "--build-threads", "3", "--progress"])
+            .unwrap();
+        let Command::Bench(b) = cli.command else {
+            panic!("not bench")
+        };
+        assert_eq!((b.build_threads, b.progress), (Some(3), true));
+    }
+
+    #[test]
+    fn load_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "lsm-vec",
+            "load",
+            "--db",
+            "d",
+            "--base",
+            "b.fvecs",
+            "--ids",
+            "ids.txt",
+            "--threads",
+            "2",
+            "--metric",
+            "ip",
+            "--m",
+            "12",
+            "--ef-construction",
+            "80",
+        ])
+        .unwrap();
+        let Command::Load(l) = cli.command else {
+            panic!("not load")
+        };
+        assert_eq!(l.index.db.as_deref(), Some(std::path::Path::new("d")));
+        assert_eq!(
+            (l.threads, l.metric, l.index.m, l.index.efc),
+            (2, Some(DistanceMetric::InnerProduct), 12, 80.0)
+        );
+        // --db and --base are required
+        assert!(Cli::try_parse_from(["lsm-vec", "load", "--base", "b.fvecs"]).is_err());
+        assert!(Cli::try_parse_from(["lsm-vec", "load", "--db", "d"]).is_err());
+        assert!(Cli::try_parse_from([
+            "lsm-vec",
+            "load",
+            "--db",
+            "d",
+            "--base",
+            "b",
+            "--threads",
+            "-1"
+        ])
+        .is_err());
     }
 }

@@ -1,9 +1,9 @@
 //! Measurement helpers shared by the commands: memory (from `/proc/self/status`), disk usage,
-//! percentiles, recall, progress bars and output files.
+//! percentiles, recall, progress bars, the progress line of long loads and output files.
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -153,6 +153,136 @@ pub fn progress(enabled: bool, len: u64, msg: &str) -> ProgressBar {
     pb.set_style(style);
     pb.set_message(msg.to_string());
     pb
+}
+
+/// Loads of more than this many vectors show a [`ProgressLine`] when stderr is a terminal.
+pub const LONG_LOAD: usize = 20_000;
+
+/// Whether a load of `total` vectors shows its [`ProgressLine`]: always with `--progress`
+/// (`force`), else when stderr is a terminal, the output is not `quiet` (JSON) and the load is
+/// longer than [`LONG_LOAD`] vectors.
+pub fn progress_line_enabled(force: bool, quiet: bool, total: usize) -> bool {
+    force || (!quiet && total > LONG_LOAD && std::io::stderr().is_terminal())
+}
+
+/// `42s`, `3m07s`, `2h05m`.
+pub fn format_eta(secs: f64) -> String {
+    if !secs.is_finite() {
+        return "?".into();
+    }
+    let s = secs.max(0.0).round() as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// The text of a progress line: `load: 120000/1000000 vectors (12.0%), 45210 vectors/s, ETA 19s`.
+pub fn progress_text(label: &str, done: u64, total: u64, elapsed: f64) -> String {
+    let pct = if total == 0 {
+        100.0
+    } else {
+        done as f64 * 100.0 / total as f64
+    };
+    let rate = if elapsed > 0.0 {
+        done as f64 / elapsed
+    } else {
+        0.0
+    };
+    let eta = if done >= total {
+        format!("done in {}", format_eta(elapsed))
+    } else if rate > 0.0 {
+        format!("ETA {}", format_eta((total - done) as f64 / rate))
+    } else {
+        "ETA ?".into()
+    };
+    format!("{label}: {done}/{total} vectors ({pct:.1}%), {rate:.0} vectors/s, {eta}")
+}
+
+/// One progress line on stderr for long loads (done/total, rate, ETA), redrawn in place on a
+/// terminal and written as separate lines otherwise (`--progress` into a file or pipe); at most
+/// [`ProgressLine::TTY_EVERY`] / [`ProgressLine::LINE_EVERY`] apart, plus the final count.
+/// Never on stdout.
+#[derive(Debug)]
+pub struct ProgressLine {
+    enabled: bool,
+    tty: bool,
+    label: String,
+    total: u64,
+    start: Instant,
+    last: Option<Instant>,
+    last_done: Option<u64>,
+}
+
+impl ProgressLine {
+    /// Smallest interval between two redraws on a terminal.
+    pub const TTY_EVERY: Duration = Duration::from_millis(250);
+    /// Smallest interval between two lines when stderr is not a terminal.
+    pub const LINE_EVERY: Duration = Duration::from_secs(1);
+
+    /// A line for `total` vectors; draws nothing unless `enabled`. The clock starts now.
+    pub fn new(enabled: bool, label: &str, total: usize) -> ProgressLine {
+        ProgressLine {
+            enabled,
+            tty: std::io::stderr().is_terminal(),
+            label: label.to_string(),
+            total: total as u64,
+            start: Instant::now(),
+            last: None,
+            last_done: None,
+        }
+    }
+
+    /// `done` vectors of the total are in; redraws if the last draw is old enough (or at the end).
+    pub fn set(&mut self, done: usize) {
+        if !self.enabled {
+            return;
+        }
+        let done = done as u64;
+        let now = Instant::now();
+        let every = if self.tty {
+            Self::TTY_EVERY
+        } else {
+            Self::LINE_EVERY
+        };
+        let due = self.last.is_none_or(|t| now.duration_since(t) >= every);
+        if !(due || done >= self.total) || self.last_done == Some(done) {
+            return;
+        }
+        let text = progress_text(
+            &self.label,
+            done,
+            self.total,
+            self.start.elapsed().as_secs_f64(),
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = if self.tty {
+            write!(err, "\r\x1b[2K{text}")
+        } else {
+            writeln!(err, "{text}")
+        };
+        let _ = err.flush();
+        self.last = Some(now);
+        self.last_done = Some(done);
+    }
+
+    /// Ends the line (on a terminal it is cleared, so that the summary that follows replaces it).
+    pub fn finish(&mut self) {
+        if self.enabled && self.tty && self.last.is_some() {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2K");
+            let _ = err.flush();
+        }
+        self.enabled = false;
+    }
+}
+
+impl Drop for ProgressLine {
+    fn drop(&mut self) {
+        // An error ends a load early: leave the terminal's line clean for the message.
+        self.finish();
+    }
 }
 
 /// Prints a line on stderr unless quiet (status messages never go to stdout, which carries
@@ -306,8 +436,10 @@ pub fn device_read_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/io")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("read_bytes:").and_then(|v| v.trim().parse().ok()))
+            s.lines().find_map(|l| {
+                l.strip_prefix("read_bytes:")
+                    .and_then(|v| v.trim().parse().ok())
+            })
         })
         .unwrap_or(0)
 }
@@ -367,6 +499,38 @@ mod tests {
         // An id beyond the true top-k is not a hit.
         assert_eq!(recall_at_k(&[99, 98, 1], &truth, 4), 0.25);
         assert_eq!(recall_at_k(&[], &truth, 4), 0.0);
+    }
+
+    #[test]
+    fn progress_text_has_counts_rate_and_eta() {
+        assert_eq!(
+            progress_text("load", 25_000, 100_000, 2.0),
+            "load: 25000/100000 vectors (25.0%), 12500 vectors/s, ETA 6s"
+        );
+        assert_eq!(
+            progress_text("build", 100, 100, 125.0),
+            "build: 100/100 vectors (100.0%), 1 vectors/s, done in 2m05s"
+        );
+        assert_eq!(
+            progress_text("load", 0, 10, 0.0),
+            "load: 0/10 vectors (0.0%), 0 vectors/s, ETA ?"
+        );
+        assert_eq!(format_eta(59.4), "59s");
+        assert_eq!(format_eta(3600.0 * 2.0 + 300.0), "2h05m");
+        assert_eq!(format_eta(f64::INFINITY), "?");
+    }
+
+    #[test]
+    fn progress_line_policy() {
+        assert!(progress_line_enabled(true, true, 1));
+        assert!(!progress_line_enabled(false, false, LONG_LOAD)); // short loads: never by default
+                                                                  // tests run with stderr captured (not a terminal): only --progress turns it on
+        if !std::io::stderr().is_terminal() {
+            assert!(!progress_line_enabled(false, false, 10 * LONG_LOAD));
+        }
+        let mut off = ProgressLine::new(false, "x", 10);
+        off.set(5);
+        off.finish();
     }
 
     #[test]
