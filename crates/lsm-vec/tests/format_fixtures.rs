@@ -163,3 +163,13 @@ fn format_v1_paged_l2_opens() {
 fn format_v1_basic_cosine_opens() {
     run_fixture("format-v1", "basic-cosine", DistanceMetric::Cosine, VectorStorageType::Basic);
 }
+
+#[test]
+fn format_v2_paged_l2_opens() {
+    run_fixture("format-v2", "paged-l2", DistanceMetric::L2, VectorStorageType::Paged);
+}
+
+#[test]
+fn format_v2_basic_cosine_opens() {
+    run_fixture("format-v2", "basic-cosine", DistanceMetric::Cosine, VectorStorageType::Basic);
+}
