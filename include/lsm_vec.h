@@ -273,6 +273,8 @@ typedef struct lsm_vec_stats {
     uint64_t bookkeeping_bytes;   /* id map, node table, slots, in-degrees, upper layers, estimated */
     uint64_t memory_bytes;        /* sum of the five memory parts above */
     uint64_t memory_budget_bytes; /* the option (0 = no budget) */
+    uint64_t repair_backlog;      /* deleted nodes whose repair is pending (not results any more) */
+    uint64_t repairs;             /* deleted nodes repaired since open */
 } lsm_vec_stats_t;
 
 /* Fills *stats with a snapshot. */

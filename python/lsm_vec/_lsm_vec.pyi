@@ -284,7 +284,8 @@ class LSMVecDB:
         ``enable_stats``). Memory in bytes: ``code_bytes``, ``adjacency_bytes`` (for
         ``adjacency_lists`` lists), ``page_cache_bytes``, ``edge_cache_bytes``,
         ``bookkeeping_bytes``, their sum ``memory_bytes``, and ``memory_budget_bytes`` (the
-        option; 0 = no budget); graph: ``ghost_nodes``, ``twin_nodes``."""
+        option; 0 = no budget); graph: ``ghost_nodes``, ``twin_nodes``, ``repair_backlog`` (deleted nodes whose
+        repair is pending) and ``repairs`` (repaired since open)."""
     def print_statistics(self) -> None:
         """Prints I/O and timing statistics to ``sys.stdout``."""
     def __len__(self) -> int:

@@ -90,7 +90,7 @@ static void test_options(void) {
         CHECK(sizeof(lsm_vec_search_options_t) == 16);
         CHECK(sizeof(lsm_vec_search_result_t) == 16);
         CHECK(sizeof(lsm_vec_latency_t) == 40);
-        CHECK(sizeof(lsm_vec_stats_t) == 424);
+        CHECK(sizeof(lsm_vec_stats_t) == 440);
         /* The offsets types.rs pins (field_offsets_are_pinned). */
         CHECK(offsetof(lsm_vec_options_t, sync_writes) == 136);
         CHECK(offsetof(lsm_vec_options_t, quantization) == 140);

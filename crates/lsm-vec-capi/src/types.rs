@@ -315,6 +315,10 @@ pub struct lsm_vec_stats_t {
     pub memory_bytes: u64,
     /// The `memory_budget_bytes` option (0 = no budget).
     pub memory_budget_bytes: u64,
+    /// Deleted nodes whose repair is pending.
+    pub repair_backlog: u64,
+    /// Deleted nodes repaired since open.
+    pub repairs: u64,
 }
 
 impl From<&Stats> for lsm_vec_stats_t {
@@ -358,6 +362,8 @@ impl From<&Stats> for lsm_vec_stats_t {
             bookkeeping_bytes: s.bookkeeping_bytes,
             memory_bytes: s.memory_bytes,
             memory_budget_bytes: s.memory_budget_bytes,
+            repair_backlog: s.repair_backlog,
+            repairs: s.repairs,
         }
     }
 }
@@ -413,7 +419,7 @@ mod tests {
         assert_eq!(size_of::<lsm_vec_search_options_t>(), 16);
         assert_eq!(size_of::<lsm_vec_search_result_t>(), 16);
         assert_eq!(size_of::<lsm_vec_latency_t>(), 40);
-        assert_eq!(size_of::<lsm_vec_stats_t>(), 22 * 8 + 8 + 4 * 40 + 10 * 8);
+        assert_eq!(size_of::<lsm_vec_stats_t>(), 22 * 8 + 8 + 4 * 40 + 12 * 8);
     }
 
     /// Offsets of the fields this version added (and of a few older ones, which must not move).
@@ -430,6 +436,8 @@ mod tests {
         assert_eq!(offset_of!(lsm_vec_stats_t, delete_latency), 304);
         assert_eq!(offset_of!(lsm_vec_stats_t, ghost_nodes), 344);
         assert_eq!(offset_of!(lsm_vec_stats_t, memory_budget_bytes), 416);
+        assert_eq!(offset_of!(lsm_vec_stats_t, repair_backlog), 424);
+        assert_eq!(offset_of!(lsm_vec_stats_t, repairs), 432);
     }
 
     #[test]

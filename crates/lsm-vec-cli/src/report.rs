@@ -345,6 +345,7 @@ pub fn stats_json(s: &lsm_vec::Stats) -> serde_json::Value {
         "vector_storage_type": s.vector_storage_type.code(), "m": s.m, "m_max": s.m_max,
         "max_level": s.max_level, "upper_layer_nodes": s.upper_layer_nodes,
         "ghost_nodes": s.ghost_nodes, "twin_nodes": s.twin_nodes,
+        "repair_backlog": s.repair_backlog, "repairs": s.repairs,
         "code_bytes": s.code_bytes, "adjacency_bytes": s.adjacency_bytes,
         "adjacency_lists": s.adjacency_lists, "page_cache_bytes": s.page_cache_bytes,
         "edge_cache_bytes": s.edge_cache_bytes, "bookkeeping_bytes": s.bookkeeping_bytes,

@@ -40,6 +40,8 @@ fn stats_dict<'py>(py: Python<'py>, s: &Stats) -> PyResult<Bound<'py, PyDict>> {
     d.set_item("upper_layer_nodes", s.upper_layer_nodes)?;
     d.set_item("ghost_nodes", s.ghost_nodes)?;
     d.set_item("twin_nodes", s.twin_nodes)?;
+    d.set_item("repair_backlog", s.repair_backlog)?;
+    d.set_item("repairs", s.repairs)?;
     d.set_item("code_bytes", s.code_bytes)?;
     d.set_item("adjacency_bytes", s.adjacency_bytes)?;
     d.set_item("adjacency_lists", s.adjacency_lists)?;

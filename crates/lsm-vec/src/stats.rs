@@ -114,6 +114,7 @@ pub(crate) struct Counters {
     pub inserts: AtomicU64,
     pub updates: AtomicU64,
     pub deletes: AtomicU64,
+    pub repairs: AtomicU64,
     pub distance_computations: AtomicU64,
     pub nodes_visited: AtomicU64,
     pub nodes_expanded: AtomicU64,
@@ -132,6 +133,7 @@ impl Counters {
             inserts: AtomicU64::new(0),
             updates: AtomicU64::new(0),
             deletes: AtomicU64::new(0),
+            repairs: AtomicU64::new(0),
             distance_computations: AtomicU64::new(0),
             nodes_visited: AtomicU64::new(0),
             nodes_expanded: AtomicU64::new(0),
@@ -178,6 +180,11 @@ pub struct Stats {
     pub ghost_nodes: u64,
     /// Exact duplicates of a graph node, stored without lists and returned with that node.
     pub twin_nodes: u64,
+    /// Deleted graph nodes whose repair is pending: they are no longer results but still
+    /// route searches until the repairer relinks their neighbourhood and removes them.
+    pub repair_backlog: u64,
+    /// Deleted graph nodes repaired (removed from the graph) since open.
+    pub repairs: u64,
     /// Memory of the compressed codes (0 without codes).
     pub code_bytes: u64,
     /// Memory of the dense layer-0 adjacency table.
@@ -246,8 +253,8 @@ impl fmt::Display for Stats {
         )?;
         writeln!(
             f,
-            "graph: max_level {}  upper-layer nodes {}  ghosts {}  twins {}",
-            self.max_level, self.upper_layer_nodes, self.ghost_nodes, self.twin_nodes
+            "graph: max_level {}  upper-layer nodes {}  ghosts {}  twins {}  repair backlog {} ({} repaired)",
+            self.max_level, self.upper_layer_nodes, self.ghost_nodes, self.twin_nodes, self.repair_backlog, self.repairs
         )?;
         writeln!(
             f,

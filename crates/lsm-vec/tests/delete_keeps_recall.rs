@@ -152,6 +152,7 @@ fn churn(
 
     let per_round = ((n as f64) * fraction).round() as usize;
     let mut history = vec![r0];
+    let mut pending: Vec<(f64, u64)> = Vec::new();
     for round in 1..=rounds {
         // Delete: random live ids, always including the smallest live id (the first inserted
         // ones are the likeliest entry points).
@@ -183,8 +184,15 @@ fn churn(
         assert_eq!(ok(db.len(), "len"), live.len(), "round {round}");
         let what = format!("{metric:?}/{storage:?} churn round {round}");
         let t = Instant::now();
+        // Deletes return before their repair: measured first with whatever the background
+        // repairer has not done yet (the deleted nodes still route), then once it is done.
+        let rp = measure(&db, metric, &live, &deleted, &queries, &format!("{what} (repairs pending)"), &mut short);
+        let backlog = ok(db.stats(), "stats").repair_backlog;
+        ok(db.finish_repairs(), "finish_repairs");
+        assert_eq!(ok(db.stats(), "stats").repair_backlog, 0, "{what}: backlog after finish_repairs");
         let r = measure(&db, metric, &live, &deleted, &queries, &what, &mut short);
         times[3] += t.elapsed();
+        pending.push((rp, backlog));
         history.push(r);
         if round == rounds / 2 {
             // Half way: reopen, so the rest of the churn runs on a recovered graph.
@@ -221,9 +229,11 @@ fn churn(
         times[3],
         t.elapsed()
     );
+    eprintln!("{metric:?}/{storage:?} recall@{K} with repairs pending (recall, backlog) per round: {pending:.3?}");
     let bad: Vec<(usize, f64)> = history
         .iter()
         .copied()
+        .chain(pending.iter().map(|&(r, _)| r))
         .enumerate()
         .filter(|(_, r)| *r < fresh - TOLERANCE)
         .collect();

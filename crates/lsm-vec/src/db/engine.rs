@@ -57,6 +57,10 @@ pub(super) struct WriterState {
     /// they are, so a power cut that loses the journal's tail can never leave a live node
     /// pointing at a slot that a lost insert overwrote.
     pub pending_free: Vec<u32>,
+    /// Set by `close` under the writer lock: a call that was already inside the engine when
+    /// the handle closed (holding its own reference) must not commit after the clean-close
+    /// record was written.
+    pub closed: bool,
 }
 
 /// Kinds of mutation, for counters.
@@ -65,6 +69,8 @@ pub(super) enum Op {
     Insert,
     Update,
     Delete,
+    /// The repair of deleted nodes (not counted).
+    Repair,
 }
 
 pub(crate) struct Engine {
@@ -80,6 +86,11 @@ pub(crate) struct Engine {
     /// that a writer released the lock (see `insert::WriterGuard`).
     pub(super) insert_queue: Mutex<Vec<std::sync::Arc<super::insert::Pending>>>,
     pub(super) writer_released: std::sync::Condvar,
+    /// The background repair of deleted nodes (`db::repair`).
+    pub(super) repairer: super::repair::Repairer,
+    /// The graph nodes added by each of the last few commits (by commit number), for write-group
+    /// searches that ran before them.
+    pub(super) recent_nodes: Mutex<VecDeque<(u64, Vec<u32>)>>,
     /// Batches committed by this handle (a write-group search older than a few is redone).
     pub(super) commits: std::sync::atomic::AtomicU64,
     pub(super) counters: Counters,
@@ -118,7 +129,7 @@ impl Engine {
         self.state.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write_state(&self) -> RwLockWriteGuard<'_, IndexState> {
+    pub(super) fn write_state(&self) -> RwLockWriteGuard<'_, IndexState> {
         self.state.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -215,7 +226,7 @@ impl Engine {
 
     /// Plans the removal of internal `id`: repairs its neighbourhood and moves the entry point.
     /// A twin is simply dropped; a graph node with twins hands its place to one of them.
-    fn plan_remove(&self, txn: &mut Txn<'_>, id: u32, unmap_ext: bool, visited: &mut Visited) -> Result<()> {
+    pub(super) fn plan_remove(&self, txn: &mut Txn<'_>, id: u32, unmap_ext: bool, visited: &mut Visited) -> Result<()> {
         let node = txn.node(id).ok_or_else(|| Error::corruption(self.vectors.path(), None, format!("internal id {id} vanished")))?;
         if node.head.is_some() {
             txn.remove_twin(id, node, unmap_ext);
@@ -430,18 +441,30 @@ impl Engine {
         }
         w.seq += 1;
         let mut st = self.write_state();
-        self.commits.fetch_add(1, std::sync::atomic::Ordering::Release);
+        let commit_no = self.commits.fetch_add(1, std::sync::atomic::Ordering::Release) + 1;
+        if !encode.is_empty() {
+            let mut recent = lock_mutex(&self.recent_nodes);
+            recent.push_back((commit_no, encode.iter().map(|(id, _)| *id).collect()));
+            while recent.front().is_some_and(|(c, _)| *c + super::insert::STALE_COMMITS < commit_no) {
+                recent.pop_front();
+            }
+        }
         for (id, n) in nodes {
-            let now = n.is_some();
-            match (st.set_node(id, n), now) {
+            // `live` counts caller ids: a node marked deleted (repair pending) is not one.
+            let was_live = st.node(id).is_some_and(|r| !r.deleted);
+            let was_doomed = st.is_doomed(id);
+            let now_live = n.is_some_and(|r| !r.deleted);
+            if n.is_some_and(|r| r.deleted) && !was_doomed {
+                st.doomed.push_back(id);
+            }
+            let was = st.set_node(id, n);
+            match (was_live, now_live) {
                 (false, true) => st.live += 1,
-                (true, false) => {
-                    st.live -= 1;
-                    if !ghosts.contains(&(id, true)) {
-                        w.free_ids.push_back(id);
-                    }
-                }
+                (true, false) => st.live -= 1,
                 _ => {}
+            }
+            if was && n.is_none() && !ghosts.contains(&(id, true)) {
+                w.free_ids.push_back(id);
             }
         }
         for &(id, g) in &ghosts {
@@ -554,6 +577,7 @@ impl Engine {
                 Op::Insert => self.counters.insert_latency.record(t0.elapsed()),
                 Op::Update => self.counters.update_latency.record(t0.elapsed()),
                 Op::Delete => self.counters.delete_latency.record(t0.elapsed()),
+                Op::Repair => {}
             }
         }
         Ok(())
@@ -568,6 +592,9 @@ impl Engine {
         plan: impl FnOnce(&mut Txn<'_>, &mut WriterState, &mut Visited) -> Result<()>,
     ) -> Result<()> {
         self.check_writable()?;
+        if w.closed {
+            return Err(Error::Closed);
+        }
         let mut visited = self.take_visited();
         let planned = {
             let state = self.read_state();
@@ -604,6 +631,7 @@ impl Engine {
             Op::Insert => &self.counters.inserts,
             Op::Update => &self.counters.updates,
             Op::Delete => &self.counters.deletes,
+            Op::Repair => &self.counters.repairs,
         };
         counter.fetch_add(count as u64, Relaxed);
         Ok(())
@@ -683,11 +711,22 @@ impl Engine {
         })
     }
 
+    /// Deletes `ext_id`. A twin goes at once, a graph node with twins hands its place to one;
+    /// any other graph node is only marked deleted (one small batch): it stops being a result
+    /// at once and keeps routing searches until the repairer (`db::repair`) relinks its
+    /// neighbourhood and removes it.
     pub fn delete(&self, ext_id: u64) -> Result<()> {
         self.mutate(Op::Delete, 1, |txn, _w, visited| {
             let Some(&id) = txn.base.state.ids.get(&ext_id) else { return Err(Error::NotFound(ext_id)) };
-            self.plan_remove(txn, id, true, visited)
-        })
+            let n = txn.node(id).ok_or_else(|| Error::corruption(self.vectors.path(), None, format!("id {ext_id} has no node")))?;
+            if n.head.is_some() || !txn.twins_of(id).is_empty() {
+                return self.plan_remove(txn, id, true, visited);
+            }
+            txn.doom(id, n);
+            Ok(())
+        })?;
+        self.after_delete();
+        Ok(())
     }
 
     /// The stored vector of `ext_id`, checked against its checksum.
@@ -807,6 +846,9 @@ impl Engine {
     /// open that recovers less reports `Corruption`.
     pub fn flush(&self) -> Result<()> {
         let mut w = self.lock_writer();
+        if w.closed {
+            return Err(Error::Closed);
+        }
         self.make_durable(&mut w)?;
         self.write_state_record(false, w.seq)
     }
@@ -827,7 +869,10 @@ impl Engine {
     /// threads at process exit (flaky C tests). The journal is fsync'd and checksummed, and the
     /// state record turns any loss in it into an error.
     pub fn close(&self) -> Result<()> {
+        // Pending repairs stay marked in their records; the next open finishes them.
+        self.stop_repairer();
         let mut w = self.lock_writer();
+        w.closed = true;
         let r = if self.poisoned.load(Relaxed) {
             self.vectors.sync().and_then(|()| self.store.persist())
         } else {
@@ -859,6 +904,8 @@ impl Engine {
             max_level: state.entry.map(|e| e.1).unwrap_or(0),
             upper_layer_nodes: state.upper.len() as u64,
             ghost_nodes: state.slots.iter().filter(|&&s| s == GHOST).count() as u64,
+            repair_backlog: state.doomed.len() as u64,
+            repairs: c.repairs.load(Relaxed),
             twin_nodes: state.slots.iter().filter(|&&s| s == TWIN).count() as u64,
             code_bytes,
             adjacency_bytes,

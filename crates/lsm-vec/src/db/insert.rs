@@ -59,7 +59,8 @@ impl Engine {
     ///
     /// `presearched` may hold step 1's results for some items, computed by their callers
     /// against an earlier committed state (the write group): candidates that died since are
-    /// dropped, and a duplicate whose node died is searched again.
+    /// dropped, the graph nodes committed since (which that search could not see) are scored
+    /// and added, and a duplicate whose node died is searched again.
     pub(super) fn plan_group(
         &self,
         txn: &mut Txn<'_>,
@@ -67,34 +68,64 @@ impl Engine {
         items: &[(u64, &[f32])],
         threads: usize,
         visited: &mut Visited,
-        presearched: Vec<Option<Searched>>,
+        presearched: Vec<Option<(Searched, Vec<u32>)>>,
     ) -> Result<()> {
         let alone = items.len() == 1;
         let state = txn.base.state;
         let levels: Vec<usize> = items.iter().map(|&(ext, _)| self.level_for(ext)).collect();
 
         // 1. Searches.
-        let mut searched: Vec<Option<Searched>> = presearched;
-        searched.resize_with(items.len(), || None);
+        let mut searched: Vec<Option<Searched>> = Vec::with_capacity(items.len());
         let mut exact = Vec::new();
-        for (s, &(_, v)) in searched.iter_mut().zip(items) {
-            if let Some((found, dup)) = s {
-                // The node may have died since, and its id been reused: compare the bytes again.
-                if let Some(d) = *dup {
-                    let same = hnsw::Graph::is_live(txn, d) && {
-                        hnsw::Graph::exact_vector(txn, d, &mut exact)?;
-                        same_bits(&exact, v)
-                    };
-                    if !same {
-                        *s = None;
-                        continue;
+        let mut scores = Vec::new();
+        for (i, pre) in presearched.into_iter().enumerate() {
+            let Some(((mut found, mut dup), unseen)) = pre else {
+                searched.push(None);
+                continue;
+            };
+            let v = items[i].1;
+            for f in found.iter_mut() {
+                f.retain(|&(_, id)| hnsw::Graph::is_live(txn, id));
+            }
+            let unseen: Vec<u32> = unseen.into_iter().filter(|&id| hnsw::Graph::is_live(txn, id)).collect();
+            let q = self.metric.prepare(v);
+            txn.scores(&q, &unseen, &mut scores)?;
+            let own = txn.self_score(&q);
+            for (&id, &d) in unseen.iter().zip(&scores) {
+                if dup.is_none() && d.to_bits() == own.to_bits() {
+                    hnsw::Graph::exact_vector(txn, id, &mut exact)?;
+                    if same_bits(&exact, v) {
+                        dup = Some(id);
                     }
                 }
-                for f in found.iter_mut() {
-                    f.retain(|&(_, id)| hnsw::Graph::is_live(txn, id));
+                let top = txn.node(id).map(|n| n.level as usize).unwrap_or(0).min(levels[i]);
+                if found.len() <= top {
+                    found.resize(top + 1, Vec::new());
+                }
+                for f in found.iter_mut().take(top + 1) {
+                    if !f.iter().any(|&(_, x)| x == id) {
+                        f.push((d, id));
+                    }
                 }
             }
+            for f in found.iter_mut() {
+                f.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                f.truncate(self.params.ef_construction);
+            }
+            // The node may have died since, and its id been reused: compare the bytes again.
+            if let Some(d) = dup {
+                let same = hnsw::Graph::is_live(txn, d) && {
+                    hnsw::Graph::exact_vector(txn, d, &mut exact)?;
+                    same_bits(&exact, v)
+                };
+                if !same {
+                    searched.push(None);
+                    continue;
+                }
+            }
+            searched.push(Some((found, dup)));
         }
+        searched.resize_with(items.len(), || None);
         let missing: Vec<usize> = (0..items.len()).filter(|&i| searched[i].is_none()).collect();
         let search = |g: &mut Txn<'_>, vis: &mut Visited, k: usize| -> Result<Searched> {
             let i = missing[k];
@@ -327,9 +358,9 @@ pub(crate) struct Pending {
     done: Mutex<Option<Result<()>>>,
 }
 
-/// A search older than this many commits is done again by the leader (the nodes committed
-/// since are candidates it could not see).
-const STALE_COMMITS: u64 = 8;
+/// A search older than this many commits is done again by the leader; a younger one gets the
+/// graph nodes committed since (`Engine::recent_nodes`) as extra candidates.
+pub(super) const STALE_COMMITS: u64 = 8;
 
 /// The writer lock. Releasing it wakes the inserts waiting in the write group queue, so that
 /// one of them leads the next group (or finds its result done).
@@ -439,10 +470,17 @@ impl Engine {
             } else {
                 let items: Vec<(u64, &[f32])> = taken.iter().map(|&i| (group[i].ext, group[i].v.as_slice())).collect();
                 let now = self.commits.load(std::sync::atomic::Ordering::Acquire);
-                let pre: Vec<Option<Searched>> = taken
+                let recent = lock_mutex(&self.recent_nodes);
+                let pre: Vec<Option<(Searched, Vec<u32>)>> = taken
                     .iter()
-                    .map(|&i| lock_mutex(&group[i].searched).take().filter(|_| now - group[i].seen_commits <= STALE_COMMITS))
+                    .map(|&i| {
+                        let seen = group[i].seen_commits;
+                        let s = lock_mutex(&group[i].searched).take().filter(|_| now - seen <= STALE_COMMITS)?;
+                        let unseen = recent.iter().filter(|(c, _)| *c > seen).flat_map(|(_, ids)| ids.iter().copied()).collect();
+                        Some((s, unseen))
+                    })
                     .collect();
+                drop(recent);
                 // Linking a few vectors is cheaper than starting threads for it.
                 let threads = if items.len() >= 64 { super::engine::resolve_threads(0) } else { 1 };
                 self.mutate_locked(w, Op::Insert, items.len(), |txn, w, visited| {

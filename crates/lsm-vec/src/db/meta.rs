@@ -8,8 +8,10 @@ use crate::error::{Error, Result};
 use crate::options::{DbOptions, DistanceMetric, VectorStorageType};
 
 /// Format version of the LSM records written by this build. Version 1 (node records without
-/// checksums, the vector file path stored as given) is migrated at open.
-pub(crate) const FORMAT_VERSION: u32 = 2;
+/// checksums, the vector file path stored as given) is migrated at open; version 2 differs
+/// from 3 only in that its node records cannot be marked deleted, so its migration is the
+/// version number. A build that reads up to version 2 refuses a version-3 database.
+pub(crate) const FORMAT_VERSION: u32 = 3;
 
 pub(crate) const KEY_FORMAT: &str = "format";
 pub(crate) const KEY_INSTANCE: &str = "instance";

@@ -10,6 +10,7 @@ mod lock;
 mod meta;
 mod open;
 mod paths;
+mod repair;
 mod state_file;
 mod txn;
 
@@ -44,8 +45,9 @@ impl LsmVecDb {
     pub fn open(path: impl AsRef<Path>, options: DbOptions) -> Result<LsmVecDb> {
         options.validate()?;
         let path = path.as_ref().to_path_buf();
-        let engine = Engine::open(&path, Some(options))?;
-        Ok(LsmVecDb { path, engine: RwLock::new(Some(Arc::new(engine))) })
+        let engine = Arc::new(Engine::open(&path, Some(options))?);
+        engine.start_repairer()?;
+        Ok(LsmVecDb { path, engine: RwLock::new(Some(engine)) })
     }
 
     /// Opens an existing database with the parameters stored in it (dim, metric, m, m_max,
@@ -53,8 +55,9 @@ impl LsmVecDb {
     /// if there is no database at `path`.
     pub fn open_existing(path: impl AsRef<Path>) -> Result<LsmVecDb> {
         let path = path.as_ref().to_path_buf();
-        let engine = Engine::open(&path, None)?;
-        Ok(LsmVecDb { path, engine: RwLock::new(Some(Arc::new(engine))) })
+        let engine = Arc::new(Engine::open(&path, None)?);
+        engine.start_repairer()?;
+        Ok(LsmVecDb { path, engine: RwLock::new(Some(engine)) })
     }
 
     /// Flushes everything to disk and releases the database. Later calls on this handle return
@@ -186,6 +189,12 @@ impl LsmVecDb {
         threads: usize,
     ) -> Result<Vec<Vec<SearchResult>>> {
         self.engine()?.search_batch(queries, options, threads)
+    }
+
+    /// Repairs now every deleted node whose repair is pending (see `stats().repair_backlog`),
+    /// which the handle's background thread otherwise does shortly after the deletes.
+    pub fn finish_repairs(&self) -> Result<()> {
+        self.engine()?.finish_repairs()
     }
 
     /// Persists the journal and the vector file to stable storage (fsync), and records in the

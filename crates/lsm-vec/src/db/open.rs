@@ -10,7 +10,7 @@
 //! A directory whose LSM has no `instance` is new, and an existing vector file at the chosen path
 //! is refused, unless it is the header-only file of step 2 whose instance equals `pending`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs::OpenOptions;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -27,7 +27,7 @@ use super::state_file::StateRecord;
 use super::txn::{IndexState, FREE, TWIN};
 use crate::distance::Metric;
 use crate::error::{Error, Result};
-use crate::graph::{AdjTable, EdgeCache, IdHashBuilder, LsmStore, StoreWrite};
+use crate::graph::{EdgeCache, LsmStore, StoreWrite};
 use crate::hnsw::Params;
 use crate::options::{DbOptions, Quantization};
 use crate::quant::{Codes, Sq8};
@@ -435,18 +435,7 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
         opts.vec_file_capacity
     }
     .min(1 << 24);
-    let mut state = IndexState {
-        nodes: Vec::with_capacity(cap),
-        slots: Vec::with_capacity(cap),
-        indeg: Vec::new(),
-        ids: HashMap::with_capacity_and_hasher(cap, IdHashBuilder),
-        upper: HashMap::with_hasher(IdHashBuilder),
-        twins: HashMap::with_hasher(IdHashBuilder),
-        entry: None,
-        live: 0,
-        codes: None,
-        adj: AdjTable::new(opts.max_degree0(), memory.adj_nodes),
-    };
+    let mut state = IndexState::new(opts.max_degree0(), memory.adj_nodes, cap);
     let mut alloc = SlotAllocator::new(vectors.layout);
     let edges = EdgeCache::new(opts.edge_cache_size);
     let lsm = lsm_dir(&dir);
@@ -454,11 +443,20 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
     if !is_new {
         let mut checks: Vec<(u32, u32, u32)> = Vec::new();
         store.for_each_node(format, |id, n| {
-            if state.ids.insert(n.ext_id, id).is_some() {
-                return Err(Error::corruption(&lsm, Some(id as u64), format!("id {} mapped twice", n.ext_id)));
+            if n.deleted && (format < 3 || n.head.is_some()) {
+                return Err(Error::corruption(&lsm, Some(id as u64), "a node record marked deleted in a format without deletes, or a deleted twin"));
+            }
+            if n.deleted {
+                // Deleted before the crash or close, its repair pending: finished by the
+                // repairer after this open.
+                state.doomed.push_back(id);
+            } else {
+                if state.ids.insert(n.ext_id, id).is_some() {
+                    return Err(Error::corruption(&lsm, Some(id as u64), format!("id {} mapped twice", n.ext_id)));
+                }
+                state.live += 1;
             }
             state.set_node(id, Some(n));
-            state.live += 1;
             alloc.mark_used(n.slot);
             checks.push((n.slot, n.checksum, id));
             Ok(())
@@ -581,12 +579,15 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
             undo_slots: Vec::new(),
             seq,
             pending_free: Vec::new(),
+            closed: false,
         }),
         counters: Counters::new(),
         visited: Mutex::new(Vec::new()),
         insert_queue: Mutex::new(Vec::new()),
         writer_released: std::sync::Condvar::new(),
         commits: std::sync::atomic::AtomicU64::new(0),
+        repairer: Default::default(),
+        recent_nodes: Mutex::new(VecDeque::new()),
         poisoned: AtomicBool::new(false),
         log,
         dir,

@@ -47,9 +47,51 @@ pub(crate) struct IndexState {
     pub codes: Option<Codes>,
     /// Layer-0 lists of the ids the memory budget lets it cover.
     pub adj: AdjTable,
+    /// Deleted graph nodes whose repair is pending (see `db::repair`), oldest first, and a bit
+    /// per internal id saying which ids they are (the search's result filter).
+    pub doomed: std::collections::VecDeque<u32>,
+    doomed_bits: Vec<u64>,
 }
 
 impl IndexState {
+    /// An empty index whose layer-0 table covers ids below `adj_capacity`.
+    pub fn new(max_degree0: usize, adj_capacity: usize, cap: usize) -> IndexState {
+        IndexState {
+            nodes: Vec::with_capacity(cap),
+            slots: Vec::with_capacity(cap),
+            twins: HashMap::with_hasher(IdHashBuilder),
+            ids: HashMap::with_capacity_and_hasher(cap, IdHashBuilder),
+            indeg: Vec::new(),
+            upper: HashMap::with_hasher(IdHashBuilder),
+            entry: None,
+            live: 0,
+            codes: None,
+            adj: AdjTable::new(max_degree0, adj_capacity),
+            doomed: std::collections::VecDeque::new(),
+            doomed_bits: Vec::new(),
+        }
+    }
+
+    /// Whether `id` is a deleted graph node whose repair is pending.
+    #[inline]
+    pub fn is_doomed(&self, id: u32) -> bool {
+        self.doomed_bits.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
+    }
+
+    fn set_doomed_bit(&mut self, id: u32, on: bool) {
+        let w = id as usize / 64;
+        if on && self.doomed_bits.len() <= w {
+            self.doomed_bits.resize(w + 1, 0);
+        }
+        if let Some(x) = self.doomed_bits.get_mut(w) {
+            if on {
+                *x |= 1 << (id % 64);
+            } else {
+                *x &= !(1 << (id % 64));
+            }
+        }
+    }
+
     pub fn node(&self, id: u32) -> Option<&NodeRecord> {
         self.nodes.get(id as usize).and_then(|n| n.as_ref())
     }
@@ -76,6 +118,7 @@ impl IndexState {
             Some(n) => n.slot,
             None => FREE,
         };
+        self.set_doomed_bit(id, n.is_some_and(|n| n.deleted));
         self.nodes[i] = n;
         was
     }
@@ -96,6 +139,7 @@ impl IndexState {
     pub fn set_ghost(&mut self, id: u32) {
         self.cover(id);
         self.slots[id as usize] = GHOST;
+        self.set_doomed_bit(id, false);
     }
 
     /// The twins of graph node `id`.
@@ -248,6 +292,10 @@ impl Graph for View<'_> {
 
     fn is_ghost(&self, id: u32) -> bool {
         self.state.is_ghost(id)
+    }
+
+    fn is_result(&self, id: u32) -> bool {
+        !self.state.is_doomed(id)
     }
 
     fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) -> Result<()> {
@@ -452,7 +500,7 @@ impl<'a> Txn<'a> {
 
     /// Adds a graph node whose vector is held in memory until its slot is chosen.
     pub fn add_node(&mut self, id: u32, ext_id: u64, level: usize, v: &[f32], checksum: u32) {
-        self.nodes.insert(id, Some(NodeRecord { ext_id, slot: u32::MAX, level: level as u8, checksum, head: None }));
+        self.nodes.insert(id, Some(NodeRecord { ext_id, slot: u32::MAX, level: level as u8, checksum, head: None, deleted: false }));
         self.vecs.insert(id, v.to_vec());
         self.ids.push((ext_id, Some(id)));
         self.bound = self.bound.max(id as usize + 1);
@@ -476,11 +524,18 @@ impl<'a> Txn<'a> {
     /// Adds `id` as a twin of graph node `head`: an exact duplicate with its own slot (already
     /// written with `v`) and no lists.
     pub fn add_twin(&mut self, id: u32, ext_id: u64, head: u32, slot: u32, v: &[f32], checksum: u32) {
-        self.nodes.insert(id, Some(NodeRecord { ext_id, slot, level: 0, checksum, head: Some(head) }));
+        self.nodes.insert(id, Some(NodeRecord { ext_id, slot, level: 0, checksum, head: Some(head), deleted: false }));
         self.ids.push((ext_id, Some(id)));
         self.written_slots.push((slot, v.to_vec()));
         self.twins.push((head, id, true));
         self.bound = self.bound.max(id as usize + 1);
+    }
+
+    /// Deletes graph node `id` cheaply: its record is marked deleted and its caller id unmapped;
+    /// it keeps routing until its repair (`db::repair`) removes it.
+    pub fn doom(&mut self, id: u32, n: NodeRecord) {
+        self.ids.push((n.ext_id, None));
+        self.nodes.insert(id, Some(NodeRecord { deleted: true, ..n }));
     }
 
     /// Removes twin `id` (its slot is freed after commit).
@@ -700,6 +755,13 @@ impl Graph for Txn<'_> {
         match self.ghosts.get(&id) {
             Some(&g) => g,
             None => self.base.is_ghost(id),
+        }
+    }
+
+    fn is_result(&self, id: u32) -> bool {
+        match self.nodes.get(&id) {
+            Some(n) => n.is_some_and(|n| !n.deleted),
+            None => self.base.is_result(id),
         }
     }
 

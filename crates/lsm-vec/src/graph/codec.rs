@@ -12,6 +12,9 @@ pub(crate) struct NodeRecord {
     /// For an exact duplicate of a graph node (a *twin*): that node. A twin has its own slot
     /// but no lists; searches return it wherever its head is returned.
     pub head: Option<u32>,
+    /// Deleted, its repair pending (format 3): the node still routes searches and keeps its
+    /// lists and slot, but its caller id is gone and it is never returned.
+    pub deleted: bool,
 }
 
 pub(crate) fn key_u32(id: u32) -> [u8; 4] {
@@ -38,14 +41,15 @@ pub(crate) fn decode_list(b: &[u8]) -> Option<Vec<u32>> {
     Some(b.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
 
-/// Node record (format 2): ext_id u64, slot u32, level u8, flags u8 (bit 0: twin), checksum
-/// u32, then the head's internal id u32 for a twin (18 or 22 bytes).
+/// Node record (formats 2 and 3): ext_id u64, slot u32, level u8, flags u8 (bit 0: twin; bit
+/// 1: deleted, repair pending, format 3 only), checksum u32, then the head's internal id u32
+/// for a twin (18 or 22 bytes). A twin is never marked deleted.
 pub(crate) fn encode_node(n: &NodeRecord) -> Vec<u8> {
     let mut b = Vec::with_capacity(22);
     b.extend_from_slice(&n.ext_id.to_le_bytes());
     b.extend_from_slice(&n.slot.to_le_bytes());
     b.push(n.level);
-    b.push(n.head.is_some() as u8);
+    b.push(n.head.is_some() as u8 | (n.deleted as u8) << 1);
     b.extend_from_slice(&n.checksum.to_le_bytes());
     if let Some(h) = n.head {
         b.extend_from_slice(&h.to_le_bytes());
@@ -58,9 +62,10 @@ pub(crate) fn decode_node(b: &[u8]) -> Option<NodeRecord> {
         return None;
     }
     let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-    let head = match (b[13], b.len()) {
-        (0, 18) => None,
-        (1, 22) => Some(u32_at(18)),
+    let (head, deleted) = match (b[13], b.len()) {
+        (0, 18) => (None, false),
+        (2, 18) => (None, true),
+        (1, 22) => (Some(u32_at(18)), false),
         _ => return None,
     };
     Some(NodeRecord {
@@ -69,6 +74,7 @@ pub(crate) fn decode_node(b: &[u8]) -> Option<NodeRecord> {
         level: b[12],
         checksum: u32_at(14),
         head,
+        deleted,
     })
 }
 
@@ -84,6 +90,7 @@ pub(crate) fn decode_node_v1(b: &[u8]) -> Option<NodeRecord> {
         level: b[12],
         checksum: 0,
         head: None,
+        deleted: false,
     })
 }
 
@@ -130,7 +137,10 @@ mod tests {
     fn round_trips() {
         let l = vec![1u32, 7, u32::MAX];
         assert_eq!(decode_list(&encode_list(&l)).unwrap(), l);
-        let n = NodeRecord { ext_id: u64::MAX, slot: 42, level: 3, checksum: 0xdead_beef, head: None };
+        let n = NodeRecord { ext_id: u64::MAX, slot: 42, level: 3, checksum: 0xdead_beef, head: None, deleted: false };
+        let d = NodeRecord { deleted: true, ..n };
+        assert_eq!(decode_node(&encode_node(&d)), Some(d));
+        assert_eq!(encode_node(&d).len(), 18);
         assert_eq!(decode_node(&encode_node(&n)).unwrap(), n);
         let t = NodeRecord { head: Some(7), level: 0, ..n };
         assert_eq!(encode_node(&t).len(), 22);

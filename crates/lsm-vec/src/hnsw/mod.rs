@@ -49,6 +49,11 @@ pub(crate) trait Graph {
     fn is_ghost(&self, _id: u32) -> bool {
         false
     }
+    /// Whether a live node may be returned (the result filter, applied on layer 0): a node
+    /// deleted but not yet repaired still routes searches but is not a result. Default: all.
+    fn is_result(&self, _id: u32) -> bool {
+        true
+    }
     /// The neighbour list of `id` on `level` (empty if none), written to `out`.
     fn neighbors(&mut self, id: u32, level: usize, out: &mut Vec<u32>) -> Result<()>;
     /// A hint that `neighbors(id, level)` will be asked for soon (default: nothing).

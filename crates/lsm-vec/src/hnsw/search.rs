@@ -23,7 +23,9 @@ impl Ord for Scored {
 }
 
 /// The `ef` nearest (score, id) pairs reachable on `level` from `entry`, ascending. Only live
-/// nodes are scored, expanded or returned. `visited` is reset here.
+/// nodes are scored and expanded; on layer 0 only those that pass [`Graph::is_result`] are
+/// returned (the others are explored as candidates, as hnswlib does with deleted nodes).
+/// `visited` is reset here.
 pub(crate) fn search_layer<G: Graph>(
     g: &mut G,
     q: &Query<'_>,
@@ -38,10 +40,13 @@ pub(crate) fn search_layer<G: Graph>(
     let hint = ef.min(g.id_bound()).min(1 << 16);
     let mut cand: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(hint * 2);
     let mut res: BinaryHeap<Scored> = BinaryHeap::with_capacity(hint + 1);
+    let filter = level == 0;
     for &(d, id) in entry {
         if visited.insert(id) {
             cand.push(Reverse(Scored(d, id)));
-            res.push(Scored(d, id));
+            if !filter || g.is_result(id) {
+                res.push(Scored(d, id));
+            }
         }
     }
     while res.len() > ef {
@@ -94,9 +99,11 @@ pub(crate) fn search_layer<G: Graph>(
             let worst = res.peek().map(|w| w.0).unwrap_or(f32::INFINITY);
             if res.len() < ef || dn < worst {
                 cand.push(Reverse(Scored(dn, n)));
-                res.push(Scored(dn, n));
-                if res.len() > ef {
-                    res.pop();
+                if !filter || g.is_result(n) {
+                    res.push(Scored(dn, n));
+                    if res.len() > ef {
+                        res.pop();
+                    }
                 }
             }
         }

@@ -1,0 +1,148 @@
+//! The repair of deleted graph nodes, done after the delete returned.
+//!
+//! `delete` of a graph node only marks its record deleted (one small batch): the caller id is
+//! gone at once and searches no longer return the node (the result filter), but the node keeps
+//! its lists, slot and code and goes on routing searches, so recall does not drop while it
+//! waits. The *repair* is what a delete did before: relink the node's neighbourhood (a beam
+//! search around it, rebuilt lists, in-links for its out-neighbours), then remove it (or keep
+//! it as a ghost while something still links to it), free its slot and id.
+//!
+//! Who repairs: a background thread (`lsm-vec-repair`, one per handle) that takes the writer
+//! lock for one group of at most [`REPAIR_GROUP`] pending nodes at a time (so writes interleave)
+//! as soon as a group has gathered, or when the backlog has waited [`IDLE_WAIT`]. When the
+//! backlog exceeds [`BACKLOG_LIMIT`] (deletes arriving faster than repairs), each `delete` also
+//! repairs one group itself before it returns. A crash or close leaves the pending nodes marked
+//! in their records; the next open finds them and the thread finishes them.
+
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::Duration;
+
+use super::engine::{lock_mutex, Engine, Op, WriterState};
+use crate::error::Result;
+
+/// Pending nodes repaired in one batch.
+pub(crate) const REPAIR_GROUP: usize = 8;
+/// Beyond this backlog a delete repairs a group before it returns.
+pub(crate) const BACKLOG_LIMIT: usize = 4096;
+/// How long a smaller backlog waits for more deletes before it is repaired.
+const IDLE_WAIT: Duration = Duration::from_millis(20);
+
+/// The repairer thread's handle and its wake-up signal.
+#[derive(Default)]
+pub(crate) struct Repairer {
+    /// `true` once the handle closes.
+    stop: Mutex<bool>,
+    wake: Condvar,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Engine {
+    /// Repairs up to `max` pending nodes (oldest first) in one batch; returns how many.
+    pub(super) fn repair_some(&self, w: &mut WriterState, max: usize) -> Result<usize> {
+        let ids: Vec<u32> = {
+            let st = self.read_state();
+            st.doomed.iter().copied().filter(|&id| st.is_doomed(id)).take(max).collect()
+        };
+        if ids.is_empty() {
+            // Only stale entries (nodes repaired by an update, say): drop them.
+            self.write_state().doomed.clear();
+            return Ok(0);
+        }
+        self.mutate_locked(w, Op::Repair, ids.len(), |txn, _w, visited| {
+            for &id in &ids {
+                self.plan_remove(txn, id, false, visited)?;
+            }
+            Ok(())
+        })?;
+        // Committed: the records are gone (or ghosts), so they leave the backlog.
+        let mut st = self.write_state();
+        let keep: Vec<u32> = st.doomed.iter().copied().filter(|&id| st.is_doomed(id)).collect();
+        st.doomed = keep.into();
+        Ok(ids.len())
+    }
+
+    /// Repairs the whole backlog now, one group per batch.
+    pub(super) fn finish_repairs(&self) -> Result<()> {
+        loop {
+            let mut w = self.lock_writer();
+            if self.repair_some(&mut w, REPAIR_GROUP)? == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Called by `delete` after its commit: wakes the repairer, and repairs a group inline when
+    /// the backlog is over its limit.
+    pub(super) fn after_delete(&self) {
+        let backlog = self.read_state().doomed.len();
+        if backlog >= BACKLOG_LIMIT {
+            let mut w = self.lock_writer();
+            if let Err(e) = self.repair_some(&mut w, REPAIR_GROUP) {
+                self.log(&format!("repair of deleted nodes failed: {e}"));
+            }
+        } else if backlog >= REPAIR_GROUP {
+            self.repairer.wake.notify_all();
+        }
+    }
+
+    /// Starts the repairer thread of this handle (it holds only a weak reference, and exits
+    /// when the handle closes or is dropped).
+    pub(crate) fn start_repairer(self: &Arc<Engine>) -> Result<()> {
+        let weak: Weak<Engine> = Arc::downgrade(self);
+        let h = std::thread::Builder::new()
+            .name("lsm-vec-repair".into())
+            .spawn(move || repair_loop(weak))
+            .map_err(|e| crate::error::Error::io("starting the repair thread", e))?;
+        *lock_mutex(&self.repairer.thread) = Some(h);
+        Ok(())
+    }
+
+    /// Stops the repairer thread and waits for it (the group it is repairing is finished).
+    pub(super) fn stop_repairer(&self) {
+        *lock_mutex(&self.repairer.stop) = true;
+        self.repairer.wake.notify_all();
+        let h = lock_mutex(&self.repairer.thread).take();
+        if let Some(h) = h {
+            if h.thread().id() != std::thread::current().id() {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+fn repair_loop(weak: Weak<Engine>) {
+    loop {
+        // Wait for a group to gather, or for a smaller backlog to age.
+        {
+            let Some(e) = weak.upgrade() else { return };
+            let stop = lock_mutex(&e.repairer.stop);
+            if *stop {
+                return;
+            }
+            let backlog = e.read_state().doomed.len();
+            if backlog < REPAIR_GROUP {
+                let (stop, _) = e.repairer.wake.wait_timeout(stop, IDLE_WAIT).unwrap_or_else(|p| p.into_inner());
+                if *stop {
+                    return;
+                }
+                if e.read_state().doomed.is_empty() {
+                    continue;
+                }
+            }
+        }
+        let Some(e) = weak.upgrade() else { return };
+        if e.poisoned.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let mut w = e.lock_writer();
+        if *lock_mutex(&e.repairer.stop) {
+            return;
+        }
+        if let Err(err) = e.repair_some(&mut w, REPAIR_GROUP) {
+            e.log(&format!("repair of deleted nodes failed: {err}"));
+            drop(w);
+            // Not busy-looping on a persistent failure (a poisoned handle stops above).
+            std::thread::sleep(IDLE_WAIT);
+        }
+    }
+}
