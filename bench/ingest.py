@@ -88,8 +88,7 @@ def updates_worker(args):
         backlog = db.stats()["repair_backlog"]
 
         def search(q):
-            ids, _ = db.search_knn(q, k=10, ef_search=64)
-            return ids
+            return [r.id for r in db.search_knn(q, k=10, ef_search=64)]
     else:
         import hnswlib
 
@@ -152,6 +151,7 @@ def main():
     ap.add_argument("--libs", default="lsm-vec,hnswlib,faiss")
     ap.add_argument("--updates", type=int, default=10_000, help="single inserts and deletes in the updates scenario")
     ap.add_argument("--skip-updates", action="store_true")
+    ap.add_argument("--skip-builds", action="store_true")
     ap.add_argument("--pin", type=int, default=1)
     ap.add_argument("--data")
     ap.add_argument("--lsm-vec-bin")
@@ -170,7 +170,7 @@ def main():
     exe = args.lsm_vec_bin or (peers.lsm_vec_binary() if "lsm-vec" in libs else None)
     load_start = os.getloadavg()
     builds = []
-    for threads in [int(x) for x in args.threads.split(",")]:
+    for threads in [] if args.skip_builds else [int(x) for x in args.threads.split(",")]:
         peers.PIN[0] = args.pin if threads == 1 else -1
         for lib in libs:
             peers.log(f"building {lib} with {threads} thread(s) ...")

@@ -60,7 +60,7 @@ def ensure_venv():
         log(f"installing {REQUIREMENTS} into {VENV} (hnswlib compiles with g++) ...")
         subprocess.check_call([VENV_PY, "-m", "pip", "install", "-q", "--upgrade", "pip"])
         subprocess.check_call([VENV_PY, "-m", "pip", "install", "-q", "-r", REQUIREMENTS])
-    os.execv(VENV_PY, [VENV_PY, os.path.abspath(__file__)] + sys.argv[1:])
+    os.execv(VENV_PY, [VENV_PY, os.path.abspath(sys.argv[0])] + sys.argv[1:])
 
 
 # ----------------------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ fn the_backlog_stays_bounded_when_deletes_outrun_the_repairer() {
         ok(db.delete(id), "delete");
         peak = peak.max(ok(db.stats(), "stats").repair_backlog);
     }
-    // BACKLOG_LIMIT (4096) plus the group a delete may find in flight.
-    assert!(peak <= 4096 + 8, "backlog reached {peak}");
+    // The limit (max(live / 10, 1024)) plus the group a delete may find in flight.
+    assert!(peak <= 1024 + 8, "backlog reached {peak}");
     assert_eq!(ok(db.len(), "len"), 500);
 }

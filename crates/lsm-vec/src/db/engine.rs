@@ -86,8 +86,11 @@ pub(crate) struct Engine {
     /// that a writer released the lock (see `insert::WriterGuard`).
     pub(super) insert_queue: Mutex<Vec<std::sync::Arc<super::insert::Pending>>>,
     pub(super) writer_released: std::sync::Condvar,
-    /// The background repair of deleted nodes (`db::repair`).
+    /// The background repair of deleted nodes (`db::repair`), which waits for the writer to
+    /// be idle: when the last write other than a repair committed, in ms since `opened_at`.
     pub(super) repairer: super::repair::Repairer,
+    pub(super) last_write_ms: std::sync::atomic::AtomicU64,
+    pub(super) opened_at: Instant,
     /// The graph nodes added by each of the last few commits (by commit number), for write-group
     /// searches that ran before them.
     pub(super) recent_nodes: Mutex<VecDeque<(u64, Vec<u32>)>>,
@@ -626,6 +629,9 @@ impl Engine {
         }
         if let Err(e) = self.maybe_train_codes(w) {
             self.log(&format!("training the quantizer failed: {e}"));
+        }
+        if !matches!(op, Op::Repair) {
+            self.last_write_ms.store(self.clock_ms(), Relaxed);
         }
         let counter = match op {
             Op::Insert => &self.counters.inserts,

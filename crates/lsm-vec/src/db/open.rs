@@ -587,6 +587,8 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
         writer_released: std::sync::Condvar::new(),
         commits: std::sync::atomic::AtomicU64::new(0),
         repairer: Default::default(),
+        last_write_ms: std::sync::atomic::AtomicU64::new(0),
+        opened_at: std::time::Instant::now(),
         recent_nodes: Mutex::new(VecDeque::new()),
         poisoned: AtomicBool::new(false),
         log,

@@ -7,12 +7,14 @@
 //! search around it, rebuilt lists, in-links for its out-neighbours), then remove it (or keep
 //! it as a ghost while something still links to it), free its slot and id.
 //!
-//! Who repairs: a background thread (`lsm-vec-repair`, one per handle) that takes the writer
-//! lock for one group of at most [`REPAIR_GROUP`] pending nodes at a time (so writes interleave)
-//! as soon as a group has gathered, or when the backlog has waited [`IDLE_WAIT`]. When the
-//! backlog exceeds [`BACKLOG_LIMIT`] (deletes arriving faster than repairs), each `delete` also
-//! repairs one group itself before it returns. A crash or close leaves the pending nodes marked
-//! in their records; the next open finds them and the thread finishes them.
+//! Who repairs, and when: a background thread (`lsm-vec-repair`, one per handle) repairs one
+//! group of at most [`REPAIR_GROUP`] pending nodes at a time (taking the writer lock for it, so
+//! writes interleave) whenever no other write came for [`IDLE_WAIT`]: the work goes to the gaps
+//! between writes instead of delaying them. When the backlog exceeds [`backlog_limit`] (a tenth
+//! of the live vectors, at least 1,024: deletes arrive without gaps), each `delete` also repairs
+//! one group itself before it returns, so the backlog stays bounded and the cost is paid at the
+//! rate deletes come. A crash or close leaves the pending nodes marked in their records; the
+//! next open finds them and the thread finishes them.
 
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::Duration;
@@ -22,10 +24,16 @@ use crate::error::Result;
 
 /// Pending nodes repaired in one batch.
 pub(crate) const REPAIR_GROUP: usize = 8;
-/// Beyond this backlog a delete repairs a group before it returns.
-pub(crate) const BACKLOG_LIMIT: usize = 4096;
-/// How long a smaller backlog waits for more deletes before it is repaired.
+/// The smallest backlog limit.
+pub(crate) const BACKLOG_MIN: usize = 1024;
+/// How long the writer must have been idle before the background thread repairs a group.
 const IDLE_WAIT: Duration = Duration::from_millis(20);
+
+/// Beyond this backlog a delete repairs a group before it returns: a tenth of the live
+/// vectors, at least [`BACKLOG_MIN`].
+pub(crate) fn backlog_limit(live: usize) -> usize {
+    (live / 10).max(BACKLOG_MIN)
+}
 
 /// The repairer thread's handle and its wake-up signal.
 #[derive(Default)]
@@ -71,17 +79,18 @@ impl Engine {
         }
     }
 
-    /// Called by `delete` after its commit: wakes the repairer, and repairs a group inline when
-    /// the backlog is over its limit.
+    /// Called by `delete` after its commit: repairs a group inline when the backlog is over
+    /// its limit.
     pub(super) fn after_delete(&self) {
-        let backlog = self.read_state().doomed.len();
-        if backlog >= BACKLOG_LIMIT {
+        let over = {
+            let st = self.read_state();
+            st.doomed.len() >= backlog_limit(st.live)
+        };
+        if over {
             let mut w = self.lock_writer();
             if let Err(e) = self.repair_some(&mut w, REPAIR_GROUP) {
                 self.log(&format!("repair of deleted nodes failed: {e}"));
             }
-        } else if backlog >= REPAIR_GROUP {
-            self.repairer.wake.notify_all();
         }
     }
 
@@ -95,6 +104,17 @@ impl Engine {
             .map_err(|e| crate::error::Error::io("starting the repair thread", e))?;
         *lock_mutex(&self.repairer.thread) = Some(h);
         Ok(())
+    }
+
+    /// How long ago the last write other than a repair committed.
+    fn idle_for(&self) -> Duration {
+        let last = self.last_write_ms.load(std::sync::atomic::Ordering::Relaxed);
+        Duration::from_millis(self.clock_ms().saturating_sub(last))
+    }
+
+    /// Milliseconds since the handle opened.
+    pub(super) fn clock_ms(&self) -> u64 {
+        self.opened_at.elapsed().as_millis() as u64
     }
 
     /// Stops the repairer thread and waits for it (the group it is repairing is finished).
@@ -112,22 +132,20 @@ impl Engine {
 
 fn repair_loop(weak: Weak<Engine>) {
     loop {
-        // Wait for a group to gather, or for a smaller backlog to age.
+        // Wait until there is a backlog and the writer has been idle for IDLE_WAIT.
         {
             let Some(e) = weak.upgrade() else { return };
             let stop = lock_mutex(&e.repairer.stop);
             if *stop {
                 return;
             }
-            let backlog = e.read_state().doomed.len();
-            if backlog < REPAIR_GROUP {
-                let (stop, _) = e.repairer.wake.wait_timeout(stop, IDLE_WAIT).unwrap_or_else(|p| p.into_inner());
-                if *stop {
-                    return;
-                }
-                if e.read_state().doomed.is_empty() {
-                    continue;
-                }
+            let (stop, _) = e.repairer.wake.wait_timeout(stop, IDLE_WAIT).unwrap_or_else(|p| p.into_inner());
+            if *stop {
+                return;
+            }
+            drop(stop);
+            if e.read_state().doomed.is_empty() || e.idle_for() < IDLE_WAIT {
+                continue;
             }
         }
         let Some(e) = weak.upgrade() else { return };
