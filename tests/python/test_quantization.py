@@ -13,7 +13,7 @@ MIB = 1 << 20
 BUDGETED = ["code_bytes", "adjacency_bytes", "page_cache_bytes", "edge_cache_bytes"]
 MEMORY_KEYS = BUDGETED + ["bookkeeping_bytes", "memory_bytes", "memory_budget_bytes",
                           "adjacency_lists"]
-GRAPH_KEYS = ["ghost_nodes", "twin_nodes"]
+GRAPH_KEYS = ["ghost_nodes", "twin_nodes", "repair_backlog", "repairs"]
 
 
 # --- the Quantization enum and the option ----------------------------------------------------
