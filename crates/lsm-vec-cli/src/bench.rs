@@ -732,10 +732,18 @@ fn print_table(r: &BenchReport) {
             r.count
         );
     } else {
+        // Batches record no per-insert latency (a group of 256 commits at once).
+        let latency = if b.insert_latency_p99_us > 0.0 {
+            format!(
+                "insert p50/p95/p99 {:.0}/{:.0}/{:.0} us; ",
+                b.insert_latency_p50_us, b.insert_latency_p95_us, b.insert_latency_p99_us
+            )
+        } else {
+            String::new()
+        };
         println!(
             "build        {} inserts in {:.2} s = {:.0} inserts/s on {} threads (insert_batch of {}; \
-             wall {:.2} s, flush {:.2} s); insert p50/p95/p99 {:.0}/{:.0}/{:.0} us; {:.0} \
-             distances/insert",
+             wall {:.2} s, flush {:.2} s); {latency}{:.0} distances/insert",
             b.inserts,
             b.seconds,
             b.inserts_per_sec,
@@ -743,9 +751,6 @@ fn print_table(r: &BenchReport) {
             b.batch_size,
             b.wall_seconds,
             b.flush_seconds,
-            b.insert_latency_p50_us,
-            b.insert_latency_p95_us,
-            b.insert_latency_p99_us,
             b.distance_computations_per_insert
         );
     }
