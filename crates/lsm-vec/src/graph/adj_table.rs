@@ -50,7 +50,10 @@ impl AdjTable {
         let i = id as usize * self.stride;
         if self.data.len() < i + self.stride {
             let want = (i + self.stride).max(self.data.len() + self.data.len() / 4);
-            self.data.resize(want.next_multiple_of(self.stride), ABSENT);
+            // Growth by a quarter, exactly: `resize` alone would double the capacity.
+            let len = want.next_multiple_of(self.stride);
+            self.data.reserve_exact(len - self.data.len());
+            self.data.resize(len, ABSENT);
         }
         if list.len() < self.stride {
             self.data[i] = list.len() as u32;

@@ -62,9 +62,10 @@ impl Codes {
         let i = id as usize;
         if self.data.len() < (i + 1) * self.dim {
             let want = ((i + 1) * self.dim).max(self.data.len() * 5 / 4);
-            self.data.resize(want.next_multiple_of(self.dim), 0);
+            // Growth by a quarter, exactly: `resize` alone would double the capacity.
+            grow_exact(&mut self.data, want.next_multiple_of(self.dim), 0);
             if self.cosine {
-                self.norms.resize(self.data.len() / self.dim, 0.0);
+                grow_exact(&mut self.norms, self.data.len() / self.dim, 0.0);
             }
         }
         let clamped = self.sq.encode(v, &mut self.data[i * self.dim..(i + 1) * self.dim]);
@@ -179,6 +180,12 @@ impl Codes {
             }
         }
     }
+}
+
+/// Resizes `v` to `len` (>= its length) with capacity exactly `len`, filling with `fill`.
+fn grow_exact<T: Clone>(v: &mut Vec<T>, len: usize, fill: T) {
+    v.reserve_exact(len.saturating_sub(v.len()));
+    v.resize(len, fill);
 }
 
 /// A query prepared for code scoring.
