@@ -84,35 +84,8 @@ impl Engine {
                 continue;
             };
             let v = items[i].1;
-            for f in found.iter_mut() {
-                f.retain(|&(_, id)| hnsw::Graph::is_live(txn, id));
-            }
-            let unseen: Vec<u32> = unseen.into_iter().filter(|&id| hnsw::Graph::is_live(txn, id)).collect();
-            let q = self.metric.prepare(v);
-            txn.scores(&q, &unseen, &mut scores)?;
-            let own = txn.self_score(&q);
-            for (&id, &d) in unseen.iter().zip(&scores) {
-                if dup.is_none() && d.to_bits() == own.to_bits() {
-                    hnsw::Graph::exact_vector(txn, id, &mut exact)?;
-                    if same_bits(&exact, v) {
-                        dup = Some(id);
-                    }
-                }
-                let top = txn.node(id).map(|n| n.level as usize).unwrap_or(0).min(levels[i]);
-                if found.len() <= top {
-                    found.resize(top + 1, Vec::new());
-                }
-                for f in found.iter_mut().take(top + 1) {
-                    if !f.iter().any(|&(_, x)| x == id) {
-                        f.push((d, id));
-                    }
-                }
-            }
-            for f in found.iter_mut() {
-                f.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                f.truncate(self.params.ef_construction);
-            }
-            // The node may have died since, and its id been reused: compare the bytes again.
+            // The node may have died since, and its id been reused: compare the bytes again
+            // (and search again if they differ).
             if let Some(d) = dup {
                 let same = hnsw::Graph::is_live(txn, d) && {
                     hnsw::Graph::exact_vector(txn, d, &mut exact)?;
@@ -121,6 +94,36 @@ impl Engine {
                 if !same {
                     searched.push(None);
                     continue;
+                }
+            }
+            for f in found.iter_mut() {
+                f.retain(|&(_, id)| hnsw::Graph::is_live(txn, id));
+            }
+            let unseen: Vec<u32> = unseen.into_iter().filter(|&id| hnsw::Graph::is_live(txn, id)).collect();
+            if !unseen.is_empty() {
+                let q = self.metric.prepare(v);
+                txn.scores(&q, &unseen, &mut scores)?;
+                let own = txn.self_score(&q);
+                for (&id, &d) in unseen.iter().zip(&scores) {
+                    if dup.is_none() && d.to_bits() == own.to_bits() {
+                        hnsw::Graph::exact_vector(txn, id, &mut exact)?;
+                        if same_bits(&exact, v) {
+                            dup = Some(id);
+                        }
+                    }
+                    let top = txn.node(id).map(|n| n.level as usize).unwrap_or(0).min(levels[i]);
+                    if found.len() <= top {
+                        found.resize(top + 1, Vec::new());
+                    }
+                    for f in found.iter_mut().take(top + 1) {
+                        if !f.iter().any(|&(_, x)| x == id) {
+                            f.push((d, id));
+                        }
+                    }
+                }
+                for f in found.iter_mut() {
+                    f.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                    f.truncate(self.params.ef_construction);
                 }
             }
             searched.push(Some((found, dup)));

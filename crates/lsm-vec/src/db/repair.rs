@@ -62,10 +62,12 @@ impl Engine {
             }
             Ok(())
         })?;
-        // Committed: the records are gone (or ghosts), so they leave the backlog.
+        // Committed: the records are gone (or ghosts). They were the oldest pending entries, so
+        // they (and any stale entry before them) leave from the front: no scan of the backlog.
         let mut st = self.write_state();
-        let keep: Vec<u32> = st.doomed.iter().copied().filter(|&id| st.is_doomed(id)).collect();
-        st.doomed = keep.into();
+        while st.doomed.front().is_some_and(|&id| !st.is_doomed(id)) {
+            st.doomed.pop_front();
+        }
         Ok(ids.len())
     }
 
