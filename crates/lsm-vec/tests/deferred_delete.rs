@@ -75,9 +75,7 @@ fn a_reopen_finishes_repairs_left_pending() {
     let pending_at_close = ok(db.stats(), "stats").repair_backlog;
     ok(db.close(), "close");
     drop(db);
-    let mut o = test_options(DIM, DistanceMetric::L2, VectorStorageType::Paged);
-    o.reinit = false;
-    let db = open(dir.path(), o);
+    let db = open(dir.path(), reopen_options(DIM, DistanceMetric::L2, VectorStorageType::Paged));
     assert_eq!(ok(db.len(), "len"), 1000);
     let s = ok(db.stats(), "stats");
     assert!(s.repair_backlog <= pending_at_close, "backlog grew across the reopen: {} -> {}", pending_at_close, s.repair_backlog);
@@ -90,9 +88,7 @@ fn a_reopen_finishes_repairs_left_pending() {
     // Closed with nothing pending: the next open has no backlog at all.
     ok(db.close(), "close");
     drop(db);
-    let mut o = test_options(DIM, DistanceMetric::L2, VectorStorageType::Paged);
-    o.reinit = false;
-    let db = open(dir.path(), o);
+    let db = open(dir.path(), reopen_options(DIM, DistanceMetric::L2, VectorStorageType::Paged));
     assert_eq!(ok(db.stats(), "stats").repair_backlog, 0);
     for id in (1..2000u64).step_by(2) {
         let r = ok(db.search_knn(&data[id as usize], &SearchOptions { k: 1, ef_search: 64 }), "search");
