@@ -89,7 +89,8 @@ typedef enum lsm_vec_storage_type {
 
 typedef enum lsm_vec_quantization {
     LSM_VEC_QUANTIZATION_NONE = 0, /* no codes: searches score the full vectors */
-    LSM_VEC_QUANTIZATION_SQ8 = 1   /* one byte per dimension in memory, exact re-rank (default) */
+    LSM_VEC_QUANTIZATION_SQ8 = 1,  /* one byte per dimension in memory, exact re-rank (default) */
+    LSM_VEC_QUANTIZATION_SQ4 = 2   /* half a byte per dimension in memory, exact re-rank */
 } lsm_vec_quantization_t;
 
 /* Options of lsm_vec_open. Always start from lsm_vec_options_init(). Signed fields are signed so

@@ -148,6 +148,7 @@ enum class DistanceMetric : int {
 enum class Quantization : int {
   kNone = LSM_VEC_QUANTIZATION_NONE,
   kSq8 = LSM_VEC_QUANTIZATION_SQ8,
+  kSq4 = LSM_VEC_QUANTIZATION_SQ4,
 };
 
 /// Options of LSMVecDB::Open, with the specification's names, types and defaults. Negative

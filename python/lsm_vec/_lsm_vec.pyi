@@ -37,10 +37,17 @@ _Ids = Union[Sequence[SupportsIndex], npt.NDArray[np.integer[Any]]]
 
 class Error(RuntimeError):
     """Base class of the database errors that are neither ``ValueError`` (invalid argument)
-    nor ``KeyError`` (missing id). A subclass of ``RuntimeError``."""
+    nor ``KeyError`` (missing id). A subclass of ``RuntimeError``. Raised as itself (not a
+    subclass) for an internal error: a worker thread of a batch call panicked (a bug).
+
+    The lower-level cause, if any, is chained as ``__cause__``: an ``OSError`` (with
+    ``errno``) for a failed system call, a ``RuntimeError`` with the storage engine's (fjall's)
+    text, or the wrapped database error."""
 
 class CorruptionError(Error):
-    """A file of the database is damaged, truncated, foreign, or of an unknown format version."""
+    """A file of the database is damaged, truncated, foreign, or of an unknown format version.
+    The message names the file (the LSM directory when the storage engine found the damage;
+    its error is then the ``__cause__``)."""
 
 class BusyError(Error):
     """The database directory is already open, by another handle or another process."""
@@ -50,7 +57,9 @@ class ClosedError(Error):
     child process."""
 
 class IoError(Error):
-    """An operating-system I/O failure or a failure of the storage engine."""
+    """An operating-system I/O failure or a failure of the storage engine. The message names
+    the file; ``__cause__`` is the ``OSError`` (``FileNotFoundError``, ... with ``errno``) of
+    the failed system call."""
 
 @final
 class DistanceMetric:
@@ -86,18 +95,21 @@ class Quantization:
     * ``NONE``: no codes; searches score the full vectors.
     * ``SQ8``: one byte per dimension, trained on the data; searches navigate on the codes and
       re-rank the best candidates with the full vectors (returned distances are exact).
+    * ``SQ4``: half a byte per dimension, the same way; half the memory, less exact navigation.
     """
 
     NONE: ClassVar["Quantization"]
     """No codes (code 0)."""
     SQ8: ClassVar["Quantization"]
     """SQ8 codes, the default (code 1)."""
+    SQ4: ClassVar["Quantization"]
+    """SQ4 codes (code 2)."""
     @property
     def name(self) -> str:
-        """``"NONE"`` or ``"SQ8"``."""
+        """``"NONE"``, ``"SQ8"`` or ``"SQ4"``."""
     @property
     def value(self) -> int:
-        """The numeric code (as in the C API): NONE = 0, SQ8 = 1."""
+        """The numeric code (as in the C API): NONE = 0, SQ8 = 1, SQ4 = 2."""
     def __int__(self) -> int: ...
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
@@ -160,7 +172,7 @@ class LSMVecDBOptions:
     @property
     def quantization(self) -> Quantization:
         """Compressed codes in memory, default ``Quantization.SQ8``. Also accepts ``"none"`` /
-        ``"sq8"`` (any case) and the codes 0 / 1; another name or int is ValueError. May change
+        ``"sq8"`` / ``"sq4"`` (any case) and the codes 0 / 1 / 2; another name or int is ValueError. May change
         at every open."""
     @quantization.setter
     def quantization(self, value: Union[Quantization, int, str]) -> None: ...

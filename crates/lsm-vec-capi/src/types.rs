@@ -13,12 +13,15 @@ use crate::status::{FfiError, FfiResult};
 pub const LSM_VEC_QUANTIZATION_NONE: i32 = 0;
 /// `quantization` code: SQ8 codes in memory (one byte per dimension), exact re-rank (default).
 pub const LSM_VEC_QUANTIZATION_SQ8: i32 = 1;
+/// `quantization` code: SQ4 codes in memory (half a byte per dimension), exact re-rank.
+pub const LSM_VEC_QUANTIZATION_SQ4: i32 = 2;
 
 /// The C code of a quantization (`LSM_VEC_QUANTIZATION_*`).
 pub fn quantization_code(q: Quantization) -> i32 {
     match q {
         Quantization::None => LSM_VEC_QUANTIZATION_NONE,
         Quantization::Sq8 => LSM_VEC_QUANTIZATION_SQ8,
+        Quantization::Sq4 => LSM_VEC_QUANTIZATION_SQ4,
     }
 }
 
@@ -27,8 +30,9 @@ pub fn quantization_from_code(code: i32) -> FfiResult<Quantization> {
     match code {
         LSM_VEC_QUANTIZATION_NONE => Ok(Quantization::None),
         LSM_VEC_QUANTIZATION_SQ8 => Ok(Quantization::Sq8),
+        LSM_VEC_QUANTIZATION_SQ4 => Ok(Quantization::Sq4),
         other => Err(FfiError::invalid(format!(
-            "unknown quantization code {other} (expected 0 = none or 1 = sq8)"
+            "unknown quantization code {other} (expected 0 = none, 1 = sq8 or 2 = sq4)"
         ))),
     }
 }
@@ -480,7 +484,7 @@ mod tests {
             |o| o.metric = 3,
             |o| o.vector_storage_type = 2,
             |o| o.quantization = -1,
-            |o| o.quantization = 2,
+            |o| o.quantization = 3,
             |o| o.rerank = -1,
         ] {
             let mut o = lsm_vec_options_t::defaults();

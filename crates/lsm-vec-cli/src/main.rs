@@ -96,7 +96,7 @@ pub struct IndexArgs {
     /// Seed of the HNSW level generator.
     #[arg(long = "random-seed", default_value_t = 12345)]
     pub random_seed: u64,
-    /// Compressed codes in memory for navigation: none or sq8 (default: the engine's).
+    /// Compressed codes in memory for navigation: none, sq8 or sq4 (default: the engine's).
     #[arg(long)]
     pub quantization: Option<String>,
     /// With codes: candidates re-scored with the full vectors per search (0 = automatic).

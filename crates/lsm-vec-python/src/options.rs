@@ -102,6 +102,9 @@ pub enum PyQuantization {
     /// SQ8 codes.
     #[pyo3(name = "SQ8")]
     Sq8,
+    /// SQ4 codes.
+    #[pyo3(name = "SQ4")]
+    Sq4,
 }
 
 impl From<PyQuantization> for Quantization {
@@ -109,6 +112,7 @@ impl From<PyQuantization> for Quantization {
         match q {
             PyQuantization::Off => Quantization::None,
             PyQuantization::Sq8 => Quantization::Sq8,
+            PyQuantization::Sq4 => Quantization::Sq4,
         }
     }
 }
@@ -118,6 +122,7 @@ impl From<Quantization> for PyQuantization {
         match q {
             Quantization::None => PyQuantization::Off,
             Quantization::Sq8 => PyQuantization::Sq8,
+            Quantization::Sq4 => PyQuantization::Sq4,
         }
     }
 }
@@ -127,8 +132,9 @@ impl PyQuantization {
         match code {
             0 => Ok(PyQuantization::Off),
             1 => Ok(PyQuantization::Sq8),
+            2 => Ok(PyQuantization::Sq4),
             other => Err(PyValueError::new_err(format!(
-                "unknown quantization code {other} (expected 0 = none or 1 = sq8)"
+                "unknown quantization code {other} (expected 0 = none, 1 = sq8 or 2 = sq4)"
             ))),
         }
     }
@@ -136,27 +142,29 @@ impl PyQuantization {
 
 #[pymethods]
 impl PyQuantization {
-    /// The member's name: ``"NONE"`` or ``"SQ8"``.
+    /// The member's name: ``"NONE"``, ``"SQ8"`` or ``"SQ4"``.
     #[getter]
     fn name(&self) -> &'static str {
         match self {
             PyQuantization::Off => "NONE",
             PyQuantization::Sq8 => "SQ8",
+            PyQuantization::Sq4 => "SQ4",
         }
     }
 
-    /// The stable numeric code (as in the C API): NONE = 0, SQ8 = 1.
+    /// The stable numeric code (as in the C API): NONE = 0, SQ8 = 1, SQ4 = 2.
     #[getter]
     fn value(&self) -> u8 {
         match self {
             PyQuantization::Off => 0,
             PyQuantization::Sq8 => 1,
+            PyQuantization::Sq4 => 2,
         }
     }
 }
 
-/// Accepts a `Quantization`, a name (`"none"`, `"sq8"`, any case) or a code (0 = none,
-/// 1 = sq8). Another name or int is `ValueError`; `bool` and other types are `TypeError`.
+/// Accepts a `Quantization`, a name (`"none"`, `"sq8"`, `"sq4"`, any case) or a code
+/// (0 = none, 1 = sq8, 2 = sq4). Another name or int is `ValueError`; `bool` and other types are `TypeError`.
 fn quantization_arg(obj: &Bound<'_, PyAny>) -> PyResult<Quantization> {
     if let Ok(q) = obj.cast::<PyQuantization>() {
         return Ok((*q.get()).into());
@@ -168,7 +176,7 @@ fn quantization_arg(obj: &Bound<'_, PyAny>) -> PyResult<Quantization> {
         return PyQuantization::from_code(code).map(Quantization::from);
     }
     Err(PyTypeError::new_err(format!(
-        "quantization must be a Quantization, 'none' / 'sq8' or the code 0 / 1, got {}",
+        "quantization must be a Quantization, 'none' / 'sq8' / 'sq4' or the code 0 / 1 / 2, got {}",
         obj.get_type().name()?
     )))
 }

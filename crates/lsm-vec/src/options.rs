@@ -116,14 +116,19 @@ pub enum Quantization {
     /// navigate on the codes in memory and re-rank the best candidates with the full vectors.
     #[default]
     Sq8,
+    /// Half a byte per dimension (16 levels over a per-dimension range that leaves out the
+    /// 0.1% most extreme values on each side): half the memory of SQ8, for a less exact
+    /// navigation that the re-rank makes up for with more candidates.
+    Sq4,
 }
 
 impl Quantization {
-    /// Stable name, as used by the bindings and the CLI (`"none"`, `"sq8"`).
+    /// Stable name, as used by the bindings and the CLI (`"none"`, `"sq8"`, `"sq4"`).
     pub fn name(self) -> &'static str {
         match self {
             Quantization::None => "none",
             Quantization::Sq8 => "sq8",
+            Quantization::Sq4 => "sq4",
         }
     }
 }
@@ -140,7 +145,8 @@ impl std::str::FromStr for Quantization {
         match s.to_ascii_lowercase().as_str() {
             "none" => Ok(Quantization::None),
             "sq8" => Ok(Quantization::Sq8),
-            _ => Err(Error::invalid(format!("unknown quantization {s:?} (expected \"none\" or \"sq8\")"))),
+            "sq4" => Ok(Quantization::Sq4),
+            _ => Err(Error::invalid(format!("unknown quantization {s:?} (expected \"none\", \"sq8\" or \"sq4\")"))),
         }
     }
 }
@@ -243,12 +249,16 @@ impl Default for DbOptions {
 
 impl DbOptions {
     /// The number of candidates a search with `k` and pool `ef` re-scores exactly (at most the
-    /// `ef` it found): `rerank` if set (at least `k`), else `max(2k, 16, ef / 4)`. Measured on
-    /// 100k x 128 (BENCHMARKS.md): re-ranking 16 candidates gave the recall of re-ranking all
-    /// of them at ef 16 to 64, while each re-ranked candidate costs a vector read.
+    /// `ef` it found): `rerank` if set (at least `k`), else `max(2k, 16, ef / 4)` with SQ8 and
+    /// `max(3k, 32, ef / 2)` with SQ4. Measured on 100k x 128 (BENCHMARKS.md): with SQ8,
+    /// re-ranking 16 candidates gave the recall of re-ranking all of them at ef 16 to 64; SQ4's
+    /// coarser order needs about twice as many (ef 64: recall 0.989 with 20, 0.996 with 40),
+    /// while each re-ranked candidate costs a vector read.
     pub fn rerank_for(&self, k: usize, ef: usize) -> usize {
         if self.rerank > 0 {
             self.rerank.max(k)
+        } else if self.quantization == Quantization::Sq4 {
+            (3 * k).max(32).max(ef / 2)
         } else {
             (2 * k).max(16).max(ef / 4)
         }

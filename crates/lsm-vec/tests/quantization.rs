@@ -15,11 +15,16 @@ fn parts(s: &lsm_vec::Stats) -> u64 {
 
 #[test]
 fn codes_train_on_growth_and_are_rebuilt_at_open() {
-    for metric in [DistanceMetric::L2, DistanceMetric::Cosine, DistanceMetric::InnerProduct] {
+    let cases = [Quantization::Sq8, Quantization::Sq4].into_iter().flat_map(|q| {
+        [DistanceMetric::L2, DistanceMetric::Cosine, DistanceMetric::InnerProduct].map(move |m| (q, m))
+    });
+    for (quantization, metric) in cases {
         let t = tempfile::tempdir().unwrap();
         let mut rng = Rng::new(5);
         let data = uniform_vectors(&mut rng, 2500, DIM);
-        let db = open(t.path(), test_options(DIM, metric, VectorStorageType::Paged));
+        let mut o = test_options(DIM, metric, VectorStorageType::Paged);
+        o.quantization = quantization;
+        let db = open(t.path(), o.clone());
         for (i, v) in data.iter().enumerate().take(900) {
             ok(db.insert(i as u64, v), "insert");
         }
@@ -28,7 +33,8 @@ fn codes_train_on_growth_and_are_rebuilt_at_open() {
             ok(db.insert(i as u64, v), "insert");
         }
         let codes = ok(db.stats(), "stats").code_bytes;
-        assert!(codes >= 2500 * DIM as u64, "{metric:?}: codes {codes}");
+        let per = if quantization == Quantization::Sq4 { DIM / 2 } else { DIM };
+        assert!(codes >= (2500 * per) as u64 && codes < (2500 * (per + 8) * 5 / 4) as u64, "{quantization:?} {metric:?}: codes {codes}");
         let so = SearchOptions::new(5, 64);
         let check = |db: &LsmVecDb, what: &str| {
             for i in (0..2500).step_by(97) {
@@ -42,7 +48,8 @@ fn codes_train_on_growth_and_are_rebuilt_at_open() {
         };
         check(&db, "after training");
         ok(db.close(), "close");
-        let db = ok(LsmVecDb::open_existing(t.path()), "reopen");
+        o.reinit = false;
+        let db = open(t.path(), o);
         assert_eq!(ok(db.stats(), "stats").code_bytes, codes, "{metric:?}: codes rebuilt at open");
         check(&db, "after reopen");
         // A deleted vector's code goes with it, an updated one is re-encoded.
@@ -90,6 +97,8 @@ fn memory_budget_bounds_the_parts() {
 fn bad_quantization_values_are_invalid_and_change_nothing() {
     assert_eq!("foo".parse::<Quantization>().unwrap_err().kind(), ErrorKind::InvalidArgument);
     assert_eq!("SQ8".parse::<Quantization>().unwrap(), Quantization::Sq8);
+    assert_eq!("sq4".parse::<Quantization>().unwrap(), Quantization::Sq4);
+    assert_eq!("sq16".parse::<Quantization>().unwrap_err().kind(), ErrorKind::InvalidArgument);
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("db");
     let mut o = test_options(DIM, DistanceMetric::L2, VectorStorageType::Paged);

@@ -79,6 +79,16 @@ fn recall_case(metric: DistanceMetric, storage: VectorStorageType, seed: u64) {
     assert_eq!(ok(db.stats(), "stats").code_bytes, 0, "quantization none keeps no codes");
     check_recall(&db, metric, storage, "none", &queries, &truth, &by_id, build);
     ok(db.close(), "close");
+
+    // SQ4: trained at the reopen (the database has no SQ4 parameters yet), half of SQ8's bytes.
+    let mut o = test_options(DIM, metric, storage);
+    o.reinit = false;
+    o.quantization = Quantization::Sq4;
+    let db = open(dir.path(), o);
+    let sq4 = ok(db.stats(), "stats").code_bytes;
+    assert!(sq4 >= (n * DIM / 2) as u64 && sq4 < codes, "{metric:?}/{storage:?}: sq4 codes {sq4} bytes (sq8 {codes})");
+    check_recall(&db, metric, storage, "sq4", &queries, &truth, &by_id, build);
+    ok(db.close(), "close");
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -20,7 +20,7 @@
 
 use crate::error::{Error, Result};
 use crate::graph::AdjTable;
-use crate::options::{DbOptions, Quantization};
+use crate::options::DbOptions;
 use crate::quant::Codes;
 use crate::vectors::PAGE_BYTES;
 
@@ -47,7 +47,7 @@ pub(crate) struct MemoryPlan {
 
 pub(crate) fn plan(o: &DbOptions, nodes: usize) -> Result<MemoryPlan> {
     let defaults = DbOptions::default();
-    let code_per = if o.quantization == Quantization::None { 0 } else { Codes::bytes_per_vector(o.dim, o.metric) };
+    let code_per = Codes::bytes_per_vector(o.dim, o.metric, o.quantization);
     let budget = o.memory_budget_bytes;
     if budget == 0 {
         return Ok(MemoryPlan {
@@ -136,7 +136,7 @@ mod tests {
         assert_eq!(plan(&o, 10).unwrap_err().kind(), crate::ErrorKind::InvalidArgument);
         o.memory_budget_bytes = 2 << 20;
         assert_eq!(plan(&o, 1_000_000).unwrap_err().kind(), crate::ErrorKind::InvalidArgument);
-        o.quantization = Quantization::None;
+        o.quantization = crate::options::Quantization::None;
         o.memory_budget_bytes = 0;
         assert_eq!(plan(&o, 5).unwrap().code_bytes, 0);
     }

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::graph::{EdgeCache, IdHashBuilder, LsmStore, StoreWrite};
 use crate::hnsw::{self, Params, Visited};
 use crate::options::{DbOptions, DistanceMetric, Quantization, SearchOptions, SearchResult};
-use crate::quant::{self, Codes, Sq8};
+use crate::quant::{self, Codes, ScalarQuantizer};
 use crate::stats::{Counters, Stats};
 use crate::vectors::{SlotAllocator, VectorFile};
 
@@ -356,7 +356,8 @@ impl Engine {
     /// trained range (see `quant`). The parameters are committed (`meta/sq8`), then the codes
     /// of every graph node are computed from the vector file and installed at once.
     pub(super) fn maybe_train_codes(&self, w: &mut WriterState) -> Result<()> {
-        if self.opts.quantization == Quantization::None || self.memory.code_per == 0 {
+        let Some(bits) = quant::bits_of(self.opts.quantization) else { return Ok(()) };
+        if self.memory.code_per == 0 {
             return Ok(());
         }
         let graph_nodes = {
@@ -379,10 +380,13 @@ impl Engine {
             vecs.extend_from_slice(v);
         })?;
         let dim = self.opts.dim;
-        let sq = Sq8::train(dim, vecs.chunks_exact(dim));
+        let sq = ScalarQuantizer::train(dim, bits, vecs.chunks_exact(dim));
         self.commit(
             w,
-            Changes { writes: vec![StoreWrite::Meta(meta::KEY_SQ8, sq.encode_params())], ..Default::default() },
+            Changes {
+                writes: vec![StoreWrite::Meta(meta::quantizer_key(bits), sq.encode_params())],
+                ..Default::default()
+            },
         )?;
         let mut codes = Codes::new(sq, self.opts.metric, graph_nodes);
         for (&id, v) in ids.iter().zip(vecs.chunks_exact(dim)) {
@@ -841,7 +845,7 @@ impl Engine {
             for h in handles {
                 match h.join() {
                     Ok(v) => out.extend(v),
-                    Err(_) => out.push(Err(Error::invalid("a search thread panicked"))),
+                    Err(p) => out.push(Err(Error::panicked("a search thread of search_knn_batch", p.as_ref()))),
                 }
             }
         });

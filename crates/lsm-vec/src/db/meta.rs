@@ -19,8 +19,19 @@ pub(crate) const KEY_PARAMS: &str = "params";
 pub(crate) const KEY_ENTRY: &str = "entry";
 /// u64 sequence number of the last committed mutation (written by every batch).
 pub(crate) const KEY_SEQ: &str = "seq";
-/// The SQ8 quantizer's parameters (`quant::Sq8::encode_params`), once trained.
+/// The SQ8 quantizer's parameters (`quant::ScalarQuantizer::encode_params`), once trained.
 pub(crate) const KEY_SQ8: &str = "sq8";
+/// The SQ4 quantizer's parameters (same encoding), once trained.
+pub(crate) const KEY_SQ4: &str = "sq4";
+
+/// The meta key of the parameters of a `bits`-bit scalar quantizer.
+pub(crate) fn quantizer_key(bits: u8) -> &'static str {
+    if bits == 4 {
+        KEY_SQ4
+    } else {
+        KEY_SQ8
+    }
+}
 /// u64 instance id of a database being created (written before its vector file is).
 pub(crate) const KEY_PENDING: &str = "pending";
 
@@ -85,14 +96,22 @@ impl StoredParams {
             return Err(bad());
         }
         let path = PathBuf::from(std::str::from_utf8(&b[head + 4..]).map_err(|_| bad())?);
-        Ok(StoredParams {
+        let sp = StoredParams {
             dim: u32_at(0) as usize,
             metric: DistanceMetric::from_code(b[4] as i64).map_err(|_| bad())?,
             m: u32_at(5) as usize,
             m_max: u32_at(9) as usize,
             storage: VectorStorageType::from_code(b[13] as i64).map_err(|_| bad())?,
             vector_file: if kind == 0 { VectorFileLocation::Inside(path) } else { VectorFileLocation::Outside(path) },
-        })
+        };
+        // The stored values replace the caller's at open: only values that open accepts from
+        // a caller (and so could have written) are valid.
+        let mut probe = DbOptions::new(sp.dim);
+        (probe.m, probe.m_max) = (sp.m, sp.m_max);
+        if let Err(e) = probe.validate() {
+            return Err(Error::corruption(dir, None, format!("parameters record in meta out of range: {e}")));
+        }
+        Ok(sp)
     }
 
     /// The parameters a reopen may not change: `dim` and `metric` (an error naming both

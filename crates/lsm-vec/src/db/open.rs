@@ -29,8 +29,8 @@ use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::graph::{EdgeCache, LsmStore, StoreWrite};
 use crate::hnsw::Params;
-use crate::options::{DbOptions, Quantization};
-use crate::quant::{Codes, Sq8};
+use crate::options::DbOptions;
+use crate::quant::{self, Codes, ScalarQuantizer};
 use crate::stats::Counters;
 use crate::vectors::{checksum, Header, SlotAllocator, VectorFile, HEADER_BYTES};
 
@@ -478,12 +478,18 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
         } else {
             // Every referenced record is checked once; with a trained quantizer the same pass
             // computes the codes of the graph nodes.
-            let mut codes = match (opts.quantization, store.meta(meta::KEY_SQ8)?) {
-                (Quantization::None, _) | (_, None) => None,
-                (_, Some(b)) => {
-                    let sq = Sq8::decode_params(&b)
+            let bits = quant::bits_of(opts.quantization);
+            let params = match bits {
+                Some(b) => store.meta(meta::quantizer_key(b))?.map(|p| (b, p)),
+                None => None,
+            };
+            let mut codes = match params {
+                None => None,
+                Some((bits, p)) => {
+                    let key = meta::quantizer_key(bits);
+                    let sq = ScalarQuantizer::decode_params(&p, bits)
                         .filter(|q| q.dim() == opts.dim)
-                        .ok_or_else(|| Error::corruption(&lsm, None, "undecodable sq8 record in meta"))?;
+                        .ok_or_else(|| Error::corruption(&lsm, None, format!("undecodable {key} record in meta")))?;
                     Some(Codes::new(sq, opts.metric, 0))
                 }
             };

@@ -21,6 +21,8 @@ struct Kernels {
     dot: fn(&[f32], &[f32]) -> f32,
     sq8_l2: fn(&[f32], &[f32], &[u8]) -> f32,
     sq8_dot: fn(&[f32], &[u8]) -> f32,
+    sq4_l2: fn(&[f32], &[f32], &[u8]) -> f32,
+    sq4_dot: fn(&[f32], &[u8]) -> f32,
 }
 
 fn kernels() -> &'static Kernels {
@@ -35,10 +37,20 @@ fn kernels() -> &'static Kernels {
                     dot: x86_avx2::dot,
                     sq8_l2: x86_avx2::sq8_l2,
                     sq8_dot: x86_avx2::sq8_dot,
+                    sq4_l2: x86_avx2::sq4_l2,
+                    sq4_dot: x86_avx2::sq4_dot,
                 };
             }
         }
-        Kernels { name: "scalar", l2_sq: scalar::l2_sq, dot: scalar::dot, sq8_l2: scalar::sq8_l2, sq8_dot: scalar::sq8_dot }
+        Kernels {
+            name: "scalar",
+            l2_sq: scalar::l2_sq,
+            dot: scalar::dot,
+            sq8_l2: scalar::sq8_l2,
+            sq8_dot: scalar::sq8_dot,
+            sq4_l2: scalar::sq4_l2,
+            sq4_dot: scalar::sq4_dot,
+        }
     })
 }
 
@@ -70,6 +82,31 @@ pub fn sq8_l2(qd: &[f32], scale: &[f32], c: &[u8]) -> f32 {
 pub fn sq8_dot(qs: &[f32], c: &[u8]) -> f32 {
     assert_eq!(qs.len(), c.len(), "vector lengths differ");
     (kernels().sq8_dot)(qs, c)
+}
+
+/// [`sq8_l2`] for a packed 4-bit code `c` (`dim.div_ceil(2)` bytes; dimension `2k` in the
+/// low nibble of byte `k`). Panics if lengths differ.
+#[inline]
+pub fn sq4_l2(qd: &[f32], scale: &[f32], c: &[u8]) -> f32 {
+    assert!(qd.len() == scale.len() && qd.len().div_ceil(2) == c.len(), "vector lengths differ");
+    (kernels().sq4_l2)(qd, scale, c)
+}
+
+/// [`sq8_dot`] for a packed 4-bit code `c` (see [`sq4_l2`]). Panics if lengths differ.
+#[inline]
+pub fn sq4_dot(qs: &[f32], c: &[u8]) -> f32 {
+    assert_eq!(qs.len().div_ceil(2), c.len(), "vector lengths differ");
+    (kernels().sq4_dot)(qs, c)
+}
+
+/// Reference (scalar) [`sq4_l2`].
+pub fn sq4_l2_scalar(qd: &[f32], scale: &[f32], c: &[u8]) -> f32 {
+    scalar::sq4_l2(qd, scale, c)
+}
+
+/// Reference (scalar) [`sq4_dot`].
+pub fn sq4_dot_scalar(qs: &[f32], c: &[u8]) -> f32 {
+    scalar::sq4_dot(qs, c)
 }
 
 /// Reference (scalar) [`sq8_l2`].
@@ -207,6 +244,27 @@ mod tests {
             assert!((r1 - r2).abs() <= 1e-4 * r1.abs().max(1.0), "sq8 dot d={d}: {r1} vs {r2}");
             let exact: f64 = (0..d).map(|i| a[i] as f64 * c[i] as f64).sum();
             assert!((r1 as f64 - exact).abs() <= 1e-4 * exact.abs().max(1.0), "sq8 dot d={d}: {r1} vs {exact}");
+        }
+    }
+
+    #[test]
+    fn sq4_kernels_match_scalar_reference_on_odd_dimensions() {
+        for &d in &[1usize, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 97, 128, 384, 1000, 1536] {
+            let (a, b) = vecs(d, d as u64 + 11);
+            let nib: Vec<u8> = b.iter().map(|x| ((x + 1.0) * 7.9) as u8).collect();
+            let mut c = vec![0u8; d.div_ceil(2)];
+            for (i, &x) in nib.iter().enumerate() {
+                c[i / 2] |= x << ((i & 1) * 4);
+            }
+            let scale: Vec<f32> = a.iter().map(|x| x.abs() * 0.1 + 0.01).collect();
+            let (r1, r2) = (sq4_l2_scalar(&a, &scale, &c), sq4_l2(&a, &scale, &c));
+            assert!((r1 - r2).abs() <= 1e-4 * r1.abs().max(1.0), "sq4 l2 d={d}: {r1} vs {r2}");
+            let exact: f64 = (0..d).map(|i| (a[i] as f64 - scale[i] as f64 * nib[i] as f64).powi(2)).sum();
+            assert!((r1 as f64 - exact).abs() <= 1e-4 * exact.max(1.0), "sq4 l2 d={d}: {r1} vs {exact}");
+            let (r1, r2) = (sq4_dot_scalar(&a, &c), sq4_dot(&a, &c));
+            assert!((r1 - r2).abs() <= 1e-4 * r1.abs().max(1.0), "sq4 dot d={d}: {r1} vs {r2}");
+            let exact: f64 = (0..d).map(|i| a[i] as f64 * nib[i] as f64).sum();
+            assert!((r1 as f64 - exact).abs() <= 1e-4 * exact.abs().max(1.0), "sq4 dot d={d}: {r1} vs {exact}");
         }
     }
 

@@ -1,9 +1,11 @@
 //! Compressed copies of the vectors, kept in memory so that a search can navigate without
-//! reading the vector file: today SQ8 (one byte per dimension, per-dimension offset and scale).
+//! reading the vector file: SQ8 (one byte per dimension) or SQ4 (half a byte per dimension),
+//! both with a per-dimension offset and scale (`scalar`).
 //!
 //! Codes are *derived* data: they are computed from the vectors when a vector is committed,
 //! when the quantizer is (re)trained, and at open (in the same sequential pass that verifies
-//! every record's checksum). Only the quantizer's parameters are persisted (`meta/sq8`), so
+//! every record's checksum). Only the quantizer's parameters are persisted (`meta/sq8` or
+//! `meta/sq4`), so
 //! codes can never disagree with the vectors they stand for, and no second crash protocol is
 //! needed. Who calls it: `db` (training, encoding, installing codes) and, through `db::txn`,
 //! the search. It calls `distance` for its kernels.
@@ -15,12 +17,12 @@
 //! or 255): its code distance is then a little off, and the exact re-rank corrects the order
 //! of the final candidates.
 
-mod sq8;
+mod scalar;
 
-pub(crate) use sq8::Sq8;
+pub(crate) use scalar::ScalarQuantizer;
 
 use crate::distance::{self, Metric};
-use crate::options::DistanceMetric;
+use crate::options::{DistanceMetric, Quantization};
 
 /// Graph nodes needed before the first training.
 pub(crate) const TRAIN_MIN: usize = 1000;
@@ -29,8 +31,10 @@ pub(crate) const RETRAIN_MAX: usize = 1 << 24;
 
 /// Codes of every graph node, indexed by internal id.
 pub(crate) struct Codes {
-    pub sq: Sq8,
+    pub sq: ScalarQuantizer,
     dim: usize,
+    /// Bytes per code.
+    code_len: usize,
     data: Vec<u8>,
     /// Exact norms (cosine only).
     norms: Vec<f32>,
@@ -43,9 +47,10 @@ pub(crate) struct Codes {
 }
 
 impl Codes {
-    pub fn new(sq: Sq8, metric: DistanceMetric, trained_on: usize) -> Codes {
+    pub fn new(sq: ScalarQuantizer, metric: DistanceMetric, trained_on: usize) -> Codes {
         let dim = sq.dim();
         Codes {
+            code_len: sq.code_len(),
             sq,
             dim,
             data: Vec::new(),
@@ -59,16 +64,16 @@ impl Codes {
 
     /// Stores the code of `v` for internal id `id`.
     pub fn set(&mut self, id: u32, v: &[f32]) {
-        let i = id as usize;
-        if self.data.len() < (i + 1) * self.dim {
-            let want = ((i + 1) * self.dim).max(self.data.len() * 5 / 4);
+        let (i, len) = (id as usize, self.code_len);
+        if self.data.len() < (i + 1) * len {
+            let want = ((i + 1) * len).max(self.data.len() * 5 / 4);
             // Growth by a quarter, exactly: `resize` alone would double the capacity.
-            grow_exact(&mut self.data, want.next_multiple_of(self.dim), 0);
+            grow_exact(&mut self.data, want.next_multiple_of(len), 0);
             if self.cosine {
-                grow_exact(&mut self.norms, self.data.len() / self.dim, 0.0);
+                grow_exact(&mut self.norms, self.data.len() / len, 0.0);
             }
         }
-        let clamped = self.sq.encode(v, &mut self.data[i * self.dim..(i + 1) * self.dim]);
+        let clamped = self.sq.encode(v, &mut self.data[i * len..(i + 1) * len]);
         self.encoded += self.dim as u64;
         self.clamped += clamped as u64;
         if self.cosine {
@@ -90,7 +95,7 @@ impl Codes {
 
     /// Graph-node slots the codes cover (the highest internal id + 1, rounded up).
     pub fn len(&self) -> usize {
-        self.data.len() / self.dim.max(1)
+        self.data.len() / self.code_len.max(1)
     }
 
     /// Bytes held (codes and norms).
@@ -98,38 +103,43 @@ impl Codes {
         (self.data.capacity() + self.norms.capacity() * 4) as u64
     }
 
-    /// Bytes one more vector costs.
-    pub fn bytes_per_vector(dim: usize, metric: DistanceMetric) -> u64 {
-        dim as u64 + if metric == DistanceMetric::Cosine { 4 } else { 0 }
+    /// Bytes one more vector costs with quantizer `q` (0 for `none`).
+    pub fn bytes_per_vector(dim: usize, metric: DistanceMetric, q: Quantization) -> u64 {
+        let code = match bits_of(q) {
+            None => return 0,
+            Some(bits) => ScalarQuantizer::code_len_of(dim, bits) as u64,
+        };
+        code + if metric == DistanceMetric::Cosine { 4 } else { 0 }
     }
 
     /// Asks the CPU to start loading the code of `id`.
     #[inline]
     pub fn prefetch(&self, id: u32) {
-        let i = id as usize * self.dim;
+        let i = id as usize * self.code_len;
         if i < self.data.len() {
-            crate::vectors::prefetch_ptr(self.data[i..].as_ptr(), self.dim.div_ceil(64));
+            crate::vectors::prefetch_ptr(self.data[i..].as_ptr(), self.code_len.div_ceil(64));
         }
     }
 
     fn code(&self, id: u32) -> &[u8] {
-        let i = id as usize * self.dim;
-        &self.data[i..i + self.dim]
+        let i = id as usize * self.code_len;
+        &self.data[i..i + self.code_len]
     }
 
     /// The vector the code of `id` stands for (`lo + scale * code`), written to `out`.
     pub fn decode(&self, id: u32, out: &mut Vec<f32>) {
         out.clear();
-        out.extend(self.code(id).iter().zip(self.sq.lo.iter().zip(&self.sq.scale)).map(|(&c, (l, s))| l + s * c as f32));
+        let c = self.code(id);
+        out.extend((0..self.dim).map(|i| self.sq.lo[i] + self.sq.scale[i] * self.sq.component(c, i)));
     }
 
     /// The score `v`'s own code would get for `cq` (what an exact duplicate of `v` scores).
     pub fn self_score(&self, cq: &CodeQuery, v: &[f32], buf: &mut Vec<u8>) -> f32 {
         buf.clear();
-        buf.resize(self.dim, 0);
+        buf.resize(self.code_len, 0);
         self.sq.encode(v, buf);
         let norm = if self.cosine { distance::dot(v, v).sqrt() } else { 0.0 };
-        Self::score_code(cq, &self.sq.scale, buf, norm)
+        self.score_code(cq, buf, norm)
     }
 
     /// Prepares query `q` (its metric's `prepare`d form) for scoring against codes.
@@ -158,16 +168,18 @@ impl Codes {
     #[inline]
     pub fn score(&self, cq: &CodeQuery, id: u32) -> f32 {
         let norm = if self.cosine { self.norms[id as usize] } else { 0.0 };
-        Self::score_code(cq, &self.sq.scale, self.code(id), norm)
+        self.score_code(cq, self.code(id), norm)
     }
 
     /// The approximate score of code `c` (of a vector of norm `norm`, used under cosine only).
     #[inline]
-    fn score_code(cq: &CodeQuery, scale: &[f32], c: &[u8], norm: f32) -> f32 {
+    fn score_code(&self, cq: &CodeQuery, c: &[u8], norm: f32) -> f32 {
+        let four = self.sq.bits == 4;
         match cq {
-            CodeQuery::L2 { qd } => distance::sq8_l2(qd, scale, c),
+            CodeQuery::L2 { qd } if four => distance::sq4_l2(qd, &self.sq.scale, c),
+            CodeQuery::L2 { qd } => distance::sq8_l2(qd, &self.sq.scale, c),
             CodeQuery::Dot { qs, bias, inv_qnorm, cosine } => {
-                let d = bias + distance::sq8_dot(qs, c);
+                let d = bias + if four { distance::sq4_dot(qs, c) } else { distance::sq8_dot(qs, c) };
                 if *cosine {
                     if norm > 0.0 {
                         1.0 - d * inv_qnorm / norm
@@ -179,6 +191,15 @@ impl Codes {
                 }
             }
         }
+    }
+}
+
+/// Bits per dimension of quantizer `q` (`None` for no codes).
+pub(crate) fn bits_of(q: Quantization) -> Option<u8> {
+    match q {
+        Quantization::None => None,
+        Quantization::Sq8 => Some(8),
+        Quantization::Sq4 => Some(4),
     }
 }
 
@@ -209,24 +230,38 @@ mod tests {
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         };
         let vs: Vec<Vec<f32>> = (0..200).map(|_| (0..dim).map(|_| next()).collect()).collect();
-        for metric in [DistanceMetric::L2, DistanceMetric::InnerProduct, DistanceMetric::Cosine] {
-            let sq = Sq8::train(dim, vs.iter().map(|v| v.as_slice()));
+        for (bits, metric) in [8u8, 4].into_iter().flat_map(|b| {
+            [DistanceMetric::L2, DistanceMetric::InnerProduct, DistanceMetric::Cosine].map(|m| (b, m))
+        }) {
+            let sq = ScalarQuantizer::train(dim, bits, vs.iter().map(|v| v.as_slice()));
             let mut codes = Codes::new(sq, metric, vs.len());
             for (i, v) in vs.iter().enumerate() {
                 codes.set(i as u32, v);
             }
-            assert_eq!(codes.clamped, 0);
+            // SQ4 trims the range (a few values clamp); SQ8 covers it.
+            assert!(if bits == 8 { codes.clamped == 0 } else { codes.clamped < codes.encoded / 50 });
             let m = Metric(metric);
             let q = &vs[3];
             let cq = codes.prepare(m, q);
             for (i, v) in vs.iter().enumerate() {
                 let exact = m.score(&m.prepare(q), v);
                 let approx = codes.score(&cq, i as u32);
-                let tol = match metric {
-                    DistanceMetric::L2 => 0.02 * exact.max(0.1),
+                // SQ4's step is 17 times SQ8's: its error is that much larger.
+                let f = if bits == 8 { 1.0 } else { 17.0 };
+                let tol = f * match metric {
+                    DistanceMetric::L2 => 0.02 * exact.max(0.1 * f),
                     _ => 0.05,
                 };
-                assert!((exact - approx).abs() <= tol, "{metric:?} {i}: exact {exact} approx {approx}");
+                assert!((exact - approx).abs() <= tol, "sq{bits} {metric:?} {i}: exact {exact} approx {approx}");
+                // The decoded vector scores what the code scores (cosine: the code's score uses
+                // the exact norm instead of the decoded one).
+                if metric == DistanceMetric::Cosine {
+                    continue;
+                }
+                let mut dv = Vec::new();
+                codes.decode(i as u32, &mut dv);
+                let via_decoded = m.score(&m.prepare(q), &dv);
+                assert!((via_decoded - approx).abs() <= 1e-3 * via_decoded.abs().max(1.0), "sq{bits} {metric:?} {i}");
             }
         }
     }

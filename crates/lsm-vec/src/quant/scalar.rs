@@ -1,0 +1,191 @@
+//! Scalar quantizers: each dimension mapped linearly onto `0..=levels` (255 for SQ8, 15 for
+//! SQ4) over a per-dimension range learned in training (`x ≈ lo + scale * code`).
+//!
+//! SQ8 takes the range from the minimum to the maximum seen. SQ4 has only 16 levels, which one
+//! outlier would stretch for every other value, so it takes the range between the 0.1% and the
+//! 99.9% quantiles of (at most `QUANTILE_SAMPLES`) training vectors: the rare values outside are
+//! clamped, and the exact re-rank corrects their order.
+
+/// Most training vectors the SQ4 quantiles are computed from (a stride over the input).
+const QUANTILE_SAMPLES: usize = 1 << 16;
+/// Fraction of the values SQ4 leaves outside its range on each side.
+const TRIM: f64 = 0.001;
+
+/// Per-dimension offsets and scales, for 8 or 4 bits per dimension.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ScalarQuantizer {
+    pub bits: u8,
+    pub lo: Vec<f32>,
+    pub scale: Vec<f32>,
+}
+
+impl ScalarQuantizer {
+    /// Trains a `bits`-bit (8 or 4) quantizer on `samples` (each of length `dim`; at least one).
+    pub fn train<'a>(dim: usize, bits: u8, samples: impl Iterator<Item = &'a [f32]>) -> ScalarQuantizer {
+        let levels = Self::levels_of(bits);
+        let (mut lo, hi) = if bits == 8 {
+            let mut lo = vec![f32::INFINITY; dim];
+            let mut hi = vec![f32::NEG_INFINITY; dim];
+            for v in samples {
+                for i in 0..dim {
+                    lo[i] = lo[i].min(v[i]);
+                    hi[i] = hi[i].max(v[i]);
+                }
+            }
+            (lo, hi)
+        } else {
+            Self::quantile_range(dim, samples.collect())
+        };
+        let scale = lo
+            .iter_mut()
+            .zip(&hi)
+            .map(|(l, &h)| {
+                if !l.is_finite() || !h.is_finite() {
+                    *l = 0.0;
+                    return 1.0;
+                }
+                let s = (h - *l) / levels;
+                if s > 0.0 && s.is_finite() {
+                    s
+                } else {
+                    // A constant dimension: any positive scale encodes it exactly as code 0.
+                    1.0
+                }
+            })
+            .collect();
+        ScalarQuantizer { bits, lo, scale }
+    }
+
+    /// The `TRIM` and `1 - TRIM` quantiles of each dimension over a stride of `rows`.
+    fn quantile_range(dim: usize, rows: Vec<&[f32]>) -> (Vec<f32>, Vec<f32>) {
+        let stride = rows.len().div_ceil(QUANTILE_SAMPLES).max(1);
+        let picked: Vec<&[f32]> = rows.into_iter().step_by(stride).collect();
+        let n = picked.len();
+        let (mut lo, mut hi) = (vec![f32::INFINITY; dim], vec![f32::NEG_INFINITY; dim]);
+        if n == 0 {
+            return (lo, hi);
+        }
+        let cut = ((n as f64 * TRIM) as usize).min((n - 1) / 2);
+        let mut col = Vec::with_capacity(n);
+        for i in 0..dim {
+            col.clear();
+            col.extend(picked.iter().map(|v| v[i]));
+            lo[i] = *col.select_nth_unstable_by(cut, f32::total_cmp).1;
+            hi[i] = *col.select_nth_unstable_by(n - 1 - cut, f32::total_cmp).1;
+        }
+        (lo, hi)
+    }
+
+    fn levels_of(bits: u8) -> f32 {
+        ((1u32 << bits) - 1) as f32
+    }
+
+    pub fn dim(&self) -> usize {
+        self.lo.len()
+    }
+
+    /// Bytes of one code.
+    pub fn code_len(&self) -> usize {
+        Self::code_len_of(self.dim(), self.bits)
+    }
+
+    pub fn code_len_of(dim: usize, bits: u8) -> usize {
+        if bits == 4 {
+            dim.div_ceil(2)
+        } else {
+            dim
+        }
+    }
+
+    /// Encodes `v` into `out` (`code_len()` bytes; 4-bit codes packed low nibble first);
+    /// returns how many components were clamped to the range.
+    pub fn encode(&self, v: &[f32], out: &mut [u8]) -> usize {
+        let levels = Self::levels_of(self.bits);
+        let mut clamped = 0;
+        if self.bits == 4 {
+            out.fill(0);
+        }
+        for i in 0..self.dim() {
+            let c = ((v[i] - self.lo[i]) / self.scale[i]).round();
+            if !(0.0..=levels).contains(&c) {
+                clamped += 1;
+            }
+            let c = c.clamp(0.0, levels) as u8;
+            if self.bits == 4 {
+                out[i / 2] |= c << ((i & 1) * 4);
+            } else {
+                out[i] = c;
+            }
+        }
+        clamped
+    }
+
+    /// Component `i` of code `c`.
+    #[inline]
+    pub fn component(&self, c: &[u8], i: usize) -> f32 {
+        if self.bits == 4 {
+            ((c[i / 2] >> ((i & 1) * 4)) & 0x0F) as f32
+        } else {
+            c[i] as f32
+        }
+    }
+
+    /// `meta/sq8` or `meta/sq4`: dim u32, then `lo` and `scale` as f32 each.
+    pub fn encode_params(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(4 + self.dim() * 8);
+        b.extend_from_slice(&(self.dim() as u32).to_le_bytes());
+        for x in self.lo.iter().chain(&self.scale) {
+            b.extend_from_slice(&x.to_le_bytes());
+        }
+        b
+    }
+
+    pub fn decode_params(b: &[u8], bits: u8) -> Option<ScalarQuantizer> {
+        let dim = u32::from_le_bytes(b.get(0..4)?.try_into().ok()?) as usize;
+        if b.len() != 4 + dim * 8 {
+            return None;
+        }
+        let f = |i: usize| f32::from_le_bytes(b[4 + i * 4..8 + i * 4].try_into().expect("4 bytes"));
+        let lo: Vec<f32> = (0..dim).map(f).collect();
+        let scale: Vec<f32> = (dim..2 * dim).map(f).collect();
+        if lo.iter().any(|x| !x.is_finite()) || scale.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+            return None;
+        }
+        Some(ScalarQuantizer { bits, lo, scale })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_clamping() {
+        let vs = [vec![0.0f32, -1.0, 5.0], vec![1.0, 1.0, 5.0]];
+        let q = ScalarQuantizer::train(3, 8, vs.iter().map(|v| v.as_slice()));
+        let mut c = [0u8; 3];
+        assert_eq!(q.encode(&vs[1], &mut c), 0);
+        assert_eq!(c, [255, 255, 0]);
+        assert_eq!(q.encode(&[2.0, -3.0, 5.0], &mut c), 2);
+        assert_eq!(c, [255, 0, 0]);
+        assert_eq!(ScalarQuantizer::decode_params(&q.encode_params(), 8), Some(q.clone()));
+        assert!(ScalarQuantizer::decode_params(&q.encode_params()[1..], 8).is_none());
+    }
+
+    #[test]
+    fn four_bit_codes_pack_two_dimensions_per_byte_and_trim_outliers() {
+        // 2000 values spread over 0..=1 in every dimension, plus one far outlier in dim 0.
+        let mut vs: Vec<Vec<f32>> = (0..2000).map(|i| vec![i as f32 / 1999.0; 3]).collect();
+        vs.push(vec![1000.0, 0.5, 0.5]);
+        let q = ScalarQuantizer::train(3, 4, vs.iter().map(|v| v.as_slice()));
+        assert_eq!(q.code_len(), 2);
+        // The outlier did not stretch dimension 0's range.
+        assert!(q.lo[0] < 0.01 && q.lo[0] + 15.0 * q.scale[0] < 1.01, "{q:?}");
+        let mut c = [0u8; 2];
+        assert_eq!(q.encode(&[1.0, 0.0, 1.0], &mut c), 0);
+        assert_eq!(c, [0x0F, 0x0F]);
+        assert_eq!((q.component(&c, 0), q.component(&c, 1), q.component(&c, 2)), (15.0, 0.0, 15.0));
+        assert_eq!(q.encode(&[1000.0, 0.0, 0.0], &mut c), 1);
+        assert_eq!(q.component(&c, 0), 15.0);
+    }
+}
