@@ -18,7 +18,9 @@ duplicate insert), ``TypeError`` for an argument of the wrong type (a bool is no
 ``KeyError`` for an id that does not exist, and ``lsm_vec.Error`` (a ``RuntimeError``) for
 everything else, through its subclasses ``CorruptionError`` (a damaged or foreign file),
 ``BusyError`` (the database is open elsewhere), ``ClosedError`` (a closed handle, or one
-inherited by a forked child) and ``IoError`` (I/O or storage engine failure).
+inherited by a forked child) and ``IoError`` (I/O or storage engine failure). The message
+names the file where one is known; the lower-level cause (an ``OSError`` with its ``errno``,
+the storage engine's error) is chained as ``__cause__``.
 """
 
 from ._lsm_vec import (

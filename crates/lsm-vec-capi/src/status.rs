@@ -34,8 +34,9 @@ pub const LSM_VEC_IO_ERROR: c_int = 5;
 pub const LSM_VEC_SHUTDOWN_IN_PROGRESS: c_int = 8;
 /// The database directory is open elsewhere (RocksDB `kBusy`).
 pub const LSM_VEC_BUSY: c_int = 11;
-/// A Rust panic was caught at the ABI boundary (a bug in lsm-vec; the handle may still be used,
-/// but reopening is the safe choice).
+/// A Rust panic (a bug in lsm-vec): caught at the ABI boundary, or in a worker thread of the
+/// engine (the engine's `ErrorKind::Internal`, e.g. a search thread of a batch search). The
+/// handle may still be used, but reopening is the safe choice.
 pub const LSM_VEC_PANIC: c_int = 100;
 /// An error of a kind this library version does not know how to classify.
 pub const LSM_VEC_UNKNOWN: c_int = 101;
@@ -71,13 +72,15 @@ pub fn code_of_kind(kind: ErrorKind) -> c_int {
         ErrorKind::Corruption => LSM_VEC_CORRUPTION,
         ErrorKind::Busy => LSM_VEC_BUSY,
         ErrorKind::Closed => LSM_VEC_SHUTDOWN_IN_PROGRESS,
+        ErrorKind::Internal => LSM_VEC_PANIC,
         _ => LSM_VEC_UNKNOWN,
     }
 }
 
 /// Prefixes of the engine's `Display` output that repeat the kind; the C message leaves them out
 /// so that `"<status name>: <message>"` reads like a RocksDB `Status::ToString()`.
-const KIND_PREFIXES: [&str; 4] = ["invalid argument: ", "not found: ", "resource busy: ", "I/O error: "];
+const KIND_PREFIXES: [&str; 5] =
+    ["invalid argument: ", "not found: ", "resource busy: ", "I/O error: ", "internal error: "];
 
 impl From<Error> for FfiError {
     fn from(e: Error) -> Self {
@@ -214,6 +217,11 @@ mod tests {
             (Error::Storage { reason: "fjall".into(), source: Box::new(io()) }, LSM_VEC_IO_ERROR),
             (Error::CommitUncertain { source: Box::new(Error::Io { context: "commit".into(), source: io() }) }, LSM_VEC_IO_ERROR),
             (Error::Forked { opened_in: 1, used_in: 2 }, LSM_VEC_SHUTDOWN_IN_PROGRESS),
+            // A panicking worker thread of the engine: a panic, not a bad argument.
+            (
+                Error::Panicked { context: "a search thread of search_knn_batch".into(), message: "boom".into() },
+                LSM_VEC_PANIC,
+            ),
             (
                 Error::Corruption { file: PathBuf::from("v.bin"), offset: Some(4), reason: "magic".into(), source: None },
                 LSM_VEC_CORRUPTION,
@@ -261,6 +269,8 @@ mod tests {
         assert_eq!(f.message, "id 5");
         let f = FfiError::from(Error::Closed);
         assert_eq!(f.message, "database is closed");
+        let f = FfiError::from(Error::Panicked { context: "a search thread".into(), message: "boom".into() });
+        assert_eq!(f.message, "a search thread panicked (a bug in lsm-vec): boom");
     }
 
     #[test]

@@ -322,10 +322,7 @@ impl Engine {
                 .collect();
             let mut out = Vec::with_capacity(n);
             for h in handles {
-                let part = h.join().map_err(|_| Error::Io {
-                    context: "planning an insert".into(),
-                    source: std::io::Error::other("a worker thread panicked"),
-                })??;
+                let part = h.join().map_err(|p| Error::panicked("a planning thread of an insert", p.as_ref()))??;
                 out.extend(part);
             }
             Ok(out)
