@@ -105,6 +105,13 @@ pub struct IndexArgs {
     /// memory_budget_bytes in MiB: codes, adjacency table and caches share it (0 = no budget).
     #[arg(long = "memory-budget-mb", default_value_t = 0)]
     pub memory_budget_mb: u64,
+    /// Layer-0 routing of searches: exact or probabilistic (SimHash test; needs codes).
+    #[arg(long, default_value = "exact")]
+    pub routing: String,
+    /// With probabilistic routing: bound on the probability that one test wrongly skips a
+    /// neighbour, in (0, 1).
+    #[arg(long = "routing-epsilon", default_value_t = 0.1)]
+    pub routing_epsilon: f32,
 }
 
 impl IndexArgs {
@@ -134,6 +141,8 @@ impl IndexArgs {
         }
         o.rerank = self.rerank;
         o.memory_budget_bytes = self.memory_budget_mb << 20;
+        o.routing = self.routing.parse()?;
+        o.routing_epsilon = self.routing_epsilon;
         o.vec_file_capacity = capacity_hint.max(1);
         o.enable_stats = true;
         o.validate()?;

@@ -27,12 +27,13 @@ mod graph;
 mod hnsw;
 mod options;
 mod quant;
+mod rng;
 mod stats;
 mod vectors;
 
 pub use db::LsmVecDb;
 pub use error::{Error, ErrorKind, Result};
-pub use options::{DbOptions, DistanceMetric, Quantization, SearchOptions, SearchResult, VectorStorageType, MAX_DIM};
+pub use options::{DbOptions, DistanceMetric, Quantization, Routing, SearchOptions, SearchResult, VectorStorageType, MAX_DIM};
 pub use stats::{LatencySummary, Stats};
 
 /// Injected I/O failures, for tests of the failure paths (feature `fault-injection`).

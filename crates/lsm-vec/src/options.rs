@@ -151,6 +151,45 @@ impl std::str::FromStr for Quantization {
     }
 }
 
+/// How a layer-0 search decides which neighbours to score (`routing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Routing {
+    /// Score every unvisited live neighbour (default).
+    #[default]
+    Exact,
+    /// With codes: skip a neighbour when a SimHash test says, with probability at least
+    /// `1 - routing_epsilon`, that it cannot enter the result pool (see `quant::routing`).
+    /// Costs 20 bytes per vector in memory.
+    Probabilistic,
+}
+
+impl Routing {
+    /// Stable name (`"exact"`, `"probabilistic"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Routing::Exact => "exact",
+            Routing::Probabilistic => "probabilistic",
+        }
+    }
+}
+
+impl fmt::Display for Routing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Routing {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "exact" => Ok(Routing::Exact),
+            "probabilistic" => Ok(Routing::Probabilistic),
+            _ => Err(Error::invalid(format!("unknown routing {s:?} (expected \"exact\" or \"probabilistic\")"))),
+        }
+    }
+}
+
 /// Options of [`crate::LsmVecDb::open`]. Field names and defaults follow the specification.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DbOptions {
@@ -215,6 +254,11 @@ pub struct DbOptions {
     /// adjacency table for every vector, caches at their sizes. Explicitly changed cache sizes
     /// win over the split.
     pub memory_budget_bytes: u64,
+    /// Layer-0 routing of searches (default [`Routing::Exact`]). A tuning knob of each open.
+    pub routing: Routing,
+    /// With probabilistic routing: the bound on the probability that one test wrongly skips a
+    /// neighbour that would have entered the result pool (0 < ε < 1, default 0.1).
+    pub routing_epsilon: f32,
 }
 
 impl Default for DbOptions {
@@ -243,6 +287,8 @@ impl Default for DbOptions {
             quantization: Quantization::Sq8,
             rerank: 0,
             memory_budget_bytes: 0,
+            routing: Routing::Exact,
+            routing_epsilon: 0.1,
         }
     }
 }
@@ -309,6 +355,12 @@ impl DbOptions {
         }
         if self.db_target_size == 0 {
             return Err(Error::invalid("db_target_size must be > 0"));
+        }
+        if !(self.routing_epsilon > 0.0 && self.routing_epsilon < 1.0) {
+            return Err(Error::invalid(format!(
+                "routing_epsilon must be in (0, 1), got {}",
+                self.routing_epsilon
+            )));
         }
         if self.memory_budget_bytes > 0 && self.memory_budget_bytes < 1 << 20 {
             return Err(Error::invalid(format!(

@@ -19,6 +19,8 @@ pub(crate) struct OpCounters {
     pub nodes_expanded: u64,
     pub lsm_gets: u64,
     pub edge_hits: u64,
+    /// Neighbours the probabilistic routing test skipped (not scored).
+    pub routing_skips: u64,
     pub io: crate::vectors::IoCounters,
 }
 
@@ -120,6 +122,7 @@ pub(crate) struct Counters {
     pub nodes_expanded: AtomicU64,
     pub lsm_gets: AtomicU64,
     pub edge_cache_hits: AtomicU64,
+    pub routing_skips: AtomicU64,
     pub search_latency: Histogram,
     pub insert_latency: Histogram,
     pub update_latency: Histogram,
@@ -139,6 +142,7 @@ impl Counters {
             nodes_expanded: AtomicU64::new(0),
             lsm_gets: AtomicU64::new(0),
             edge_cache_hits: AtomicU64::new(0),
+            routing_skips: AtomicU64::new(0),
             search_latency: Histogram::new(),
             insert_latency: Histogram::new(),
             update_latency: Histogram::new(),
@@ -153,6 +157,7 @@ impl Counters {
         self.nodes_expanded.fetch_add(c.nodes_expanded, Relaxed);
         self.lsm_gets.fetch_add(c.lsm_gets, Relaxed);
         self.edge_cache_hits.fetch_add(c.edge_hits, Relaxed);
+        self.routing_skips.fetch_add(c.routing_skips, Relaxed);
     }
 }
 
@@ -225,6 +230,9 @@ pub struct Stats {
     pub lsm_gets: u64,
     /// Adjacency lists served from the decoded edge cache.
     pub edge_cache_hits: u64,
+    /// Neighbours that probabilistic routing skipped instead of scoring (0 with exact
+    /// routing).
+    pub routing_skips: u64,
     /// Lists currently held by the edge cache.
     pub edge_cache_entries: u64,
     /// Distance computations (search and construction).

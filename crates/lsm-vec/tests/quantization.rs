@@ -130,3 +130,41 @@ fn bad_quantization_values_are_invalid_and_change_nothing() {
     assert_eq!(ok(db.stats(), "stats").code_bytes, 0);
     assert_eq!(ok(db.len(), "len"), 2000);
 }
+
+/// Probabilistic routing skips neighbours (counted in `routing_skips`), keeps exact distances
+/// and the nearest neighbour of each stored vector; a bad `routing_epsilon` is refused.
+#[test]
+fn probabilistic_routing_skips_neighbours_and_keeps_answers() {
+    let t = tempfile::tempdir().unwrap();
+    let mut rng = Rng::new(21);
+    let data = uniform_vectors(&mut rng, 3000, DIM);
+    for metric in [DistanceMetric::L2, DistanceMetric::Cosine, DistanceMetric::InnerProduct] {
+        let mut o = test_options(DIM, metric, VectorStorageType::Paged);
+        o.routing = lsm_vec::Routing::Probabilistic;
+        let db = open(t.path(), o.clone());
+        ok(db.insert_batch(&(0..3000).collect::<Vec<u64>>(), &flatten(&data), 0), "insert_batch");
+        let so = SearchOptions::new(10, 64);
+        for i in (0..3000).step_by(61) {
+            let hits = ok(db.search_knn(&data[i], &so), "search");
+            if metric != DistanceMetric::InnerProduct {
+                assert_eq!(hits[0].id, i as u64, "{metric:?}: vector {i} is not its own nearest neighbour");
+            }
+            for h in &hits {
+                let exact = distance(metric, &data[h.id as usize], &data[i]);
+                assert!(distance_close(h.distance, exact), "{metric:?}: id {} reported {} exact {exact}", h.id, h.distance);
+            }
+        }
+        let s = ok(db.stats(), "stats");
+        assert!(s.routing_skips > 0, "{metric:?}: nothing was skipped");
+        ok(db.close(), "close");
+    }
+    for bad in [0.0f32, 1.0, -0.5, f32::NAN] {
+        let mut o = test_options(DIM, DistanceMetric::L2, VectorStorageType::Paged);
+        o.routing_epsilon = bad;
+        let dir = t.path().join(format!("bad-{bad}"));
+        expect_kind(LsmVecDb::open(&dir, o), ErrorKind::InvalidArgument, "routing_epsilon out of (0, 1)");
+        assert!(!dir.exists());
+    }
+    assert_eq!("PROBABILISTIC".parse::<lsm_vec::Routing>().unwrap(), lsm_vec::Routing::Probabilistic);
+    assert_eq!("fast".parse::<lsm_vec::Routing>().unwrap_err().kind(), ErrorKind::InvalidArgument);
+}

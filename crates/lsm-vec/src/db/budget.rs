@@ -47,7 +47,11 @@ pub(crate) struct MemoryPlan {
 
 pub(crate) fn plan(o: &DbOptions, nodes: usize) -> Result<MemoryPlan> {
     let defaults = DbOptions::default();
-    let code_per = Codes::bytes_per_vector(o.dim, o.metric, o.quantization);
+    let code_per = Codes::bytes_per_vector(o.dim, o.metric, o.quantization)
+        + match (o.quantization, o.routing) {
+            (crate::options::Quantization::None, _) | (_, crate::options::Routing::Exact) => 0,
+            (_, crate::options::Routing::Probabilistic) => crate::quant::Router::BYTES_PER_NODE,
+        };
     let budget = o.memory_budget_bytes;
     if budget == 0 {
         return Ok(MemoryPlan {

@@ -23,7 +23,7 @@ use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::graph::{EdgeCache, IdHashBuilder, LsmStore, StoreWrite};
 use crate::hnsw::{self, Params, Visited};
-use crate::options::{DbOptions, DistanceMetric, Quantization, SearchOptions, SearchResult};
+use crate::options::{DbOptions, DistanceMetric, Quantization, Routing, SearchOptions, SearchResult};
 use crate::quant::{self, Codes, ScalarQuantizer};
 use crate::stats::{Counters, Stats};
 use crate::vectors::{SlotAllocator, VectorFile};
@@ -388,7 +388,7 @@ impl Engine {
                 ..Default::default()
             },
         )?;
-        let mut codes = Codes::new(sq, self.opts.metric, graph_nodes);
+        let mut codes = self.new_codes(sq, graph_nodes);
         for (&id, v) in ids.iter().zip(vecs.chunks_exact(dim)) {
             codes.set(id, v);
         }
@@ -396,6 +396,11 @@ impl Engine {
         self.log(&format!("quantizer trained on {graph_nodes} vectors"));
         self.write_state().codes = Some(codes);
         Ok(())
+    }
+
+    /// Empty codes for quantizer `sq`, with routing signatures if `routing` asks for them.
+    pub(super) fn new_codes(&self, sq: ScalarQuantizer, trained_on: usize) -> Codes {
+        new_codes(&self.opts, sq, trained_on)
     }
 
     /// (slot, checksum, internal id) of every live graph node.
@@ -771,10 +776,12 @@ impl Engine {
             let ef = so.ef_search.max(so.k);
             if self.opts.quantization != Quantization::None {
                 view.code_query = state.codes.as_ref().map(|c| c.prepare(self.metric, q));
+                view.route_query = state.codes.as_ref().and_then(|c| c.router.as_ref()).map(|r| r.prepare(q));
             }
             let approx = view.code_query.is_some();
             let found = hnsw::knn(&mut view, &pq, ef, &mut visited);
             view.code_query = None;
+            view.route_query = None;
             let found = found.and_then(|found| {
                 // The best candidates are re-scored with the full vectors (checked against their
                 // checksums): all returned distances are exact. Without codes the traversal's
@@ -937,6 +944,7 @@ impl Engine {
             page_cache_pages: self.vectors.cached_pages() as u64,
             lsm_gets: c.lsm_gets.load(Relaxed),
             edge_cache_hits: c.edge_cache_hits.load(Relaxed),
+            routing_skips: c.routing_skips.load(Relaxed),
             edge_cache_entries: self.edges.len() as u64,
             distance_computations: c.distance_computations.load(Relaxed),
             nodes_visited: c.nodes_visited.load(Relaxed),
@@ -955,5 +963,15 @@ pub(crate) fn resolve_threads(threads: usize) -> usize {
         std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1)
     } else {
         threads
+    }
+}
+
+/// Empty codes for quantizer `sq` under `opts` (with routing signatures if `opts.routing` asks
+/// for them).
+pub(super) fn new_codes(opts: &DbOptions, sq: ScalarQuantizer, trained_on: usize) -> Codes {
+    let codes = Codes::new(sq, opts.metric, trained_on);
+    match opts.routing {
+        Routing::Exact => codes,
+        Routing::Probabilistic => codes.with_router(opts.routing_epsilon),
     }
 }

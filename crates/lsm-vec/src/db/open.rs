@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::graph::{EdgeCache, LsmStore, StoreWrite};
 use crate::hnsw::Params;
 use crate::options::DbOptions;
-use crate::quant::{self, Codes, ScalarQuantizer};
+use crate::quant::{self, ScalarQuantizer};
 use crate::stats::Counters;
 use crate::vectors::{checksum, Header, SlotAllocator, VectorFile, HEADER_BYTES};
 
@@ -490,7 +490,7 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
                     let sq = ScalarQuantizer::decode_params(&p, bits)
                         .filter(|q| q.dim() == opts.dim)
                         .ok_or_else(|| Error::corruption(&lsm, None, format!("undecodable {key} record in meta")))?;
-                    Some(Codes::new(sq, opts.metric, 0))
+                    Some(super::engine::new_codes(&opts, sq, 0))
                 }
             };
             vectors.read_verified(&mut checks, |id, v| {

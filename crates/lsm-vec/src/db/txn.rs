@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::graph::codec::NodeRecord;
 use crate::graph::{AdjTable, EdgeCache, IdHashBuilder, LsmStore, StoreWrite};
 use crate::hnsw::{self, Graph, GraphMut};
-use crate::quant::{CodeQuery, Codes};
+use crate::quant::{CodeQuery, Codes, RouteQuery};
 use crate::stats::OpCounters;
 use crate::vectors::VectorFile;
 
@@ -171,6 +171,8 @@ pub(crate) struct View<'a> {
     pub c: OpCounters,
     /// Set by a search: score with the in-memory codes instead of the vectors.
     pub code_query: Option<CodeQuery>,
+    /// The search's query for the probabilistic routing test, when that is on.
+    pub route_query: Option<RouteQuery>,
     /// Set by the write path: score every query against the codes (when trained) and read
     /// vectors as their decoded codes, so that building and repairing the graph read no vector
     /// page. Exact duplicates are still compared with the stored bytes.
@@ -201,6 +203,7 @@ impl<'a> View<'a> {
             batch_read,
             c: OpCounters::default(),
             code_query: None,
+            route_query: None,
             build_codes: false,
             build_cq: None,
             code_buf: Vec::new(),
@@ -352,6 +355,15 @@ impl Graph for View<'_> {
                 codes.prefetch(id);
             }
         }
+    }
+
+    fn route(&mut self, ids: &mut Vec<u32>, worst: f32) {
+        let (Some(rq), Some(r)) = (&self.route_query, self.state.codes.as_ref().and_then(|c| c.router.as_ref())) else {
+            return;
+        };
+        let before = ids.len();
+        ids.retain(|&id| !r.skip(rq, id, worst));
+        self.c.routing_skips += (before - ids.len()) as u64;
     }
 
     fn scores(&mut self, q: &Query<'_>, ids: &[u32], out: &mut Vec<f32>) -> Result<()> {

@@ -115,8 +115,8 @@ pub fn sq4_dot(qs: &[f32], c: &[u8]) -> f32 {
         }
     }
     let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for k in chunks * 4..n {
-        s += qs[k] * nibble(c, k);
+    for (k, &x) in qs.iter().enumerate().take(n).skip(chunks * 4) {
+        s += x * nibble(c, k);
     }
     s
 }

@@ -61,6 +61,10 @@ pub(crate) trait Graph {
     /// A hint that the liveness and the scores of `ids` will be asked for soon (default:
     /// nothing).
     fn prefetch_nodes(&self, _ids: &[u32]) {}
+    /// Probabilistic routing: removes from `ids` (unvisited live layer-0 neighbours) those a
+    /// test says are unlikely to score below `worst`, the current worst of a full result pool
+    /// (default: keeps all).
+    fn route(&mut self, _ids: &mut Vec<u32>, _worst: f32) {}
     /// Scores of `ids` against `q`, written to `out` in the same order.
     fn scores(&mut self, q: &Query<'_>, ids: &[u32], out: &mut Vec<f32>) -> Result<()>;
     /// A copy of the vector of `id`, as the graph scores it: an approximation when scores come

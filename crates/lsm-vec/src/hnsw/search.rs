@@ -90,6 +90,11 @@ pub(crate) fn search_layer<G: Graph>(
                 nb.extend_from_slice(&ghost);
             }
         }
+        if filter && res.len() >= ef && !ids.is_empty() {
+            if let Some(w) = res.peek() {
+                g.route(&mut ids, w.0);
+            }
+        }
         if ids.is_empty() {
             continue;
         }

@@ -17,8 +17,10 @@
 //! or 255): its code distance is then a little off, and the exact re-rank corrects the order
 //! of the final candidates.
 
+pub(crate) mod routing;
 mod scalar;
 
+pub(crate) use routing::{RouteQuery, Router};
 pub(crate) use scalar::ScalarQuantizer;
 
 use crate::distance::{self, Metric};
@@ -44,6 +46,10 @@ pub(crate) struct Codes {
     /// Components encoded / clamped since the training.
     pub encoded: u64,
     pub clamped: u64,
+    metric: DistanceMetric,
+    /// Signatures for probabilistic routing, when that is on.
+    pub router: Option<Router>,
+    scratch: Vec<f32>,
 }
 
 impl Codes {
@@ -56,10 +62,22 @@ impl Codes {
             data: Vec::new(),
             norms: Vec::new(),
             cosine: metric == DistanceMetric::Cosine,
+            metric,
             trained_on,
             encoded: 0,
             clamped: 0,
+            router: None,
+            scratch: Vec::new(),
         }
+    }
+
+    /// Also keeps routing signatures (centred, under L2, on the middle of the quantizer's
+    /// range), with failure bound `epsilon`. Call before the first `set`.
+    pub fn with_router(mut self, epsilon: f32) -> Codes {
+        let levels = ((1u32 << self.sq.bits) - 1) as f32;
+        let centre: Vec<f32> = self.sq.lo.iter().zip(&self.sq.scale).map(|(l, s)| l + s * levels / 2.0).collect();
+        self.router = Some(Router::new(self.dim, self.metric, &centre, epsilon));
+        self
     }
 
     /// Stores the code of `v` for internal id `id`.
@@ -78,6 +96,9 @@ impl Codes {
         self.clamped += clamped as u64;
         if self.cosine {
             self.norms[i] = distance::dot(v, v).sqrt();
+        }
+        if let Some(r) = self.router.as_mut() {
+            r.set(id, v, &mut self.scratch);
         }
     }
 
@@ -100,7 +121,7 @@ impl Codes {
 
     /// Bytes held (codes and norms).
     pub fn bytes(&self) -> u64 {
-        (self.data.capacity() + self.norms.capacity() * 4) as u64
+        (self.data.capacity() + self.norms.capacity() * 4) as u64 + self.router.as_ref().map_or(0, |r| r.bytes())
     }
 
     /// Bytes one more vector costs with quantizer `q` (0 for `none`).
