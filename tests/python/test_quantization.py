@@ -20,9 +20,9 @@ GRAPH_KEYS = ["ghost_nodes", "twin_nodes", "repair_backlog", "repairs"]
 
 def test_quantization_members():
     q = lsm_vec.Quantization
-    assert (q.NONE.name, q.SQ8.name) == ("NONE", "SQ8")
-    assert (q.NONE.value, q.SQ8.value) == (0, 1)
-    assert [q.NONE, q.SQ8] == [0, 1] and int(q.SQ8) == 1
+    assert (q.NONE.name, q.SQ8.name, q.SQ4.name) == ("NONE", "SQ8", "SQ4")
+    assert (q.NONE.value, q.SQ8.value, q.SQ4.value) == (0, 1, 2)
+    assert [q.NONE, q.SQ8, q.SQ4] == [0, 1, 2] and int(q.SQ8) == 1
     assert q.NONE != q.SQ8 and q.SQ8 == q.SQ8
     assert repr(q.SQ8) == "Quantization.SQ8"
     assert len({q.SQ8, q.SQ8}) == 1
@@ -40,6 +40,10 @@ def test_quantization_members():
     (np.int64(0), lsm_vec.Quantization.NONE),
     (lsm_vec.Quantization.NONE, lsm_vec.Quantization.NONE),
     (lsm_vec.Quantization.SQ8, lsm_vec.Quantization.SQ8),
+    ("sq4", lsm_vec.Quantization.SQ4),
+    ("SQ4", lsm_vec.Quantization.SQ4),
+    (2, lsm_vec.Quantization.SQ4),
+    (lsm_vec.Quantization.SQ4, lsm_vec.Quantization.SQ4),
 ])
 def test_quantization_accepts_names_codes_and_members(value, member):
     opts = lsm_vec.LSMVecDBOptions()
@@ -48,7 +52,7 @@ def test_quantization_accepts_names_codes_and_members(value, member):
     assert lsm_vec.LSMVecDBOptions(quantization=value).quantization is member
 
 
-@pytest.mark.parametrize("bad", ["foo", "", "sq4", "sq 8", 2, -1, 2**64])
+@pytest.mark.parametrize("bad", ["foo", "", "sq16", "sq 8", 3, -1, 2**64])
 def test_unknown_quantization_is_value_error_at_assignment(tmp_path, bad):
     """Like ``metric``: a bad value is rejected when it is assigned, the options keep their
     value, and since nothing was opened nothing is on disk."""

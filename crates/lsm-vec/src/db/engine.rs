@@ -373,14 +373,12 @@ impl Engine {
             }
             n
         };
+        // Two verified passes over the vector file (train, then encode), so that the memory
+        // used is that of the codes, not of the vectors.
         let mut items = self.graph_records();
-        let (mut ids, mut vecs) = (Vec::with_capacity(items.len()), Vec::with_capacity(items.len() * self.opts.dim));
-        self.vectors.read_verified(&mut items, |id, v| {
-            ids.push(id);
-            vecs.extend_from_slice(v);
-        })?;
-        let dim = self.opts.dim;
-        let sq = ScalarQuantizer::train(dim, bits, vecs.chunks_exact(dim));
+        let mut trainer = quant::Trainer::new(self.opts.dim, bits, items.len());
+        self.vectors.read_verified(&mut items, |_, v| trainer.add(v))?;
+        let sq = trainer.finish();
         self.commit(
             w,
             Changes {
@@ -389,9 +387,7 @@ impl Engine {
             },
         )?;
         let mut codes = self.new_codes(sq, graph_nodes);
-        for (&id, v) in ids.iter().zip(vecs.chunks_exact(dim)) {
-            codes.set(id, v);
-        }
+        self.vectors.read_verified(&mut items, |id, v| codes.set(id, v))?;
         codes.reset_drift();
         self.log(&format!("quantizer trained on {graph_nodes} vectors"));
         self.write_state().codes = Some(codes);

@@ -21,7 +21,7 @@ pub(crate) mod routing;
 mod scalar;
 
 pub(crate) use routing::{RouteQuery, Router};
-pub(crate) use scalar::ScalarQuantizer;
+pub(crate) use scalar::{ScalarQuantizer, Trainer};
 
 use crate::distance::{self, Metric};
 use crate::options::{DistanceMetric, Quantization};

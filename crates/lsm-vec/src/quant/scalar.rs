@@ -6,8 +6,10 @@
 //! 99.9% quantiles of (at most `QUANTILE_SAMPLES`) training vectors: the rare values outside are
 //! clamped, and the exact re-rank corrects their order.
 
-/// Most training vectors the SQ4 quantiles are computed from (a stride over the input).
+/// Most training vectors the SQ4 quantiles are computed from (a stride over the input)...
 const QUANTILE_SAMPLES: usize = 1 << 16;
+/// ... and most bytes they may take.
+const QUANTILE_SAMPLE_BYTES: usize = 64 << 20;
 /// Fraction of the values SQ4 leaves outside its range on each side.
 const TRIM: f64 = 0.001;
 
@@ -21,21 +23,17 @@ pub(crate) struct ScalarQuantizer {
 
 impl ScalarQuantizer {
     /// Trains a `bits`-bit (8 or 4) quantizer on `samples` (each of length `dim`; at least one).
-    pub fn train<'a>(dim: usize, bits: u8, samples: impl Iterator<Item = &'a [f32]>) -> ScalarQuantizer {
+    #[cfg(test)]
+    pub fn train<'a>(dim: usize, bits: u8, samples: impl ExactSizeIterator<Item = &'a [f32]>) -> ScalarQuantizer {
+        let mut t = Trainer::new(dim, bits, samples.len());
+        for v in samples {
+            t.add(v);
+        }
+        t.finish()
+    }
+
+    fn from_range(bits: u8, mut lo: Vec<f32>, hi: Vec<f32>) -> ScalarQuantizer {
         let levels = Self::levels_of(bits);
-        let (mut lo, hi) = if bits == 8 {
-            let mut lo = vec![f32::INFINITY; dim];
-            let mut hi = vec![f32::NEG_INFINITY; dim];
-            for v in samples {
-                for i in 0..dim {
-                    lo[i] = lo[i].min(v[i]);
-                    hi[i] = hi[i].max(v[i]);
-                }
-            }
-            (lo, hi)
-        } else {
-            Self::quantile_range(dim, samples.collect())
-        };
         let scale = lo
             .iter_mut()
             .zip(&hi)
@@ -56,25 +54,6 @@ impl ScalarQuantizer {
         ScalarQuantizer { bits, lo, scale }
     }
 
-    /// The `TRIM` and `1 - TRIM` quantiles of each dimension over a stride of `rows`.
-    fn quantile_range(dim: usize, rows: Vec<&[f32]>) -> (Vec<f32>, Vec<f32>) {
-        let stride = rows.len().div_ceil(QUANTILE_SAMPLES).max(1);
-        let picked: Vec<&[f32]> = rows.into_iter().step_by(stride).collect();
-        let n = picked.len();
-        let (mut lo, mut hi) = (vec![f32::INFINITY; dim], vec![f32::NEG_INFINITY; dim]);
-        if n == 0 {
-            return (lo, hi);
-        }
-        let cut = ((n as f64 * TRIM) as usize).min((n - 1) / 2);
-        let mut col = Vec::with_capacity(n);
-        for i in 0..dim {
-            col.clear();
-            col.extend(picked.iter().map(|v| v[i]));
-            lo[i] = *col.select_nth_unstable_by(cut, f32::total_cmp).1;
-            hi[i] = *col.select_nth_unstable_by(n - 1 - cut, f32::total_cmp).1;
-        }
-        (lo, hi)
-    }
 
     fn levels_of(bits: u8) -> f32 {
         ((1u32 << bits) - 1) as f32
@@ -152,6 +131,71 @@ impl ScalarQuantizer {
             return None;
         }
         Some(ScalarQuantizer { bits, lo, scale })
+    }
+}
+
+/// Trains a quantizer from a stream of vectors in bounded memory: SQ8 keeps the running
+/// minimum and maximum of every dimension; SQ4 keeps a stride of at most `QUANTILE_SAMPLES`
+/// vectors (and `QUANTILE_SAMPLE_BYTES`) for its quantiles.
+pub(crate) struct Trainer {
+    dim: usize,
+    bits: u8,
+    lo: Vec<f32>,
+    hi: Vec<f32>,
+    stride: usize,
+    seen: usize,
+    /// SQ4: the sampled vectors, back to back.
+    sample: Vec<f32>,
+}
+
+impl Trainer {
+    /// A trainer for `expected` vectors (sizes the SQ4 stride).
+    pub fn new(dim: usize, bits: u8, expected: usize) -> Trainer {
+        let cap = QUANTILE_SAMPLES.min(QUANTILE_SAMPLE_BYTES / (4 * dim.max(1))).max(1);
+        Trainer {
+            dim,
+            bits,
+            lo: vec![f32::INFINITY; dim],
+            hi: vec![f32::NEG_INFINITY; dim],
+            stride: expected.div_ceil(cap).max(1),
+            seen: 0,
+            sample: Vec::new(),
+        }
+    }
+
+    pub fn add(&mut self, v: &[f32]) {
+        if self.bits == 8 {
+            for ((l, h), &x) in self.lo.iter_mut().zip(self.hi.iter_mut()).zip(v) {
+                *l = l.min(x);
+                *h = h.max(x);
+            }
+        } else if self.seen.is_multiple_of(self.stride) {
+            self.sample.extend_from_slice(&v[..self.dim]);
+        }
+        self.seen += 1;
+    }
+
+    pub fn finish(mut self) -> ScalarQuantizer {
+        if self.bits != 8 {
+            self.quantile_range();
+        }
+        ScalarQuantizer::from_range(self.bits, self.lo, self.hi)
+    }
+
+    /// The `TRIM` and `1 - TRIM` quantiles of each dimension over the sample.
+    fn quantile_range(&mut self) {
+        let n = self.sample.len() / self.dim.max(1);
+        if n == 0 {
+            return;
+        }
+        let cut = ((n as f64 * TRIM) as usize).min((n - 1) / 2);
+        let mut col = Vec::with_capacity(n);
+        for i in 0..self.dim {
+            col.clear();
+            col.extend(self.sample.chunks_exact(self.dim).map(|v| v[i]));
+            self.lo[i] = *col.select_nth_unstable_by(cut, f32::total_cmp).1;
+            self.hi[i] = *col.select_nth_unstable_by(n - 1 - cut, f32::total_cmp).1;
+        }
     }
 }
 
