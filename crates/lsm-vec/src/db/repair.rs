@@ -126,7 +126,11 @@ impl Engine {
         let h = lock_mutex(&self.repairer.thread).take();
         if let Some(h) = h {
             if h.thread().id() != std::thread::current().id() {
-                let _ = h.join();
+                // A panic in the repairer lost no data (the marks stay in the LSM and the next
+                // open queues them again), but it must not go unnoticed.
+                if let Err(p) = h.join() {
+                    self.log(&crate::error::Error::panicked("the background repair thread", p.as_ref()).to_string());
+                }
             }
         }
     }
