@@ -200,6 +200,33 @@ def diskann_search_memory_gb(n, pq_bytes):
     return gb
 
 
+def cached_build(args):
+    """With --reuse-peers: the build seconds recorded next to a saved index built with the same
+    parameters (the index is then loaded, not built), else None."""
+    if not args.peer_cache:
+        return None
+    try:
+        with open(args.peer_cache + ".json") as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if meta.get("key") != peer_key(args):
+        return None
+    return meta["build_s"]
+
+
+def save_build(args, build):
+    with open(args.peer_cache + ".json", "w") as f:
+        json.dump({"key": peer_key(args), "build_s": build}, f)
+
+
+def peer_key(args):
+    """What a saved peer index depends on."""
+    base = os.path.join(args.data, "base.fvecs")
+    return [args.worker, args.metric, args.M, args.efc, os.path.getsize(base), int(os.path.getmtime(base)),
+            args.diskann_pq_bytes if args.worker == "diskann" else 0]
+
+
 def worker(args):
     import numpy as np
 
@@ -222,11 +249,18 @@ def worker(args):
 
         # hnswlib's 'cosine' space normalises the inserted vectors and each query itself.
         index = hnswlib.Index(space="cosine" if cosine else "l2", dim=dim)
-        index.init_index(max_elements=n, ef_construction=args.efc, M=args.M, random_seed=12345)
-        index.set_num_threads(1)
-        t = time.perf_counter()
-        index.add_items(base, np.arange(n), num_threads=1)
-        build = time.perf_counter() - t
+        build = cached_build(args)
+        if build is not None:
+            index.load_index(args.peer_cache, max_elements=n)
+        else:
+            index.init_index(max_elements=n, ef_construction=args.efc, M=args.M, random_seed=12345)
+            index.set_num_threads(1)
+            t = time.perf_counter()
+            index.add_items(base, np.arange(n), num_threads=1)
+            build = time.perf_counter() - t
+            if args.peer_cache:
+                index.save_index(args.peer_cache)
+                save_build(args, build)
 
         def search(q, ef):
             index.set_ef(ef)
@@ -248,13 +282,20 @@ def worker(args):
         else:
             index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, args.M, metric)
         index.hnsw.efConstruction = args.efc
-        t = time.perf_counter()
-        data = normalized(base) if cosine else base
-        if not index.is_trained:
-            index.train(data)
-        index.add(data)
-        build = time.perf_counter() - t
-        del data
+        build = cached_build(args)
+        if build is not None:
+            index = faiss.read_index(args.peer_cache)
+        else:
+            t = time.perf_counter()
+            data = normalized(base) if cosine else base
+            if not index.is_trained:
+                index.train(data)
+            index.add(data)
+            build = time.perf_counter() - t
+            del data
+            if args.peer_cache:
+                faiss.write_index(index, args.peer_cache)
+                save_build(args, build)
 
         def set_ef(ef):
             index.hnsw.efSearch = ef
@@ -270,11 +311,12 @@ def worker(args):
         # StaticDiskIndex, Cosine distances are not currently supported"), so cosine is L2 over unit
         # vectors, which ranks identically (|a-b|^2 = 2 - 2 cos(a,b)).
         index_dir = args.diskann_dir
-        if os.path.exists(index_dir):
+        build = cached_build(args)
+        if build is None and os.path.exists(index_dir):
             import shutil
 
             shutil.rmtree(index_dir)
-        os.makedirs(index_dir)
+        os.makedirs(index_dir, exist_ok=True)
         log_path = index_dir + ".log"
         log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         # diskannpy's C++ progress output (std::cout and std::cerr) goes to the log; this script's
@@ -285,19 +327,22 @@ def worker(args):
         log(f"  diskann: index in {index_dir}, its log in {log_path}")
         pq_bytes = min(args.diskann_pq_bytes or dim, dim)
         budget_gb = diskann_search_memory_gb(n, pq_bytes)
-        t = time.perf_counter()
-        diskannpy.build_disk_index(
-            data=normalized(base) if cosine else base,
-            distance_metric="l2",
-            index_directory=index_dir,
-            complexity=args.efc,
-            graph_degree=2 * args.M,
-            search_memory_maximum=budget_gb,
-            build_memory_maximum=DISKANN_BUILD_MEMORY_GB,
-            num_threads=1,
-            pq_disk_bytes=0,
-        )
-        build = time.perf_counter() - t
+        if build is None:
+            t = time.perf_counter()
+            diskannpy.build_disk_index(
+                data=normalized(base) if cosine else base,
+                distance_metric="l2",
+                index_directory=index_dir,
+                complexity=args.efc,
+                graph_degree=2 * args.M,
+                search_memory_maximum=budget_gb,
+                build_memory_maximum=DISKANN_BUILD_MEMORY_GB,
+                num_threads=1,
+                pq_disk_bytes=0,
+            )
+            build = time.perf_counter() - t
+            if args.peer_cache:
+                save_build(args, build)
         codes = os.path.getsize(os.path.join(index_dir, "ann_pq_compressed.bin")) - 8
         # ann_vectors.bin (diskannpy's copy of the input array) and ann_mem.index.data (the build's
         # copy) are build by-products that the search does not read: not counted.
@@ -577,8 +622,13 @@ def run_peer(args, lib, data, python):
            "--efc", str(args.efc)]
     if args.cold:
         cmd.append("--cold")
+    suffix = "" if args.metric == "l2" else f"-{args.metric}"
+    if args.reuse_peers:
+        # diskann: the index directory itself; the others: one saved index file.
+        cache = (os.path.join(HERE, "out", f"diskann-{os.path.basename(data)}{suffix}", "peer-cache") if lib == "diskann"
+                 else os.path.join(HERE, "out", f"{lib}-{os.path.basename(data)}{suffix}-M{args.M}-efc{args.efc}.index"))
+        cmd += ["--peer-cache", cache]
     if lib == "diskann":
-        suffix = "" if args.metric == "l2" else f"-{args.metric}"
         cmd += ["--diskann-dir", os.path.join(HERE, "out", f"diskann-{os.path.basename(data)}{suffix}"),
                 "--diskann-pq-bytes", str(args.diskann_pq_bytes),
                 "--diskann-beam-width", str(args.diskann_beam_width),
@@ -710,6 +760,11 @@ def main():
                     help="extra flags for `lsm-vec bench`, e.g. \"--paged-cache-pages 20000\"")
     ap.add_argument("--out", help="JSON results file (default bench/out/peers-<dataset>[-cosine][-cold].json)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--peer-cache", help=argparse.SUPPRESS)
+    ap.add_argument("--reuse-peers", action="store_true",
+                    help="save each peer's index under bench/out the first time and load it in later runs with "
+                         "the same dataset and parameters (build_s is then that of the saved build; peak RSS is "
+                         "that of a loaded index, like lsm-vec with --lsm-vec-args=--reuse)")
     args = ap.parse_args()
 
     if args.worker:
