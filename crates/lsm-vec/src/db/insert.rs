@@ -18,15 +18,17 @@
 //!    the commit that references it.
 //!
 //! With trained codes the searches and the heuristic score with the codes (see
-//! [`super::txn::View::build_codes`]), so a build reads no vector page; a group of one (which
+//! [`super::view::View::build_codes`]), so a build reads no vector page; a group of one (which
 //! may follow a removal, in `update`) plans directly in the mutation's transaction.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use super::engine::{lock_mutex, Engine, Op, WriterState};
-use super::txn::{IndexState, Txn};
+use super::state::IndexState;
+use super::txn::Txn;
 use crate::error::{Error, Result};
+use crate::graph::codec::UNPLACED;
 use crate::graph::IdHashBuilder;
 use crate::hnsw::{self, Graph, GraphMut, Visited};
 use crate::vectors::checksum;
@@ -264,13 +266,13 @@ impl Engine {
         for &i in &graph {
             let m = &members[i];
             hnsw::Graph::neighbors(txn, m.id, 0, &mut nb)?;
-            let hints: Vec<u32> = nb.iter().filter_map(|&n| txn.node(n)).map(|n| n.slot).filter(|&s| s != u32::MAX).collect();
+            let hints: Vec<u32> = nb.iter().filter_map(|&n| txn.node(n)).map(|n| n.slot).filter(|&s| s != UNPLACED).collect();
             let slot = self.write_vector(w, &hints, m.v)?;
             txn.set_slot(m.id, slot);
         }
-        for m in members.iter().filter(|m| m.twin_of.is_some()) {
-            let head = m.twin_of.unwrap_or(u32::MAX);
-            let near: Vec<u32> = txn.node(head).map(|n| n.slot).into_iter().filter(|&s| s != u32::MAX).collect();
+        for m in members.iter() {
+            let Some(head) = m.twin_of else { continue };
+            let near: Vec<u32> = txn.node(head).map(|n| n.slot).into_iter().filter(|&s| s != UNPLACED).collect();
             let slot = self.write_vector(w, &near, m.v)?;
             txn.add_twin(m.id, m.ext, head, slot, m.v, m.sum);
         }

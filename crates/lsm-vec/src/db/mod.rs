@@ -3,6 +3,7 @@
 //! [`engine::Engine`]; this file only guards it.
 
 mod budget;
+mod codes;
 mod engine;
 pub(crate) mod fault;
 mod insert;
@@ -10,9 +11,13 @@ mod lock;
 mod meta;
 mod open;
 mod paths;
+mod read;
 mod repair;
+mod state;
 mod state_file;
 mod txn;
+mod view;
+mod write;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};

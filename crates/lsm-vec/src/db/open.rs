@@ -24,7 +24,7 @@ use super::lock::lock_dir;
 use super::meta::{self, StoredParams};
 use super::paths::{self, VectorFileLocation};
 use super::state_file::StateRecord;
-use super::txn::{IndexState, FREE, TWIN};
+use super::state::{IndexState, FREE, TWIN};
 use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::graph::{EdgeCache, LsmStore, StoreWrite};
@@ -490,7 +490,7 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
                     let sq = ScalarQuantizer::decode_params(&p, bits)
                         .filter(|q| q.dim() == opts.dim)
                         .ok_or_else(|| Error::corruption(&lsm, None, format!("undecodable {key} record in meta")))?;
-                    Some(super::engine::new_codes(&opts, sq, 0))
+                    Some(super::codes::new_codes(&opts, sq, 0))
                 }
             };
             vectors.read_verified(&mut checks, |id, v| {

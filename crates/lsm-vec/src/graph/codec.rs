@@ -1,6 +1,10 @@
 //! Byte encodings of every LSM record (see docs/format.md). All integers little-endian except
 //! keys, which are big-endian so that ids sort numerically.
 
+/// `NodeRecord::slot` of a node planned in a transaction whose vector slot is not chosen yet
+/// (never committed: the slot is set before the commit).
+pub(crate) const UNPLACED: u32 = u32::MAX;
+
 /// A node of the node table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NodeRecord {
