@@ -93,6 +93,13 @@ typedef enum lsm_vec_quantization {
     LSM_VEC_QUANTIZATION_SQ4 = 2   /* half a byte per dimension in memory, exact re-rank */
 } lsm_vec_quantization_t;
 
+typedef enum lsm_vec_routing {
+    LSM_VEC_ROUTING_EXACT = 0,        /* score every unvisited neighbour (default) */
+    LSM_VEC_ROUTING_PROBABILISTIC = 1 /* with codes: a SimHash test skips neighbours that, with
+                                       * probability >= 1 - routing_epsilon, cannot enter the
+                                       * result pool (20 bytes per vector) */
+} lsm_vec_routing_t;
+
 /* Options of lsm_vec_open. Always start from lsm_vec_options_init(). Signed fields are signed so
  * that negative values are rejected (LSM_VEC_INVALID_ARGUMENT), never wrapped. */
 typedef struct lsm_vec_options {
@@ -120,6 +127,8 @@ typedef struct lsm_vec_options {
     int64_t rerank;                /* with codes: candidates re-scored exactly, >= k; 0 = automatic (default 0) */
     uint64_t memory_budget_bytes;  /* codes + adjacency table + caches; 0 = no budget (default 0). Too
                                     * small for the codes: LSM_VEC_INVALID_ARGUMENT at open */
+    int32_t routing;               /* lsm_vec_routing_t (default LSM_VEC_ROUTING_EXACT) */
+    float routing_epsilon;         /* probabilistic routing: wrong-skip bound, in (0, 1) (default 0.1) */
 } lsm_vec_options_t;
 
 /* Fills *opts with the defaults above. */
@@ -276,6 +285,7 @@ typedef struct lsm_vec_stats {
     uint64_t memory_budget_bytes; /* the option (0 = no budget) */
     uint64_t repair_backlog;      /* deleted nodes whose repair is pending (not results any more) */
     uint64_t repairs;             /* deleted nodes repaired since open */
+    uint64_t routing_skips;       /* neighbours probabilistic routing skipped (0 with exact routing) */
 } lsm_vec_stats_t;
 
 /* Fills *stats with a snapshot. */

@@ -151,6 +151,14 @@ enum class Quantization : int {
   kSq4 = LSM_VEC_QUANTIZATION_SQ4,
 };
 
+/// Layer-0 routing of searches (an addition to the specification). kExact: score every
+/// unvisited neighbour; kProbabilistic: with codes, a SimHash test skips neighbours that, with
+/// probability at least 1 - routing_epsilon, cannot enter the result pool.
+enum class Routing : int {
+  kExact = LSM_VEC_ROUTING_EXACT,
+  kProbabilistic = LSM_VEC_ROUTING_PROBABILISTIC,
+};
+
 /// Options of LSMVecDB::Open, with the specification's names, types and defaults. Negative
 /// values of the int fields are rejected with InvalidArgument.
 struct LSMVecDBOptions {
@@ -180,6 +188,8 @@ struct LSMVecDBOptions {
   int rerank = 0;                                       ///< Candidates re-scored exactly (>= k); 0 = automatic.
   std::uint64_t memory_budget_bytes = 0;                ///< Codes + adjacency + caches; 0 = no budget.
                                                         ///< Too small for the codes: InvalidArgument.
+  Routing routing = Routing::kExact;                    ///< Layer-0 routing; may change at every open.
+  float routing_epsilon = 0.1f;                         ///< kProbabilistic: wrong-skip bound, in (0, 1).
 };
 
 /// Parameters of one search.
@@ -231,6 +241,8 @@ class LSMVecDB {
     c.quantization = static_cast<std::int32_t>(opts.quantization);
     c.rerank = opts.rerank;
     c.memory_budget_bytes = opts.memory_budget_bytes;
+    c.routing = static_cast<std::int32_t>(opts.routing);
+    c.routing_epsilon = opts.routing_epsilon;
     lsm_vec_db_t* raw = nullptr;
     rc = lsm_vec_open(path.c_str(), &c, &raw);
     if (rc != LSM_VEC_OK) return Status::FromC(rc);

@@ -182,6 +182,18 @@ class LSMVecDBOptions:
     memory_budget_bytes: int
     """Memory in bytes for codes, adjacency table, page cache and edge cache, split by the
     README's rule; 0 (default) = no budget. Too small for the codes: ``open`` raises ValueError."""
+    @property
+    def routing(self) -> str:
+        """Layer-0 routing of searches: ``"exact"`` (default) or ``"probabilistic"`` (with codes,
+        a SimHash test skips neighbours that, with probability at least ``1 - routing_epsilon``,
+        cannot enter the result pool; returned distances stay exact). Accepts either name in any
+        case and reads back the lower-case name; another name is ValueError, a non-str TypeError.
+        May change at every open."""
+    @routing.setter
+    def routing(self, value: str) -> None: ...
+    routing_epsilon: float
+    """With probabilistic routing: the bound on one test's probability of a wrong skip, in
+    (0, 1) (default 0.1); ValueError outside."""
 
 @final
 class SearchOptions:
@@ -297,7 +309,9 @@ class LSMVecDB:
         ``adjacency_lists`` lists), ``page_cache_bytes``, ``edge_cache_bytes``,
         ``bookkeeping_bytes``, their sum ``memory_bytes``, and ``memory_budget_bytes`` (the
         option; 0 = no budget); graph: ``ghost_nodes``, ``twin_nodes``, ``repair_backlog`` (deleted nodes whose
-        repair is pending) and ``repairs`` (repaired since open)."""
+        repair is pending) and ``repairs`` (repaired since open); ``routing_skips`` (neighbours
+        probabilistic routing skipped). The keys are those of ``lsm-vec stats --json``: every
+        field of the engine's statistics."""
     def print_statistics(self) -> None:
         """Prints I/O and timing statistics to ``sys.stdout``."""
     def __len__(self) -> int:

@@ -86,22 +86,27 @@ static void test_library_functions(void) {
 static void test_options(void) {
     /* The layouts the Rust side pins in types.rs (64-bit targets). */
     if (sizeof(void *) == 8) {
-        CHECK(sizeof(lsm_vec_options_t) == 160);
+        CHECK(sizeof(lsm_vec_options_t) == 168);
         CHECK(sizeof(lsm_vec_search_options_t) == 16);
         CHECK(sizeof(lsm_vec_search_result_t) == 16);
         CHECK(sizeof(lsm_vec_latency_t) == 40);
-        CHECK(sizeof(lsm_vec_stats_t) == 440);
+        CHECK(sizeof(lsm_vec_stats_t) == 448);
         /* The offsets types.rs pins (field_offsets_are_pinned). */
         CHECK(offsetof(lsm_vec_options_t, sync_writes) == 136);
         CHECK(offsetof(lsm_vec_options_t, quantization) == 140);
         CHECK(offsetof(lsm_vec_options_t, rerank) == 144);
         CHECK(offsetof(lsm_vec_options_t, memory_budget_bytes) == 152);
+        CHECK(offsetof(lsm_vec_options_t, routing) == 160);
+        CHECK(offsetof(lsm_vec_options_t, routing_epsilon) == 164);
         CHECK(offsetof(lsm_vec_stats_t, search_latency) == 184);
         CHECK(offsetof(lsm_vec_stats_t, delete_latency) == 304);
         CHECK(offsetof(lsm_vec_stats_t, ghost_nodes) == 344);
         CHECK(offsetof(lsm_vec_stats_t, memory_budget_bytes) == 416);
+        CHECK(offsetof(lsm_vec_stats_t, repairs) == 432);
+        CHECK(offsetof(lsm_vec_stats_t, routing_skips) == 440);
     }
-    CHECK(LSM_VEC_QUANTIZATION_NONE == 0 && LSM_VEC_QUANTIZATION_SQ8 == 1);
+    CHECK(LSM_VEC_QUANTIZATION_NONE == 0 && LSM_VEC_QUANTIZATION_SQ8 == 1 && LSM_VEC_QUANTIZATION_SQ4 == 2);
+    CHECK(LSM_VEC_ROUTING_EXACT == 0 && LSM_VEC_ROUTING_PROBABILISTIC == 1);
     lsm_vec_options_t o;
     memset(&o, 0xAB, sizeof o);
     CHECK_RC(lsm_vec_options_init(&o), LSM_VEC_OK);
@@ -129,6 +134,8 @@ static void test_options(void) {
     CHECK(o.quantization == LSM_VEC_QUANTIZATION_SQ8);
     CHECK(o.rerank == 0);
     CHECK(o.memory_budget_bytes == 0);
+    CHECK(o.routing == LSM_VEC_ROUTING_EXACT);
+    CHECK(o.routing_epsilon == 0.1f);
 
     lsm_vec_search_options_t so;
     memset(&so, 0xAB, sizeof so);
@@ -198,11 +205,18 @@ static void test_bad_open_arguments(void) {
     o = base_options(); o.random_seed = -1;        expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "random_seed -1");
     o = base_options(); o.paged_max_cached_pages = 0; expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "cache 0");
     o = base_options(); o.db_target_size = 0;      expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "target 0");
-    o = base_options(); o.quantization = 2;        expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "quantization 2");
+    o = base_options(); o.quantization = 3;        expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "quantization 3");
     CHECK(strstr(lsm_vec_last_error_message(), "quantization") != NULL);
     o = base_options(); o.quantization = -1;       expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "quantization -1");
     o = base_options(); o.rerank = -1;             expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "rerank -1");
     CHECK(strstr(lsm_vec_last_error_message(), "rerank") != NULL);
+    o = base_options(); o.routing = 2;             expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "routing 2");
+    CHECK(strstr(lsm_vec_last_error_message(), "routing") != NULL);
+    o = base_options(); o.routing = -1;            expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "routing -1");
+    o = base_options(); o.routing_epsilon = 0.0f;  expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "routing_epsilon 0");
+    CHECK(strstr(lsm_vec_last_error_message(), "routing_epsilon") != NULL);
+    o = base_options(); o.routing_epsilon = 1.0f;  expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "routing_epsilon 1");
+    o = base_options(); o.routing_epsilon = NAN;   expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "routing_epsilon NaN");
     o = base_options(); o.memory_budget_bytes = 1000;
     expect_open_fails("bad", &o, LSM_VEC_INVALID_ARGUMENT, "memory_budget_bytes 1000");
     CHECK(strstr(lsm_vec_last_error_message(), "memory_budget_bytes") != NULL);
@@ -697,6 +711,15 @@ static void test_quantization_and_memory(void) {
     CHECK(st.memory_bytes == budgeted_bytes(&st) + st.bookkeeping_bytes);
     CHECK(st.memory_budget_bytes == 0);
     CHECK(st.twin_nodes == 0 && st.ghost_nodes == 0);
+    CHECK(st.routing_skips == 0); /* exact routing (the default) skips nothing */
+
+    /* Probabilistic routing skips neighbours; the re-rank keeps the returned distances exact. */
+    o = base_options();
+    o.routing = LSM_VEC_ROUTING_PROBABILISTIC;
+    o.routing_epsilon = 0.2f;
+    st = fill_and_stat("routing-probabilistic", o, 1100);
+    CHECK(st.count == 1100);
+    CHECK(st.routing_skips > 0);
 
     /* No codes at all with LSM_VEC_QUANTIZATION_NONE. */
     o = base_options();

@@ -96,6 +96,8 @@ static void test_option_defaults_match_the_library() {
   CHECK(o.quantization == Quantization::kSq8);
   CHECK(o.rerank == c.rerank && o.rerank == 0);
   CHECK(o.memory_budget_bytes == c.memory_budget_bytes && o.memory_budget_bytes == 0);
+  CHECK(static_cast<int>(o.routing) == c.routing && o.routing == Routing::kExact);
+  CHECK(o.routing_epsilon == c.routing_epsilon && o.routing_epsilon == 0.1f);
   SearchOptions so;
   lsm_vec_search_options_t cso;
   CHECK(lsm_vec_search_options_init(&cso) == LSM_VEC_OK);
@@ -127,10 +129,13 @@ static void test_invalid_options() {
   o = base; o.ef_construction = std::nanf(""); expect_invalid_open(o, "ef_construction NaN");
   o = base; o.k = 10; o.ef_search = 5;     expect_invalid_open(o, "ef_search < k");
   o = base; o.vector_file_path = "\xff.bin"; expect_invalid_open(o, "non-UTF-8 vector_file_path");
-  o = base; o.quantization = static_cast<Quantization>(2); expect_invalid_open(o, "quantization 2");
+  o = base; o.quantization = static_cast<Quantization>(3); expect_invalid_open(o, "quantization 3");
   o = base; o.quantization = static_cast<Quantization>(-1); expect_invalid_open(o, "quantization -1");
   o = base; o.rerank = -1;                 expect_invalid_open(o, "rerank -1");
   o = base; o.memory_budget_bytes = 1000;  expect_invalid_open(o, "memory_budget_bytes 1000");
+  o = base; o.routing = static_cast<Routing>(2); expect_invalid_open(o, "routing 2");
+  o = base; o.routing_epsilon = 0.0f;      expect_invalid_open(o, "routing_epsilon 0");
+  o = base; o.routing_epsilon = 1.5f;      expect_invalid_open(o, "routing_epsilon 1.5");
 
   Status s = LSMVecDB::Open(g_base + "/invalid", base, nullptr);
   CHECK(s.IsInvalidArgument());
@@ -285,7 +290,7 @@ static void test_lifecycle_and_errors() {
   CHECK(s.ToString().find("16") != std::string::npos && s.ToString().find("17") != std::string::npos);
 }
 
-// quantization, rerank and memory_budget_bytes reach the engine; searches stay exact.
+// quantization, rerank, memory_budget_bytes and routing reach the engine; searches stay exact.
 static void test_quantization_and_budget() {
   const int dim = 8;
   struct Case {
@@ -294,10 +299,12 @@ static void test_quantization_and_budget() {
     int rerank;
     std::uint64_t budget;
     node_id_t n;  // > 1000 where the codes matter: the SQ8 quantizer trains at 1000 vectors
+    Routing routing = Routing::kExact;
   };
   for (const Case& c : {Case{"sq8", Quantization::kSq8, 0, 0, 1100}, Case{"none", Quantization::kNone, 0, 0, 1100},
                         Case{"rerank", Quantization::kSq8, 40, 0, 300},
-                        Case{"budget", Quantization::kSq8, 0, 64u << 20, 300}}) {
+                        Case{"budget", Quantization::kSq8, 0, 64u << 20, 300},
+                        Case{"routing", Quantization::kSq8, 0, 0, 1100, Routing::kProbabilistic}}) {
     std::vector<node_id_t> ids;
     std::vector<float> flat;
     for (node_id_t id = 1; id <= c.n; ++id) {
@@ -311,6 +318,7 @@ static void test_quantization_and_budget() {
     opts.quantization = c.q;
     opts.rerank = c.rerank;
     opts.memory_budget_bytes = c.budget;
+    opts.routing = c.routing;
     std::unique_ptr<LSMVecDB> db;
     CHECK_OK(LSMVecDB::Open(g_base + "/quant-" + c.name, opts, &db));
     if (!db) continue;
@@ -339,6 +347,8 @@ static void test_quantization_and_budget() {
     if (c.budget > 0) {
       CHECK(st.code_bytes + st.adjacency_bytes + st.page_cache_bytes + st.edge_cache_bytes <= c.budget);
     }
+    check::record((st.routing_skips > 0) == (c.routing == Routing::kProbabilistic), __FILE__, __LINE__,
+                  std::string(c.name) + ": routing_skips " + std::to_string(st.routing_skips));
     CHECK_OK(db->Close());
   }
 

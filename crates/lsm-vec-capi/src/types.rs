@@ -5,7 +5,7 @@
 use std::ffi::{c_char, CStr};
 use std::path::PathBuf;
 
-use lsm_vec::{DbOptions, DistanceMetric, LatencySummary, Quantization, SearchOptions, Stats, VectorStorageType};
+use lsm_vec::{DbOptions, DistanceMetric, LatencySummary, Quantization, Routing, SearchOptions, Stats, VectorStorageType};
 
 use crate::status::{FfiError, FfiResult};
 
@@ -35,6 +35,45 @@ pub fn quantization_from_code(code: i32) -> FfiResult<Quantization> {
             "unknown quantization code {other} (expected 0 = none, 1 = sq8 or 2 = sq4)"
         ))),
     }
+}
+
+/// `routing` code: searches score every unvisited neighbour (default).
+pub const LSM_VEC_ROUTING_EXACT: i32 = 0;
+/// `routing` code: with codes, a SimHash test skips neighbours that (with probability at least
+/// `1 - routing_epsilon`) cannot enter the result pool.
+pub const LSM_VEC_ROUTING_PROBABILISTIC: i32 = 1;
+
+/// The C code of a routing (`LSM_VEC_ROUTING_*`).
+pub fn routing_code(r: Routing) -> i32 {
+    match r {
+        Routing::Exact => LSM_VEC_ROUTING_EXACT,
+        Routing::Probabilistic => LSM_VEC_ROUTING_PROBABILISTIC,
+    }
+}
+
+/// Inverse of [`routing_code`]; any other value is `INVALID_ARGUMENT`.
+pub fn routing_from_code(code: i32) -> FfiResult<Routing> {
+    match code {
+        LSM_VEC_ROUTING_EXACT => Ok(Routing::Exact),
+        LSM_VEC_ROUTING_PROBABILISTIC => Ok(Routing::Probabilistic),
+        other => Err(FfiError::invalid(format!(
+            "unknown routing code {other} (expected 0 = exact or 1 = probabilistic)"
+        ))),
+    }
+}
+
+/// Lists the fields of a `#[repr(C)]` struct in declaration order with their offsets, as
+/// `const $list: &[(&str, usize)]`, and fails to compile when the list misses a field of the
+/// struct or names one it does not have (an exhaustive destructuring). The tests check each
+/// list against the engine's serialization (`Stats`, `DbOptions`) and against `lsm_vec.h`.
+macro_rules! c_fields {
+    ($(#[$doc:meta])* $list:ident = $ty:ident { $($field:ident),* $(,)? }) => {
+        $(#[$doc])*
+        pub const $list: &[(&str, usize)] = &[$((stringify!($field), std::mem::offset_of!($ty, $field))),*];
+        const _: fn($ty) = |v: $ty| {
+            let $ty { $($field: _),* } = v;
+        };
+    };
 }
 
 /// Options of `lsm_vec_open`. Initialise with `lsm_vec_options_init` (the specification's
@@ -85,13 +124,30 @@ pub struct lsm_vec_options_t {
     pub lsm_cache_bytes: u64,
     /// fsync every write (default false).
     pub sync_writes: bool,
-    /// `LSM_VEC_QUANTIZATION_NONE` (0) or `LSM_VEC_QUANTIZATION_SQ8` (1, default).
+    /// `LSM_VEC_QUANTIZATION_NONE` (0), `LSM_VEC_QUANTIZATION_SQ8` (1, default) or
+    /// `LSM_VEC_QUANTIZATION_SQ4` (2).
     pub quantization: i32,
     /// With codes: candidates re-scored with the full vectors (at least k); 0 (default) =
     /// automatic; must be >= 0.
     pub rerank: i64,
     /// Memory budget in bytes for codes, adjacency table and caches; 0 (default) = no budget.
     pub memory_budget_bytes: u64,
+    /// `LSM_VEC_ROUTING_EXACT` (0, default) or `LSM_VEC_ROUTING_PROBABILISTIC` (1).
+    pub routing: i32,
+    /// With probabilistic routing: bound on one test's probability of a wrong skip, in (0, 1)
+    /// (default 0.1).
+    pub routing_epsilon: f32,
+}
+
+c_fields! {
+    /// The fields of [`lsm_vec_options_t`]: the keys of `DbOptions`' serialization, in the order
+    /// of `include/lsm_vec.h` (checked by the tests).
+    OPTIONS_FIELDS = lsm_vec_options_t {
+        dim, metric, m, m_max, ef_construction, vec_file_capacity, paged_max_cached_pages,
+        vector_storage_type, db_target_size, random_seed, enable_stats, enable_batch_read, reinit,
+        vector_file_path, log_file_path, k, ef_search, edge_cache_size, lsm_cache_bytes,
+        sync_writes, quantization, rerank, memory_budget_bytes, routing, routing_epsilon,
+    }
 }
 
 impl lsm_vec_options_t {
@@ -122,6 +178,8 @@ impl lsm_vec_options_t {
             quantization: quantization_code(d.quantization),
             rerank: saturate_i64(d.rerank),
             memory_budget_bytes: d.memory_budget_bytes,
+            routing: routing_code(d.routing),
+            routing_epsilon: d.routing_epsilon,
         }
     }
 
@@ -167,6 +225,8 @@ impl lsm_vec_options_t {
             quantization: quantization_from_code(self.quantization)?,
             rerank: non_negative("rerank", self.rerank)?,
             memory_budget_bytes: self.memory_budget_bytes,
+            routing: routing_from_code(self.routing)?,
+            routing_epsilon: self.routing_epsilon,
             ..DbOptions::default()
         })
     }
@@ -228,6 +288,11 @@ pub struct lsm_vec_latency_t {
     pub p99_us: f64,
     /// Largest.
     pub max_us: f64,
+}
+
+c_fields! {
+    /// The fields of [`lsm_vec_latency_t`]: the keys of `LatencySummary`'s serialization.
+    LATENCY_FIELDS = lsm_vec_latency_t { count, p50_us, p95_us, p99_us, max_us }
 }
 
 impl From<LatencySummary> for lsm_vec_latency_t {
@@ -323,6 +388,22 @@ pub struct lsm_vec_stats_t {
     pub repair_backlog: u64,
     /// Deleted nodes repaired since open.
     pub repairs: u64,
+    /// Neighbours probabilistic routing skipped instead of scoring (0 with exact routing).
+    pub routing_skips: u64,
+}
+
+c_fields! {
+    /// The fields of [`lsm_vec_stats_t`]: the keys of `Stats`' serialization, in the order of
+    /// `include/lsm_vec.h` (checked by the tests). New fields go at the end.
+    STATS_FIELDS = lsm_vec_stats_t {
+        count, dim, metric, vector_storage_type, m, m_max, max_level, upper_layer_nodes,
+        vector_file_bytes, lsm_disk_bytes, searches, inserts, updates, deletes, vector_pages_read,
+        page_cache_hits, page_cache_misses, page_cache_pages, lsm_gets, edge_cache_hits,
+        edge_cache_entries, distance_computations, nodes_visited, nodes_expanded, search_latency,
+        insert_latency, update_latency, delete_latency, ghost_nodes, twin_nodes, code_bytes,
+        adjacency_bytes, adjacency_lists, page_cache_bytes, edge_cache_bytes, bookkeeping_bytes,
+        memory_bytes, memory_budget_bytes, repair_backlog, repairs, routing_skips,
+    }
 }
 
 impl From<&Stats> for lsm_vec_stats_t {
@@ -368,6 +449,7 @@ impl From<&Stats> for lsm_vec_stats_t {
             memory_budget_bytes: s.memory_budget_bytes,
             repair_backlog: s.repair_backlog,
             repairs: s.repairs,
+            routing_skips: s.routing_skips,
         }
     }
 }
@@ -418,12 +500,12 @@ mod tests {
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn struct_layouts_are_pinned() {
-        assert_eq!(size_of::<lsm_vec_options_t>(), 160);
+        assert_eq!(size_of::<lsm_vec_options_t>(), 168);
         assert_eq!(align_of::<lsm_vec_options_t>(), 8);
         assert_eq!(size_of::<lsm_vec_search_options_t>(), 16);
         assert_eq!(size_of::<lsm_vec_search_result_t>(), 16);
         assert_eq!(size_of::<lsm_vec_latency_t>(), 40);
-        assert_eq!(size_of::<lsm_vec_stats_t>(), 22 * 8 + 8 + 4 * 40 + 12 * 8);
+        assert_eq!(size_of::<lsm_vec_stats_t>(), 22 * 8 + 8 + 4 * 40 + 13 * 8);
     }
 
     /// Offsets of the fields this version added (and of a few older ones, which must not move).
@@ -436,12 +518,153 @@ mod tests {
         assert_eq!(offset_of!(lsm_vec_options_t, quantization), 140);
         assert_eq!(offset_of!(lsm_vec_options_t, rerank), 144);
         assert_eq!(offset_of!(lsm_vec_options_t, memory_budget_bytes), 152);
+        assert_eq!(offset_of!(lsm_vec_options_t, routing), 160);
+        assert_eq!(offset_of!(lsm_vec_options_t, routing_epsilon), 164);
         assert_eq!(offset_of!(lsm_vec_stats_t, search_latency), 184);
         assert_eq!(offset_of!(lsm_vec_stats_t, delete_latency), 304);
         assert_eq!(offset_of!(lsm_vec_stats_t, ghost_nodes), 344);
         assert_eq!(offset_of!(lsm_vec_stats_t, memory_budget_bytes), 416);
         assert_eq!(offset_of!(lsm_vec_stats_t, repair_backlog), 424);
         assert_eq!(offset_of!(lsm_vec_stats_t, repairs), 432);
+        assert_eq!(offset_of!(lsm_vec_stats_t, routing_skips), 440);
+    }
+
+    fn names(fields: &[(&'static str, usize)]) -> Vec<&'static str> {
+        fields.iter().map(|&(n, _)| n).collect()
+    }
+
+    fn sorted_keys(v: &serde_json::Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().expect("a JSON object").keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    fn sorted_names(fields: &[(&'static str, usize)]) -> Vec<String> {
+        let mut n: Vec<String> = names(fields).into_iter().map(String::from).collect();
+        n.sort();
+        n
+    }
+
+    /// The fields a `typedef struct <tag> { ... } <name>;` of `include/lsm_vec.h` declares, in
+    /// order (comments removed; the last identifier of each declaration).
+    fn header_fields(tag: &str, name: &str) -> Vec<String> {
+        const HEADER: &str = include_str!("../../../include/lsm_vec.h");
+        let open = format!("typedef struct {tag} {{");
+        let close = format!("}} {name};");
+        let start = HEADER.find(&open).unwrap_or_else(|| panic!("lsm_vec.h lacks `{open}`")) + open.len();
+        let end = start + HEADER[start..].find(&close).unwrap_or_else(|| panic!("lsm_vec.h lacks `{close}`"));
+        let mut body = HEADER[start..end].to_string();
+        while let Some(c) = body.find("/*") {
+            let e = body[c..].find("*/").expect("unterminated comment in lsm_vec.h") + c + 2;
+            body.replace_range(c..e, " ");
+        }
+        body.split(';')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                let ident = d.rsplit(|c: char| c.is_whitespace() || c == '*').next().unwrap_or_default();
+                ident.to_string()
+            })
+            .collect()
+    }
+
+    /// Declaration order: the offsets of each list grow, so the list is the struct's order.
+    #[test]
+    fn field_lists_are_in_declaration_order() {
+        for list in [OPTIONS_FIELDS, STATS_FIELDS, LATENCY_FIELDS] {
+            assert!(list.windows(2).all(|w| w[0].1 < w[1].1), "{list:?}");
+        }
+    }
+
+    /// Every key of the engine's `DbOptions` serialization is a field of `lsm_vec_options_t` and
+    /// the other way round: an option the engine gains fails here until the ABI carries it.
+    #[test]
+    fn options_fields_are_the_engines() {
+        let v = serde_json::to_value(DbOptions::default()).unwrap();
+        assert_eq!(sorted_keys(&v), sorted_names(OPTIONS_FIELDS), "DbOptions vs lsm_vec_options_t");
+    }
+
+    /// A database with some history, so that most counters are non-zero and distinct.
+    fn busy_stats() -> Stats {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = DbOptions::new(8);
+        o.enable_stats = true;
+        o.routing = Routing::Probabilistic;
+        o.metric = DistanceMetric::Cosine;
+        let db = lsm_vec::LsmVecDb::open(dir.path(), o).unwrap();
+        let v = |i: u64| -> Vec<f32> { (0..8).map(|d| ((i * 31 + d * 7) % 17) as f32 - 8.0 + d as f32 * 0.1).collect() };
+        for i in 0..300 {
+            db.insert(i, &v(i)).unwrap();
+        }
+        for i in 0..20 {
+            db.search_knn(&v(i * 3 + 1), &SearchOptions::new(5, 32)).unwrap();
+        }
+        db.update(5, &v(1000)).unwrap();
+        for i in 100..110 {
+            db.delete(i).unwrap();
+        }
+        let s = db.stats().unwrap();
+        db.close().unwrap();
+        s
+    }
+
+    /// Every key of the engine's `Stats` serialization (and of each latency summary) is a field
+    /// of the C struct and the other way round, and `From<&Stats>` copies each value into the
+    /// field of the same name.
+    #[test]
+    fn stats_fields_are_the_engines() {
+        let s = busy_stats();
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(sorted_keys(&v), sorted_names(STATS_FIELDS), "Stats vs lsm_vec_stats_t");
+        assert_eq!(sorted_keys(&v["search_latency"]), sorted_names(LATENCY_FIELDS), "LatencySummary vs lsm_vec_latency_t");
+        let c = lsm_vec_stats_t::from(&s);
+        let base = std::ptr::from_ref(&c).cast::<u8>();
+        let read_u64 = |off: usize| -> u64 {
+            assert!(off + 8 <= size_of::<lsm_vec_stats_t>());
+            // SAFETY: `off + 8` is within `c`, which lives for the whole test.
+            unsafe { base.add(off).cast::<u64>().read_unaligned() }
+        };
+        let read_f64 = |off: usize| f64::from_bits(read_u64(off));
+        let read_i32 = |off: usize| -> i32 {
+            assert!(off + 4 <= size_of::<lsm_vec_stats_t>());
+            // SAFETY: `off + 4` is within `c`, which lives for the whole test.
+            unsafe { base.add(off).cast::<i32>().read_unaligned() }
+        };
+        let mut nonzero = 0;
+        for (i, &(name, off)) in STATS_FIELDS.iter().enumerate() {
+            let size = STATS_FIELDS.get(i + 1).map_or(size_of::<lsm_vec_stats_t>(), |n| n.1) - off;
+            let want = &v[name];
+            match name {
+                "metric" => assert_eq!(read_i32(off), i32::from(s.metric.code())),
+                _ if want.is_object() => {
+                    for &(lname, loff) in LATENCY_FIELDS {
+                        let got = if lname == "count" {
+                            serde_json::json!(read_u64(off + loff))
+                        } else {
+                            serde_json::json!(read_f64(off + loff))
+                        };
+                        assert_eq!(&got, &want[lname], "{name}.{lname}");
+                    }
+                }
+                _ if size == 4 => assert_eq!(serde_json::json!(read_i32(off)), *want, "{name}"),
+                _ => {
+                    assert_eq!(size, 8, "{name}");
+                    assert_eq!(serde_json::json!(read_u64(off)), *want, "{name}");
+                    nonzero += usize::from(read_u64(off) != 0);
+                }
+            }
+        }
+        assert!(nonzero >= 20, "too few non-zero counters to tell fields apart: {v}");
+        assert!(s.routing_skips > 0 || s.searches > 0);
+        assert!(s.search_latency.count > 0 && s.search_latency.p50_us > 0.0);
+    }
+
+    /// `include/lsm_vec.h` declares the fields of each struct, in the same order.
+    #[test]
+    fn header_declares_every_field() {
+        assert_eq!(header_fields("lsm_vec_options", "lsm_vec_options_t"), names(OPTIONS_FIELDS));
+        assert_eq!(header_fields("lsm_vec_stats", "lsm_vec_stats_t"), names(STATS_FIELDS));
+        assert_eq!(header_fields("lsm_vec_latency", "lsm_vec_latency_t"), names(LATENCY_FIELDS));
     }
 
     #[test]
@@ -465,6 +688,8 @@ mod tests {
         assert_eq!(o.quantization, LSM_VEC_QUANTIZATION_SQ8);
         assert_eq!(o.rerank, 0);
         assert_eq!(o.memory_budget_bytes, 0);
+        assert_eq!(o.routing, LSM_VEC_ROUTING_EXACT);
+        assert_eq!(o.routing_epsilon, 0.1);
         // SAFETY: the default paths are static "" literals.
         let d = unsafe { o.to_db_options() }.unwrap();
         assert_eq!(d, DbOptions::default());
@@ -486,6 +711,8 @@ mod tests {
             |o| o.quantization = -1,
             |o| o.quantization = 3,
             |o| o.rerank = -1,
+            |o| o.routing = -1,
+            |o| o.routing = 2,
         ] {
             let mut o = lsm_vec_options_t::defaults();
             o.dim = 4;
@@ -508,8 +735,17 @@ mod tests {
         assert_eq!(d.quantization, Quantization::None);
         assert_eq!(d.rerank, 40);
         assert_eq!(d.memory_budget_bytes, 64 << 20);
-        for q in [Quantization::None, Quantization::Sq8] {
+        for q in [Quantization::None, Quantization::Sq8, Quantization::Sq4] {
             assert_eq!(quantization_from_code(quantization_code(q)).unwrap(), q);
+        }
+        o.routing = LSM_VEC_ROUTING_PROBABILISTIC;
+        o.routing_epsilon = 0.25;
+        // SAFETY: the paths are static "" literals.
+        let d = unsafe { o.to_db_options() }.unwrap();
+        assert_eq!(d.routing, Routing::Probabilistic);
+        assert_eq!(d.routing_epsilon, 0.25);
+        for r in [Routing::Exact, Routing::Probabilistic] {
+            assert_eq!(routing_from_code(routing_code(r)).unwrap(), r);
         }
     }
 

@@ -334,49 +334,22 @@ impl JsonLines {
     }
 }
 
-/// The engine's statistics as JSON.
-pub fn stats_json(s: &lsm_vec::Stats) -> serde_json::Value {
-    let lat = |l: &lsm_vec::LatencySummary| {
-        serde_json::json!({"count": l.count, "p50_us": l.p50_us, "p95_us": l.p95_us,
-            "p99_us": l.p99_us, "max_us": l.max_us})
-    };
-    serde_json::json!({
-        "count": s.count, "dim": s.dim, "metric": s.metric.to_string(),
-        "vector_storage_type": s.vector_storage_type.code(), "m": s.m, "m_max": s.m_max,
-        "max_level": s.max_level, "upper_layer_nodes": s.upper_layer_nodes,
-        "ghost_nodes": s.ghost_nodes, "twin_nodes": s.twin_nodes,
-        "repair_backlog": s.repair_backlog, "repairs": s.repairs,
-        "code_bytes": s.code_bytes, "adjacency_bytes": s.adjacency_bytes,
-        "adjacency_lists": s.adjacency_lists, "page_cache_bytes": s.page_cache_bytes,
-        "edge_cache_bytes": s.edge_cache_bytes, "bookkeeping_bytes": s.bookkeeping_bytes,
-        "memory_bytes": s.memory_bytes, "memory_budget_bytes": s.memory_budget_bytes,
-        "vector_file_bytes": s.vector_file_bytes, "lsm_disk_bytes": s.lsm_disk_bytes,
-        "searches": s.searches, "inserts": s.inserts, "updates": s.updates, "deletes": s.deletes,
-        "vector_pages_read": s.vector_pages_read, "page_cache_hits": s.page_cache_hits,
-        "page_cache_misses": s.page_cache_misses, "page_cache_pages": s.page_cache_pages,
-        "lsm_gets": s.lsm_gets, "edge_cache_hits": s.edge_cache_hits,
-        "edge_cache_entries": s.edge_cache_entries,
-        "distance_computations": s.distance_computations, "nodes_visited": s.nodes_visited,
-        "nodes_expanded": s.nodes_expanded,
-        "search_latency": lat(&s.search_latency), "insert_latency": lat(&s.insert_latency),
-        "update_latency": lat(&s.update_latency), "delete_latency": lat(&s.delete_latency),
-    })
+/// The engine's serialization of `value` as a JSON value. Through the text, so that an `f32`
+/// option reads `0.1` (its shortest decimal) rather than the `f64` of its binary value.
+fn engine_json(value: &impl Serialize) -> Result<serde_json::Value> {
+    Ok(serde_json::from_str(&serde_json::to_string(value)?)?)
 }
 
-/// Database options as JSON.
-pub fn options_json(o: &lsm_vec::DbOptions) -> serde_json::Value {
-    serde_json::json!({
-        "dim": o.dim, "metric": o.metric.to_string(), "m": o.m, "m_max": o.m_max,
-        "ef_construction": o.ef_construction, "vec_file_capacity": o.vec_file_capacity,
-        "paged_max_cached_pages": o.paged_max_cached_pages,
-        "vector_storage_type": o.vector_storage_type.code(), "db_target_size": o.db_target_size,
-        "random_seed": o.random_seed, "enable_stats": o.enable_stats,
-        "enable_batch_read": o.enable_batch_read, "vector_file_path": o.vector_file_path,
-        "log_file_path": o.log_file_path, "k": o.k, "ef_search": o.ef_search,
-        "edge_cache_size": o.edge_cache_size, "lsm_cache_bytes": o.lsm_cache_bytes,
-        "sync_writes": o.sync_writes, "quantization": o.quantization.name(), "rerank": o.rerank,
-        "memory_budget_bytes": o.memory_budget_bytes,
-    })
+/// The engine's statistics as JSON: the engine's own serialization (`Stats: Serialize`), so a
+/// new field appears here, in Python's `stats()` and in the C ABI check without a copy.
+pub fn stats_json(s: &lsm_vec::Stats) -> Result<serde_json::Value> {
+    engine_json(s)
+}
+
+/// Database options as JSON (the engine's serialization of `DbOptions`; a path that is not
+/// UTF-8 is an error).
+pub fn options_json(o: &lsm_vec::DbOptions) -> Result<serde_json::Value> {
+    engine_json(o)
 }
 
 /// Runs `lsm-vec stats`.
@@ -400,7 +373,7 @@ pub fn run_stats(a: &crate::StatsArgs) -> Result<()> {
     if a.json {
         let v = serde_json::json!({
             "db": a.db, "vector_file": vector_file, "disk_bytes": disk,
-            "stats": stats_json(&s), "options": options_json(&o),
+            "stats": stats_json(&s)?, "options": options_json(&o)?,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
@@ -532,6 +505,90 @@ mod tests {
         let mut off = ProgressLine::new(false, "x", 10);
         off.set(5);
         off.finish();
+    }
+
+    /// The JSON of `lsm-vec stats --json` keeps the keys and value types it had when it was
+    /// written by hand (bench/*.py and the CLI tests read them), now with every field.
+    #[test]
+    fn stats_and_options_json_come_from_the_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = lsm_vec::DbOptions::new(4);
+        o.metric = lsm_vec::DistanceMetric::InnerProduct;
+        o.routing = lsm_vec::Routing::Probabilistic;
+        let db = lsm_vec::LsmVecDb::open(dir.path(), o.clone()).unwrap();
+        db.insert(7, &[1.0, 2.0, 3.0, 4.0]).unwrap();
+        let s = stats_json(&db.stats().unwrap()).unwrap();
+        let opts = options_json(&db.options().unwrap()).unwrap();
+        db.close().unwrap();
+        let keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
+        for k in [
+            "count",
+            "dim",
+            "metric",
+            "vector_storage_type",
+            "m",
+            "m_max",
+            "max_level",
+            "upper_layer_nodes",
+            "ghost_nodes",
+            "twin_nodes",
+            "repair_backlog",
+            "repairs",
+            "code_bytes",
+            "adjacency_bytes",
+            "adjacency_lists",
+            "page_cache_bytes",
+            "edge_cache_bytes",
+            "bookkeeping_bytes",
+            "memory_bytes",
+            "memory_budget_bytes",
+            "vector_file_bytes",
+            "lsm_disk_bytes",
+            "searches",
+            "inserts",
+            "updates",
+            "deletes",
+            "vector_pages_read",
+            "page_cache_hits",
+            "page_cache_misses",
+            "page_cache_pages",
+            "lsm_gets",
+            "edge_cache_hits",
+            "routing_skips",
+            "edge_cache_entries",
+            "distance_computations",
+            "nodes_visited",
+            "nodes_expanded",
+            "search_latency",
+            "insert_latency",
+            "update_latency",
+            "delete_latency",
+        ] {
+            assert!(keys.contains(&k), "stats JSON lacks {k}: {keys:?}");
+        }
+        assert_eq!(s["count"], 1);
+        assert_eq!(s["dim"], 4);
+        assert_eq!(s["metric"], "InnerProduct");
+        assert_eq!(s["vector_storage_type"], 1);
+        assert_eq!(s["routing_skips"], 0);
+        let lat = s["search_latency"].as_object().unwrap();
+        let lat_keys: Vec<&str> = lat.keys().map(String::as_str).collect();
+        assert_eq!(lat_keys, ["count", "max_us", "p50_us", "p95_us", "p99_us"]);
+        assert_eq!(opts["dim"], 4);
+        assert_eq!(opts["metric"], "InnerProduct");
+        assert_eq!(opts["vector_storage_type"], 1);
+        assert_eq!(opts["quantization"], "sq8");
+        assert_eq!(opts["routing"], "probabilistic");
+        assert_eq!(opts["routing_epsilon"], 0.1);
+        assert_eq!(opts["ef_construction"], 32.0);
+        assert!(
+            opts["vector_file_path"]
+                .as_str()
+                .unwrap()
+                .ends_with("vectors.bin"),
+            "{opts}"
+        );
+        assert_eq!(opts["reinit"], false);
     }
 
     #[test]

@@ -293,3 +293,21 @@ pub fn ids_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
     }
     Ok(out)
 }
+
+/// A JSON text (the engine's serialization of `Stats` or `DbOptions`) as Python objects, with
+/// `json.loads`: objects become dicts in the struct's field order, integers stay exact ints.
+/// Python's `stats()` dict and the option names derive from it, so a field the engine gains
+/// appears in the bindings without a hand-written copy.
+pub fn json_to_py<'py>(py: Python<'py>, json: &str) -> PyResult<Bound<'py, PyAny>> {
+    py.import("json")?.call_method1("loads", (json,))
+}
+
+/// `value` serialized by serde and converted with [`json_to_py`].
+pub fn serde_to_py<'py, T: serde::Serialize + ?Sized>(
+    py: Python<'py>,
+    value: &T,
+) -> PyResult<Bound<'py, PyAny>> {
+    let json = serde_json::to_string(value)
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("cannot serialize: {e}")))?;
+    json_to_py(py, &json)
+}

@@ -9,7 +9,7 @@ use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-use crate::convert::{id_arg, ids_arg, uint_arg, MatrixArg, VectorArg};
+use crate::convert::{id_arg, ids_arg, serde_to_py, uint_arg, MatrixArg, VectorArg};
 use crate::errors::{batch_err, closed_err, IntoPyResult};
 use crate::options::{resolve_search, PyDbOptions, PySearchResult};
 
@@ -28,59 +28,10 @@ pub struct PyLsmVecDb {
     default_search: lsm_vec::SearchOptions,
 }
 
+/// The engine's serialization of `Stats` as a dict (the keys and values of `lsm-vec stats
+/// --json`: `metric` as its name, `vector_storage_type` as its code, each `*_latency` a dict).
 fn stats_dict<'py>(py: Python<'py>, s: &Stats) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("count", s.count)?;
-    d.set_item("dim", s.dim)?;
-    d.set_item("metric", s.metric.to_string())?;
-    d.set_item("vector_storage_type", s.vector_storage_type.code())?;
-    d.set_item("m", s.m)?;
-    d.set_item("m_max", s.m_max)?;
-    d.set_item("max_level", s.max_level)?;
-    d.set_item("upper_layer_nodes", s.upper_layer_nodes)?;
-    d.set_item("ghost_nodes", s.ghost_nodes)?;
-    d.set_item("twin_nodes", s.twin_nodes)?;
-    d.set_item("repair_backlog", s.repair_backlog)?;
-    d.set_item("repairs", s.repairs)?;
-    d.set_item("code_bytes", s.code_bytes)?;
-    d.set_item("adjacency_bytes", s.adjacency_bytes)?;
-    d.set_item("adjacency_lists", s.adjacency_lists)?;
-    d.set_item("page_cache_bytes", s.page_cache_bytes)?;
-    d.set_item("edge_cache_bytes", s.edge_cache_bytes)?;
-    d.set_item("bookkeeping_bytes", s.bookkeeping_bytes)?;
-    d.set_item("memory_bytes", s.memory_bytes)?;
-    d.set_item("memory_budget_bytes", s.memory_budget_bytes)?;
-    d.set_item("vector_file_bytes", s.vector_file_bytes)?;
-    d.set_item("lsm_disk_bytes", s.lsm_disk_bytes)?;
-    d.set_item("searches", s.searches)?;
-    d.set_item("inserts", s.inserts)?;
-    d.set_item("updates", s.updates)?;
-    d.set_item("deletes", s.deletes)?;
-    d.set_item("vector_pages_read", s.vector_pages_read)?;
-    d.set_item("page_cache_hits", s.page_cache_hits)?;
-    d.set_item("page_cache_misses", s.page_cache_misses)?;
-    d.set_item("page_cache_pages", s.page_cache_pages)?;
-    d.set_item("lsm_gets", s.lsm_gets)?;
-    d.set_item("edge_cache_hits", s.edge_cache_hits)?;
-    d.set_item("edge_cache_entries", s.edge_cache_entries)?;
-    d.set_item("distance_computations", s.distance_computations)?;
-    d.set_item("nodes_visited", s.nodes_visited)?;
-    d.set_item("nodes_expanded", s.nodes_expanded)?;
-    for (name, l) in [
-        ("search_latency", &s.search_latency),
-        ("insert_latency", &s.insert_latency),
-        ("update_latency", &s.update_latency),
-        ("delete_latency", &s.delete_latency),
-    ] {
-        let ld = PyDict::new(py);
-        ld.set_item("count", l.count)?;
-        ld.set_item("p50_us", l.p50_us)?;
-        ld.set_item("p95_us", l.p95_us)?;
-        ld.set_item("p99_us", l.p99_us)?;
-        ld.set_item("max_us", l.max_us)?;
-        d.set_item(name, ld)?;
-    }
-    Ok(d)
+    Ok(serde_to_py(py, s)?.cast_into::<PyDict>()?)
 }
 
 impl PyLsmVecDb {
@@ -344,7 +295,8 @@ impl PyLsmVecDb {
     /// only with ``enable_stats``), as a dict. Memory in bytes: ``code_bytes``,
     /// ``adjacency_bytes`` (for ``adjacency_lists`` lists), ``page_cache_bytes``,
     /// ``edge_cache_bytes``, ``bookkeeping_bytes``, their sum ``memory_bytes``, and the
-    /// ``memory_budget_bytes`` option (0 = no budget).
+    /// ``memory_budget_bytes`` option (0 = no budget). Every field of the engine's statistics is
+    /// a key (the same keys as ``lsm-vec stats --json``), e.g. ``routing_skips``.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = py.detach(|| self.db.stats()).py()?;
         stats_dict(py, &s)

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use lsm_vec::{DbOptions, Quantization, VectorStorageType};
+use lsm_vec::{DbOptions, Quantization, Routing, VectorStorageType};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -216,7 +216,8 @@ fn path_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<PathBuf> {
 /// defaults of a ``search_knn`` call without search options; and the additions
 /// ``edge_cache_size`` (1048576 adjacency lists), ``lsm_cache_bytes`` (8 MiB),
 /// ``sync_writes`` (False), ``quantization`` (``Quantization.SQ8``; also ``"none"`` /
-/// ``"sq8"``), ``rerank`` (0 = automatic) and ``memory_budget_bytes`` (0 = no budget).
+/// ``"sq8"``), ``rerank`` (0 = automatic), ``memory_budget_bytes`` (0 = no budget),
+/// ``routing`` (``"exact"``; or ``"probabilistic"``) and ``routing_epsilon`` (0.1).
 #[pyclass(name = "LSMVecDBOptions", module = "lsm_vec")]
 #[derive(Debug, Clone)]
 pub struct PyDbOptions {
@@ -235,31 +236,22 @@ impl PyDbOptions {
     }
 }
 
-const OPTION_NAMES: &[&str] = &[
-    "dim",
-    "metric",
-    "m",
-    "m_max",
-    "ef_construction",
-    "vec_file_capacity",
-    "paged_max_cached_pages",
-    "vector_storage_type",
-    "db_target_size",
-    "random_seed",
-    "enable_stats",
-    "enable_batch_read",
-    "reinit",
-    "vector_file_path",
-    "log_file_path",
-    "k",
-    "ef_search",
-    "edge_cache_size",
-    "lsm_cache_bytes",
-    "sync_writes",
-    "quantization",
-    "rerank",
-    "memory_budget_bytes",
-];
+/// The option names: the keys of the engine's serialization of `DbOptions`, in its field order.
+/// They are the keywords `LSMVecDBOptions(...)` accepts and the properties its `repr` shows, so
+/// an option the engine gains without a property here makes `repr` fail (the tests call it).
+fn option_names(py: Python<'_>) -> PyResult<&'static [String]> {
+    static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    if let Some(names) = NAMES.get() {
+        return Ok(names);
+    }
+    let dict = crate::convert::serde_to_py(py, &DbOptions::default())?.cast_into::<PyDict>()?;
+    let names = dict
+        .keys()
+        .iter()
+        .map(|k| k.extract::<String>())
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(NAMES.get_or_init(|| names))
+}
 
 #[pymethods]
 impl PyDbOptions {
@@ -276,7 +268,7 @@ impl PyDbOptions {
         let obj = Bound::new(py, this)?;
         for (key, value) in kwargs.iter() {
             let name: String = key.extract()?;
-            if !OPTION_NAMES.contains(&name.as_str()) {
+            if !option_names(py)?.contains(&name) {
                 return Err(PyTypeError::new_err(format!(
                     "LSMVecDBOptions() got an unexpected keyword argument '{name}'"
                 )));
@@ -551,10 +543,54 @@ impl PyDbOptions {
         Ok(())
     }
 
+    /// Layer-0 routing of searches: ``"exact"`` (default) or ``"probabilistic"`` (any case on
+    /// assignment; reads back the lower-case name). With codes, probabilistic routing skips
+    /// neighbours that a SimHash test says (with probability at least ``1 - routing_epsilon``)
+    /// cannot enter the result pool; returned distances stay exact. Another name is
+    /// ``ValueError``. May change at every open.
+    #[getter]
+    fn routing(&self) -> &'static str {
+        self.inner.routing.name()
+    }
+    #[setter]
+    fn set_routing(&mut self, v: &Bound<'_, PyAny>) -> PyResult<()> {
+        let Ok(s) = v.cast::<PyString>() else {
+            return Err(PyTypeError::new_err(format!(
+                "routing must be 'exact' or 'probabilistic', got {}",
+                v.get_type().name()?
+            )));
+        };
+        self.inner.routing = s.to_cow()?.parse::<Routing>().py()?;
+        Ok(())
+    }
+
+    /// With probabilistic routing: the bound on the probability that one test wrongly skips a
+    /// neighbour, in (0, 1) (default 0.1); ``ValueError`` outside.
+    #[getter]
+    fn routing_epsilon(&self) -> f64 {
+        // The shortest decimal of the f32 the engine keeps: 0.3 reads back as 0.3, not
+        // 0.30000001192092896.
+        let e = self.inner.routing_epsilon;
+        e.to_string().parse().unwrap_or(f64::from(e))
+    }
+    #[setter]
+    fn set_routing_epsilon(&mut self, v: f64) -> PyResult<()> {
+        // Checked as the f32 the engine keeps (a value that rounds to 0 or 1 is out too).
+        let e = v as f32;
+        if !(e > 0.0 && e < 1.0) {
+            return Err(PyValueError::new_err(format!(
+                "routing_epsilon must be in (0, 1), got {v}"
+            )));
+        }
+        self.inner.routing_epsilon = e;
+        Ok(())
+    }
+
     fn __repr__(slf: &Bound<'_, Self>) -> PyResult<String> {
-        let mut parts = Vec::with_capacity(OPTION_NAMES.len());
-        for name in OPTION_NAMES {
-            parts.push(format!("{name}={}", slf.getattr(*name)?.repr()?));
+        let names = option_names(slf.py())?;
+        let mut parts = Vec::with_capacity(names.len());
+        for name in names {
+            parts.push(format!("{name}={}", slf.getattr(name.as_str())?.repr()?));
         }
         Ok(format!("LSMVecDBOptions({})", parts.join(", ")))
     }

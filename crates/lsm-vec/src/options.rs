@@ -7,6 +7,8 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use serde::{Serialize, Serializer};
+
 use crate::error::{Error, Result};
 
 /// Largest supported dimension. Vectors above one 4 KiB page (1024 floats) take whole pages.
@@ -190,8 +192,38 @@ impl std::str::FromStr for Routing {
     }
 }
 
+// Enums serialize as the values the CLI's JSON has always carried: the metric's display name,
+// the storage type's code, the lower-case names of quantization and routing.
+impl Serialize for DistanceMetric {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl Serialize for VectorStorageType {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_u8(self.code())
+    }
+}
+
+impl Serialize for Quantization {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl Serialize for Routing {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 /// Options of [`crate::LsmVecDb::open`]. Field names and defaults follow the specification.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Serialize` is the mapping the bindings share (the CLI's JSON, the names of Python's
+/// `LSMVecDBOptions`, the checks of the C `lsm_vec_options_t`): enums as their stable names
+/// (`metric` as its display name, `vector_storage_type` as its code), paths as strings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DbOptions {
     /// Required. Dimensionality of the vectors (1 ..= 65536).
     pub dim: usize,

@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use serde::Serialize;
+
 use crate::options::{DistanceMetric, VectorStorageType};
 
 /// Counters of one operation, accumulated without atomics and published once.
@@ -95,7 +97,7 @@ impl Histogram {
 
 /// Latency percentiles of one kind of operation, in microseconds (upper bucket bounds of a
 /// log-linear histogram, so within 25% of the true value).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct LatencySummary {
     /// Number of operations recorded.
     pub count: u64,
@@ -162,7 +164,12 @@ impl Counters {
 }
 
 /// A snapshot of what is in a database and what it has done since it was opened.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Serialize` gives the one mapping the bindings share: field names are the keys of the CLI's
+/// JSON (`lsm-vec stats --json`) and of Python's `stats()` dict, `metric` is its display name
+/// (`"L2"`), `vector_storage_type` its code; the C ABI's `lsm_vec_stats_t` is checked against
+/// it by the lsm-vec-capi tests.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stats {
     /// Live vectors.
     pub count: u64,
@@ -298,8 +305,8 @@ impl fmt::Display for Stats {
         )?;
         writeln!(
             f,
-            "distance computations {}  nodes visited {}  nodes expanded {}",
-            self.distance_computations, self.nodes_visited, self.nodes_expanded
+            "distance computations {}  nodes visited {}  nodes expanded {}  routing skips {}",
+            self.distance_computations, self.nodes_visited, self.nodes_expanded, self.routing_skips
         )?;
         if self.searches > 0 {
             writeln!(
