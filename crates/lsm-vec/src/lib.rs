@@ -30,6 +30,7 @@ mod quant;
 mod rng;
 mod stats;
 mod vectors;
+#[doc(hidden)] pub mod fuzzing; // Not API: wrappers of the private decoders for the fuzz tests and fuzz/; may change in any release.
 
 pub use db::LsmVecDb;
 pub use error::{Error, ErrorKind, Result};

@@ -33,7 +33,7 @@ pub(crate) struct StateRecord {
 }
 
 impl StateRecord {
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(64);
         b.extend_from_slice(MAGIC);
         b.extend_from_slice(&VERSION.to_le_bytes());
@@ -49,7 +49,7 @@ impl StateRecord {
         b
     }
 
-    fn decode(path: &Path, b: &[u8]) -> Result<StateRecord> {
+    pub(crate) fn decode(path: &Path, b: &[u8]) -> Result<StateRecord> {
         let bad = |why: &str| Error::corruption(path, None, format!("state record: {why}"));
         if b.len() < 42 || &b[0..8] != MAGIC {
             return Err(bad("not an lsm-vec state file"));
@@ -64,7 +64,7 @@ impl StateRecord {
             return Err(bad(&format!("unsupported version {version}")));
         }
         let plen = u16::from_le_bytes([b[32], b[33]]) as usize;
-        if 34 + plen != body || b[12] > 1 {
+        if 34 + plen != body || b[12] > 1 || b[13..16] != [0, 0, 0] {
             return Err(bad("malformed"));
         }
         Ok(StateRecord {

@@ -136,12 +136,31 @@ fn decode_header(path: &Path, h: &[u8]) -> Result<Header> {
     };
     let dim = u32_at(12) as usize;
     let storage = VectorStorageType::from_code(h[16] as i64).map_err(|_| bad(16, "unknown storage type"))?;
+    if h[17..20] != [0, 0, 0] {
+        return Err(bad(17, "reserved header bytes are not zero"));
+    }
     let rec = u32_at(20) as usize;
     if dim == 0 || rec != dim * 4 {
         return Err(bad(12, "inconsistent dimension / record size"));
     }
     let instance = u64::from_le_bytes(h[24..32].try_into().expect("8 bytes"));
     Ok(Header { version, dim, storage, instance, owner })
+}
+
+impl Header {
+    /// The format version this build writes.
+    pub(crate) const CURRENT_VERSION: u32 = FILE_VERSION;
+
+    /// The header page for these values (for the fuzz wrappers; `create` and `rewrite_header`
+    /// call `encode_header` directly).
+    pub(crate) fn encode(dim: usize, storage: VectorStorageType, instance: u64, owner: &Path) -> Vec<u8> {
+        encode_header(dim, storage, dim * 4, instance, owner)
+    }
+
+    /// Decodes the first bytes of a vector file (`path` names it in errors).
+    pub(crate) fn decode(path: &Path, h: &[u8]) -> Result<Header> {
+        decode_header(path, h)
+    }
 }
 
 fn read_header_of(f: &File, path: &Path) -> Result<Header> {
