@@ -26,6 +26,7 @@ mod error;
 mod graph;
 mod hnsw;
 mod options;
+mod prefetch;
 mod quant;
 mod rng;
 mod stats;

@@ -192,7 +192,7 @@ impl Graph for View<'_> {
             self.state.adj.prefetch(id);
         } else if level == 0 {
             if let Some(e) = self.edges.get(id).as_ref().and_then(|h| h.as_ref().map(|e| e.value.as_ptr())) {
-                crate::vectors::prefetch_ptr(e.cast(), 2);
+                crate::prefetch::prefetch_ptr(e.cast(), 2);
             }
         }
     }
@@ -201,7 +201,7 @@ impl Graph for View<'_> {
         let slots = &self.state.slots;
         for &id in ids {
             if let Some(s) = slots.get(id as usize) {
-                crate::vectors::prefetch_ptr((s as *const u32).cast(), 1);
+                crate::prefetch::prefetch_ptr((s as *const u32).cast(), 1);
             }
         }
         if let (Some(_), Some(codes)) = (&self.code_query, &self.state.codes) {

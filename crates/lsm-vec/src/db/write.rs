@@ -53,24 +53,8 @@ impl Engine {
         txn.remove_node(id, unmap_ext, route)?;
         if hnsw::Graph::entry(txn).map(|e| e.0) == Some(id) {
             let state = txn.base.state;
-            // Highest remaining upper-layer node (lowest id on ties), else a live layer-0
-            // neighbour, else any live node.
-            let mut best: Option<(u32, usize)> = None;
-            for (&u, lists) in &state.upper {
-                if u == id || !hnsw::Graph::is_live(txn, u) {
-                    continue;
-                }
-                let l = lists.len();
-                if best.is_none_or(|(b, bl)| l > bl || (l == bl && u < b)) {
-                    best = Some((u, l));
-                }
-            }
-            if best.is_none() {
-                best = l0.iter().copied().find(|&n| hnsw::Graph::is_live(txn, n)).map(|n| (n, 0));
-            }
-            if best.is_none() {
-                best = (0..state.nodes.len() as u32).find(|&n| n != id && hnsw::Graph::is_live(txn, n)).map(|n| (n, 0));
-            }
+            let upper = state.upper.iter().map(|(&u, lists)| (u, lists.len()));
+            let best = hnsw::replacement_entry(txn, id, upper, &l0, state.nodes.len());
             hnsw::GraphMut::set_entry(txn, best);
         }
         Ok(())
@@ -110,24 +94,10 @@ impl Engine {
         w.since_check = 0;
         let unreachable = {
             let state = self.read_state();
-            let Some((entry, _)) = state.entry else { return Ok(()) };
             let mut view = self.view(&state);
-            let mut seen = vec![false; state.slots.len()];
-            let mut stack = vec![entry];
-            seen[entry as usize] = true;
-            let mut nb = Vec::new();
-            while let Some(x) = stack.pop() {
-                hnsw::Graph::neighbors(&mut view, x, 0, &mut nb)?;
-                for &y in &nb {
-                    let i = y as usize;
-                    if i < seen.len() && !seen[i] && (state.live_slot(y).is_some() || state.is_ghost(y)) {
-                        seen[i] = true;
-                        stack.push(y);
-                    }
-                }
-            }
+            let found = hnsw::unreachable(&mut view, state.slots.len())?;
             self.counters.publish(&view.c);
-            (0..state.slots.len() as u32).filter(|&x| state.live_slot(x).is_some() && !seen[x as usize]).collect::<Vec<_>>()
+            found
         };
         if unreachable.is_empty() {
             return Ok(());
@@ -137,15 +107,7 @@ impl Engine {
         let changes = {
             let state = self.read_state();
             let mut txn = Txn::new(self.write_view(&state));
-            let mut v = Vec::new();
-            for &x in &unreachable {
-                hnsw::Graph::vector(&mut txn, x, &mut v)?;
-                let q = self.metric.prepare(&v);
-                let near = hnsw::knn(&mut txn, &q, self.params.ef_construction, &mut visited)?;
-                if let Some(&(_, y)) = near.iter().find(|&&(_, y)| y != x && !unreachable.contains(&y)) {
-                    hnsw::link_to(&mut txn, &self.params, y, x)?;
-                }
-            }
+            hnsw::reconnect(&mut txn, &self.params, &unreachable, &mut visited)?;
             txn.purge_ghosts()?;
             txn.into_changes()
         };

@@ -78,7 +78,7 @@ impl AdjTable {
     pub fn prefetch(&self, id: u32) {
         let i = id as usize * self.stride;
         if i < self.data.len() {
-            crate::vectors::prefetch_ptr(self.data[i..].as_ptr().cast(), (self.stride * 4).div_ceil(64).min(4));
+            crate::prefetch::prefetch_ptr(self.data[i..].as_ptr().cast(), (self.stride * 4).div_ceil(64).min(4));
         }
     }
 

@@ -5,9 +5,11 @@
 //! `db::txn` over the LSM, the edge cache and the vector file, and by an in-memory graph in the
 //! tests below), so it never touches files.
 
+mod policy;
 mod search;
 mod visited;
 
+pub(crate) use policy::{reconnect, replacement_entry, unreachable};
 pub(crate) use search::search_layer;
 pub(crate) use visited::Visited;
 

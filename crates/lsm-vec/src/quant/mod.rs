@@ -138,7 +138,7 @@ impl Codes {
     pub fn prefetch(&self, id: u32) {
         let i = id as usize * self.code_len;
         if i < self.data.len() {
-            crate::vectors::prefetch_ptr(self.data[i..].as_ptr(), self.code_len.div_ceil(64));
+            crate::prefetch::prefetch_ptr(self.data[i..].as_ptr(), self.code_len.div_ceil(64));
         }
     }
 

@@ -505,23 +505,7 @@ fn zeroed_page_entry() -> Arc<Entry<PageBuf>> {
 /// Asks the CPU to start loading `r` into cache (a hint; no effect on results).
 #[inline]
 fn prefetch(r: &[f32]) {
-    prefetch_ptr(r.as_ptr().cast(), (std::mem::size_of_val(r) / 64).min(16) + 1);
-}
-
-/// Prefetches `lines` cache lines from `p` (a hint: it never faults, whatever `p` is).
-#[inline]
-pub(crate) fn prefetch_ptr(p: *const u8, lines: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        for l in 0..lines {
-            // SAFETY: a prefetch never faults and does not access memory architecturally, so
-            // any address is allowed; `wrapping_add` avoids pointer-arithmetic UB.
-            unsafe { _mm_prefetch(p.wrapping_add(l * 64).cast::<i8>(), _MM_HINT_T0) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (p, lines);
+    crate::prefetch::prefetch_ptr(r.as_ptr().cast(), (std::mem::size_of_val(r) / 64).min(16) + 1);
 }
 
 /// Reads as much of `buf` as the file holds from `off`; bytes past the end stay untouched

@@ -9,5 +9,5 @@ mod file;
 mod layout;
 
 pub(crate) use allocator::SlotAllocator;
-pub(crate) use file::{checksum, prefetch_ptr, Header, IoCounters, VectorFile};
+pub(crate) use file::{checksum, Header, IoCounters, VectorFile};
 pub(crate) use layout::{HEADER_BYTES, PAGE_BYTES};
