@@ -98,7 +98,7 @@ fn take_panics(mine: &str) -> Vec<String> {
     let (taken, kept): (Vec<String>, Vec<String>) =
         std::mem::take(&mut *all).into_iter().partition(|p| p.starts_with(&own) || !p.starts_with("thread fuzz-open-"));
     *all = kept;
-    taken.into_iter().filter(|p| !p.starts_with("thread open_mutated_") && !p.starts_with("thread regression_")).collect()
+    taken.into_iter().filter(|p| !p.starts_with("thread open_") && !p.starts_with("thread regression_")).collect()
 }
 
 /// fjall 3.1.13 checks a journal entry's two value lengths with a `debug_assert_eq!`
@@ -289,11 +289,14 @@ fn damage(p: &Pristine, dir: &Path, rng: &mut Rng) -> Damage {
     Damage { file, ops, before, after }
 }
 
-/// Internal ids that forged lists name stay below this (so raw byte mutations are only done to
-/// `meta` and `nodes` values, whose ids the open checks before it sizes anything): open sizes
-/// its tables from the largest internal id that a layer-0 list names (`IndexState::cover`), so
-/// one forged id near `u32::MAX` aborts the process on a failed allocation of 100+ GB
-/// (`regression_forged_list_with_a_huge_id_is_an_error`, ignored).
+/// Internal ids that forged records name stay below this, and forged slots below 500 (so raw
+/// byte mutations are only done to `meta` values): open sizes its tables from the largest
+/// internal id that a layer-0 list names (`IndexState::cover`), so one forged id near
+/// `u32::MAX` aborts the process on a failed allocation of 100+ GB
+/// (`regression_forged_list_with_a_huge_id_is_an_error`, ignored), and it grows the slot
+/// allocator one slot at a time up to the largest slot a node record names before it checks
+/// that the vector file holds it, so one forged slot near `u32::MAX` hangs the open
+/// (`regression_forged_node_with_a_huge_slot_is_an_error`, ignored).
 const FORGED_ID_LIMIT: u32 = 1024;
 
 /// Restores the pristine database into `dir` and rewrites one LSM record through fjall itself
@@ -325,8 +328,8 @@ fn forge(p: &Pristine, dir: &Path, rng: &mut Rng) -> String {
             ks.insert(fz::key_u32(id).to_vec(), value.clone()).expect("fjall insert");
             format!("{name}/{id} := copy of {name}/{key:?}")
         }
-        // Raw bytes only where they cannot name a huge internal id (see FORGED_ID_LIMIT).
-        2 | 3 if matches!(name, "meta" | "nodes") => {
+        // Raw bytes only where they cannot name a huge internal id or slot (see FORGED_ID_LIMIT).
+        2 | 3 if name == "meta" => {
             let mut v = value.clone();
             let ops = mutate(rng, &mut v, &[]);
             ks.insert(key.clone(), v).expect("fjall insert");
@@ -841,5 +844,45 @@ fn regression_forged_list_with_a_huge_id_is_an_error() {
     match LsmVecDb::open(&dir, reopen_options(DIM, METRIC, VectorStorageType::Paged)) {
         Err(e) => assert_eq!(e.kind(), ErrorKind::Corruption, "open failed with {e} ({e:?})"),
         Ok(db) => panic!("opened with a layer-0 list naming internal id 0x8000_0000 (stats: {:?})", db.stats().ok()),
+    }
+}
+
+/// Found by `open_forged_records_*` under `LSM_VEC_FUZZ_CASES=30000` (Paged forged seed
+/// 2147483888: `nodes/158`, bytes 8..15 copied to 11..18; Basic forged seed 558), both hangs
+/// past the 60 s bound. A node record naming slot 2 650 800 286 makes open call
+/// `SlotAllocator::mark_used` (`vectors/allocator.rs`), which grows the allocator one slot at a
+/// time, a `BTreeSet` insert each, up to that slot, before `check_holds` (`db/open.rs`) would
+/// have refused the slot as past the end of the vector file. The fix belongs in `db/open.rs`
+/// (check each node's slot against the file before `mark_used`) or in `grow_to`, which this task
+/// may not edit; the test fails (after its 30 s bound) until then, so it is ignored.
+#[test]
+#[ignore = "hangs: open grows the slot allocator to an unchecked slot before checking the file holds it (db/open.rs, vectors/allocator.rs)"]
+fn regression_forged_node_with_a_huge_slot_is_an_error() {
+    install_panic_recorder();
+    let t = tempfile::tempdir().expect("tempdir");
+    let dir = t.path().join("db");
+    let db = open(&dir, test_options(DIM, METRIC, VectorStorageType::Paged));
+    for id in 0..20u64 {
+        ok(db.insert(id, &vector_for(SEED, id, 0, DIM)), "insert");
+    }
+    ok(db.close(), "close");
+    {
+        let lsm = fjall::Database::builder(dir.join("lsm")).open().expect("fjall open");
+        let nodes = lsm.keyspace("nodes", fjall::KeyspaceCreateOptions::default).expect("nodes");
+        let key = lsm_vec::fuzzing::key_u32(3).to_vec();
+        let mut n = lsm_vec::fuzzing::decode_node(&nodes.get(&key).expect("get").expect("node 3")).expect("decodable");
+        n.slot = 2_650_800_286;
+        nodes.insert(key, lsm_vec::fuzzing::encode_node(&n)).expect("insert");
+        lsm.persist(fjall::PersistMode::SyncAll).expect("persist");
+    }
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let r = LsmVecDb::open(&dir, reopen_options(DIM, METRIC, VectorStorageType::Paged)).map(|db| db.close());
+        let _ = tx.send(r.map_err(|e| (e.kind(), e.to_string())).map(|_| ()));
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Err(_) => panic!("open of a node record naming slot 2650800286 did not return within 30 s"),
+        Ok(Ok(())) => panic!("opened with a node record naming slot 2650800286"),
+        Ok(Err((kind, msg))) => assert_eq!(kind, ErrorKind::Corruption, "open failed with {msg}"),
     }
 }
