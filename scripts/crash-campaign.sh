@@ -22,7 +22,12 @@ LOG="${CAMPAIGN_LOG:-$(mktemp -t crash-campaign.XXXXXX.log)}"
 echo "== building crates/lsm-vec/tests/crash_campaign.rs"
 cargo test -p lsm-vec --test crash_campaign --no-run
 
-echo "== campaign: $KILLS kills, seed $SEED, commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates/lsm-vec || echo ' (engine has uncommitted changes)'), log $LOG"
+if commit=$(git rev-parse --short HEAD 2>/dev/null); then
+  git diff --quiet HEAD -- crates/lsm-vec || commit="$commit + uncommitted changes in crates/lsm-vec"
+else
+  commit="unknown (not a git checkout)"
+fi
+echo "== campaign: $KILLS kills, seed $SEED, commit $commit, log $LOG"
 start=$(date +%s)
 status=0
 LSM_VEC_CAMPAIGN_KILLS="$KILLS" LSM_VEC_CAMPAIGN_SEED="$SEED" \
