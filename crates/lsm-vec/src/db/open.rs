@@ -609,7 +609,7 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
     engine.write_state_record(false, seq)?;
     if !is_new {
         let mut w = engine.lock_writer();
-        engine.maybe_check_connectivity(&mut w, 1)?;
+        engine.maybe_check_connectivity(&mut w, 1, false)?;
         engine.maybe_train_codes(&mut w)?;
     }
     Ok(engine)

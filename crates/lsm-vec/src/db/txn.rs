@@ -182,6 +182,27 @@ impl<'a> Txn<'a> {
         self.base.state.indeg.get(id as usize).copied().unwrap_or(0) as i64 + self.indeg.get(&id).copied().unwrap_or(0)
     }
 
+    /// Purges every ghost that `keep` does not mark (all of them for an empty `keep`), whatever
+    /// links to it: for ghosts that no route from a live node reaches (`hnsw::routed_ghosts`),
+    /// or after `hnsw::drop_ghost_links` removed every live link to a ghost.
+    pub fn purge_ghosts_except(&mut self, keep: &[bool]) -> Result<()> {
+        let ghosts: Vec<u32> = (0..self.base.state.slots.len() as u32)
+            .filter(|&id| hnsw::Graph::is_ghost(self, id))
+            .chain(self.ghosts.iter().filter(|&(_, &g)| g).map(|(&id, _)| id))
+            .collect();
+        for id in ghosts {
+            if !hnsw::Graph::is_ghost(self, id) || keep.get(id as usize).copied().unwrap_or(false) {
+                continue;
+            }
+            let mut list = Vec::new();
+            hnsw::Graph::neighbors(self, id, 0, &mut list)?;
+            self.count_links(&list, -1);
+            self.adj.remove(&adj_key(id, 0));
+            self.ghosts.insert(id, false);
+        }
+        Ok(())
+    }
+
     /// Purges the ghosts nothing links to any more (repeatedly: a purged ghost's own links go).
     pub fn purge_ghosts(&mut self) -> Result<()> {
         loop {

@@ -1,7 +1,7 @@
 //! Graph policy the index applies around the algorithm proper: keeping layer 0 connected, and
 //! choosing a new entry point when the current one is removed.
 
-use super::{knn, link_to, Graph, GraphMut, Params, Visited};
+use super::{knn, link_to, live_neighbors, rank_from, select_heuristic, Graph, GraphMut, Params, Visited};
 use crate::error::Result;
 
 /// Live nodes (ids below `bound`) that a walk of layer 0 from the entry point does not reach
@@ -39,6 +39,69 @@ pub(crate) fn reconnect<G: GraphMut>(g: &mut G, p: &Params, unreachable: &[u32],
         }
     }
     Ok(())
+}
+
+/// Which ids below `bound` are ghosts that a route can reach: linked from a live node's
+/// layer-0 list, directly or through other such ghosts. The others are kept alive only by each
+/// other's lists (in-degree counts those links too) and can go.
+pub(crate) fn routed_ghosts<G: Graph>(g: &mut G, bound: usize) -> Result<Vec<bool>> {
+    let mut marked = vec![false; bound];
+    let mut stack = Vec::new();
+    let mut nb = Vec::new();
+    for x in 0..bound as u32 {
+        if !g.is_live(x) {
+            continue;
+        }
+        g.neighbors(x, 0, &mut nb)?;
+        for &y in &nb {
+            if (y as usize) < bound && !marked[y as usize] && g.is_ghost(y) {
+                marked[y as usize] = true;
+                stack.push(y);
+            }
+        }
+    }
+    while let Some(x) = stack.pop() {
+        g.neighbors(x, 0, &mut nb)?;
+        for &y in &nb {
+            if (y as usize) < bound && !marked[y as usize] && g.is_ghost(y) {
+                marked[y as usize] = true;
+                stack.push(y);
+            }
+        }
+    }
+    Ok(marked)
+}
+
+/// Live nodes (ids below `bound`) whose layer-0 list links to a ghost.
+pub(crate) fn ghost_linkers<G: Graph>(g: &mut G, bound: usize) -> Result<Vec<u32>> {
+    let mut out = Vec::new();
+    let mut nb = Vec::new();
+    for x in 0..bound as u32 {
+        if !g.is_live(x) {
+            continue;
+        }
+        g.neighbors(x, 0, &mut nb)?;
+        if nb.iter().any(|&y| g.is_ghost(y)) {
+            out.push(x);
+        }
+    }
+    Ok(out)
+}
+
+/// Rewrites the layer-0 list of live node `n` without its ghosts: each ghost is replaced by
+/// the live nodes of its own list, and the list is chosen again with the heuristic (topped up
+/// to the cap). After this no route through `n` needs a ghost.
+pub(crate) fn drop_ghost_links<G: GraphMut>(g: &mut G, p: &Params, n: u32) -> Result<()> {
+    let mut ln = Vec::new();
+    g.neighbors(n, 0, &mut ln)?;
+    if !ln.iter().any(|&x| g.is_ghost(x)) {
+        return Ok(());
+    }
+    let cands = live_neighbors(g, &ln, &[n], 0)?;
+    let ranked = rank_from(g, n, &cands)?;
+    let cap = p.cap(0);
+    let list = select_heuristic(g, &ranked, cap, cap)?;
+    g.set_neighbors(n, 0, list)
 }
 
 /// The entry point to use once `removed` is gone: the live node with the highest top level
