@@ -252,7 +252,17 @@ impl Error {
             reason: format!("{doing}: {what} ({said})"),
             source: Some(Box::new(e)),
         };
+        // A file of the LSM that ends before its own metadata says, or that the LSM's version
+        // lists but that is gone: damage, not a failing device (found by tests/fuzz_open.rs).
+        let truncated_or_missing =
+            |io: &std::io::Error| matches!(io.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::NotFound);
         match e {
+            F::Io(io) | F::Storage(fjall::LsmError::Io(io)) if truncated_or_missing(&io) => Error::Corruption {
+                file: dir.to_path_buf(),
+                offset: None,
+                reason: format!("{doing}: an LSM file is truncated or missing ({io})"),
+                source: Some(Box::new(io)),
+            },
             F::Io(io) => Error::io(format!("{doing} ({})", dir.display()), io),
             F::Storage(fjall::LsmError::Io(io)) => Error::io(format!("{doing} ({})", dir.display()), io),
             F::Poisoned => Error::Poisoned,
@@ -403,7 +413,7 @@ mod tests {
     }
 
     const ENOSPC: i32 = 28;
-    const ENOENT: i32 = 2;
+    const EIO: i32 = 5;
 
     #[test]
     fn io_error_is_the_source_and_keeps_its_errno() {
@@ -421,11 +431,17 @@ mod tests {
     #[test]
     fn fjall_io_error_becomes_an_io_error_naming_the_directory() {
         let dir = Path::new("/data/db/lsm");
-        let e = Error::from_lsm(dir, "open the LSM", fjall::Error::Io(std::io::Error::from_raw_os_error(ENOENT)));
+        let e = Error::from_lsm(dir, "open the LSM", fjall::Error::Io(std::io::Error::from_raw_os_error(EIO)));
         assert_eq!(e.kind(), ErrorKind::IoError);
         assert!(e.to_string().contains("open the LSM (/data/db/lsm)"), "{e}");
         let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>()).expect("io source");
-        assert_eq!(io.raw_os_error(), Some(ENOENT));
+        assert_eq!(io.raw_os_error(), Some(EIO));
+        // A missing or short file of the LSM is damage (keeping the io error as its source).
+        for kind in [std::io::ErrorKind::NotFound, std::io::ErrorKind::UnexpectedEof] {
+            let e = Error::from_lsm(dir, "open the LSM", fjall::Error::Io(std::io::Error::from(kind)));
+            assert_eq!(e.kind(), ErrorKind::Corruption, "{kind:?}: {e}");
+            assert!(e.source().and_then(|s| s.downcast_ref::<std::io::Error>()).is_some_and(|io| io.kind() == kind));
+        }
         // The same through lsm-tree's error inside fjall's.
         let e = Error::from_lsm(
             dir,

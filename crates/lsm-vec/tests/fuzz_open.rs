@@ -842,11 +842,9 @@ fn regression_damaged_version_file_toc_count_is_an_error() {
 /// 0x8000_0000 makes open size its per-node tables to that id (`IndexState::cover` in
 /// `db/txn.rs`, called from the `adj0` scan of `db/open.rs`): a 137 GB allocation, which fails
 /// and aborts the process. fjall's checksums keep random damage from producing such a list, but
-/// a list is trusted up to `u32::MAX`. The fix belongs in `db/open.rs` (refuse a list naming an
-/// id above the largest node or ghost key, as `Corruption`), which this task may not edit; the
-/// test is ignored until then, since running it kills the test process.
+/// a list was trusted up to `u32::MAX`. Fixed in `db/open.rs`: a list naming an id above the
+/// largest node or ghost key is `Corruption` (and the largest key must fit the machine).
 #[test]
-#[ignore = "aborts the process: open sizes its tables from an unchecked internal id in adj0 (db/open.rs, db/txn.rs)"]
 fn regression_forged_list_with_a_huge_id_is_an_error() {
     install_panic_recorder();
     let t = tempfile::tempdir().expect("tempdir");
@@ -873,11 +871,9 @@ fn regression_forged_list_with_a_huge_id_is_an_error() {
 /// past the 60 s bound. A node record naming slot 2 650 800 286 makes open call
 /// `SlotAllocator::mark_used` (`vectors/allocator.rs`), which grows the allocator one slot at a
 /// time, a `BTreeSet` insert each, up to that slot, before `check_holds` (`db/open.rs`) would
-/// have refused the slot as past the end of the vector file. The fix belongs in `db/open.rs`
-/// (check each node's slot against the file before `mark_used`) or in `grow_to`, which this task
-/// may not edit; the test fails (after its 30 s bound) until then, so it is ignored.
+/// have refused the slot as past the end of the vector file. Fixed in `db/open.rs`: each node's
+/// slot is checked against the file before `mark_used`.
 #[test]
-#[ignore = "hangs: open grows the slot allocator to an unchecked slot before checking the file holds it (db/open.rs, vectors/allocator.rs)"]
 fn regression_forged_node_with_a_huge_slot_is_an_error() {
     install_panic_recorder();
     let t = tempfile::tempdir().expect("tempdir");

@@ -441,6 +441,11 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
     let lsm = lsm_dir(&dir);
     let mut migration = Vec::new();
     if !is_new {
+        // The in-memory tables are dense in internal ids: a damaged key or list that named a
+        // huge id would make them allocate without bound. Ids come from records, so none may
+        // exceed the largest key, and that must fit the machine.
+        let id_bound = store.id_bound()?;
+        check_id_bound(&lsm, id_bound)?;
         let mut checks: Vec<(u32, u32, u32)> = Vec::new();
         store.for_each_node(format, |id, n| {
             if n.deleted && (format < 3 || n.head.is_some()) {
@@ -456,14 +461,14 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
                 }
                 state.live += 1;
             }
+            // Before the allocator grows to the slot: a damaged slot must not make it grow
+            // to billions of entries.
+            vectors.check_holds(n.slot)?;
             state.set_node(id, Some(n));
             alloc.mark_used(n.slot);
             checks.push((n.slot, n.checksum, id));
             Ok(())
         })?;
-        if let Some(&max_slot) = checks.iter().map(|(s, _, _)| s).max() {
-            vectors.check_holds(max_slot)?;
-        }
         if format == 1 {
             // Format 1 had no checksums: compute them from the records as they are.
             let mut scratch = Vec::new();
@@ -518,6 +523,13 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
         let edges = &edges;
         store.for_each_adj0(|id, list| {
             for &t in &list {
+                if t >= id_bound {
+                    return Err(Error::corruption(
+                        &lsm,
+                        Some(id as u64),
+                        format!("the layer-0 list of internal id {id} names id {t}, which has no record"),
+                    ));
+                }
                 state.cover(t);
                 state.indeg[t as usize] += 1;
             }
@@ -613,4 +625,38 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
         engine.maybe_train_codes(&mut w)?;
     }
     Ok(engine)
+}
+
+/// Refuses an id bound whose dense in-memory tables (about `TABLE_BYTES_PER_ID` bytes per id)
+/// would not fit in the machine's memory: the keys are damaged (a real database that large
+/// could not be opened here anyway). An explicit error instead of an allocation failure.
+fn check_id_bound(lsm: &Path, id_bound: u32) -> Result<()> {
+    const TABLE_BYTES_PER_ID: u64 = 40;
+    let need = id_bound as u64 * TABLE_BYTES_PER_ID;
+    let total = physical_memory_bytes();
+    if need > total {
+        return Err(Error::corruption(
+            lsm,
+            None,
+            format!(
+                "the LSM names internal ids up to {}, whose tables would need {} MiB, more than this machine's {} MiB",
+                id_bound.saturating_sub(1),
+                need >> 20,
+                total >> 20
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `MemTotal` of /proc/meminfo (u64::MAX where it cannot be read).
+fn physical_memory_bytes() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb * 1024)
+        })
+        .unwrap_or(u64::MAX)
 }

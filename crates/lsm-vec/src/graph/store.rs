@@ -130,6 +130,20 @@ impl LsmStore {
         Ok(())
     }
 
+    /// One past the largest internal id that has a node record or a layer-0 list (0 when
+    /// there are none): no list may name an id at or above it.
+    pub fn id_bound(&self) -> Result<u32> {
+        let mut bound = 0u32;
+        for (ks, what) in [(&self.nodes, "node key"), (&self.adj0, "adj0 key")] {
+            if let Some(g) = ks.last_key_value() {
+                let k = g.key().map_err(self.lsm_err("read the last key"))?;
+                let id = codec::decode_key_u32(&k).ok_or_else(|| self.corrupt(what, 0))?;
+                bound = bound.max(id.saturating_add(1));
+            }
+        }
+        Ok(bound)
+    }
+
     pub fn for_each_adj0(&self, mut f: impl FnMut(u32, Vec<u32>) -> Result<()>) -> Result<()> {
         for kv in self.adj0.iter() {
             let (k, v) = kv.into_inner().map_err(self.lsm_err("read the layer-0 lists"))?;
