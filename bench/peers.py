@@ -337,7 +337,7 @@ def worker(args):
                 graph_degree=2 * args.M,
                 search_memory_maximum=budget_gb,
                 build_memory_maximum=DISKANN_BUILD_MEMORY_GB,
-                num_threads=1,
+                num_threads=args.diskann_build_threads,
                 pq_disk_bytes=0,
             )
             build = time.perf_counter() - t
@@ -632,6 +632,7 @@ def run_peer(args, lib, data, python):
         cmd += ["--diskann-dir", os.path.join(HERE, "out", f"diskann-{os.path.basename(data)}{suffix}"),
                 "--diskann-pq-bytes", str(args.diskann_pq_bytes),
                 "--diskann-beam-width", str(args.diskann_beam_width),
+                "--diskann-build-threads", str(args.diskann_build_threads),
                 "--diskann-cache-nodes", str(args.diskann_cache_nodes)]
     text, maxrss = run_measured(cmd)
     res = json.loads(text.strip().splitlines()[-1])
@@ -748,6 +749,9 @@ def main():
                     help="DiskANN beam width W: node reads issued together per search step (default 4)")
     ap.add_argument("--diskann-cache-nodes", type=int, default=0,
                     help="DiskANN nodes cached in RAM around the medoid (num_nodes_to_cache, default 0)")
+    ap.add_argument("--diskann-build-threads", type=int, default=1,
+                    help="threads of DiskANN's build (default 1, like every other build here; more only to prepare "
+                         "a saved index for search-only runs with --reuse-peers, whose build_s is then not comparable)")
     ap.add_argument("--diskann-dir", help=argparse.SUPPRESS)
     ap.add_argument("--variant", action="append", default=[],
                     help="NAME=FLAGS: an lsm-vec configuration (extra `lsm-vec bench` flags, tuning knobs only); "
