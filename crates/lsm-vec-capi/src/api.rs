@@ -6,12 +6,8 @@ use std::io::Write;
 
 use lsm_vec::LsmVecDb;
 
-use crate::status::{
-    guard, last_error_ptr, status_name, FfiError, FfiResult, LSM_VEC_UNKNOWN,
-};
-use crate::types::{
-    lsm_vec_options_t, lsm_vec_search_options_t, lsm_vec_search_result_t, lsm_vec_stats_t, path_arg,
-};
+use crate::status::{guard, last_error_ptr, status_name, FfiError, FfiResult, LSM_VEC_UNKNOWN};
+use crate::types::{lsm_vec_options_t, lsm_vec_search_options_t, lsm_vec_search_result_t, lsm_vec_stats_t, path_arg};
 
 /// An open database (opaque to C: `typedef struct lsm_vec_db lsm_vec_db_t;`). Created by
 /// `lsm_vec_open`, released by `lsm_vec_free`.
@@ -318,9 +314,7 @@ pub unsafe extern "C" fn lsm_vec_insert_batch(
         // SAFETY: per the contract.
         let db = unsafe { db_arg(db) }?;
         check_dim(db, dim)?;
-        let total = n
-            .checked_mul(dim)
-            .ok_or_else(|| FfiError::invalid(format!("n ({n}) * dim ({dim}) overflows")))?;
+        let total = n.checked_mul(dim).ok_or_else(|| FfiError::invalid(format!("n ({n}) * dim ({dim}) overflows")))?;
         // SAFETY: per the contract.
         let ids = unsafe { slice_arg(ids, n, "ids") }?;
         // SAFETY: per the contract.
@@ -389,10 +383,7 @@ pub unsafe extern "C" fn lsm_vec_get(
         // SAFETY: `len` is non-NULL and writable per the contract.
         unsafe { len.write(v.len()) };
         if v.len() > cap {
-            return Err(FfiError::invalid(format!(
-                "output buffer holds {cap} floats, the vector has {}",
-                v.len()
-            )));
+            return Err(FfiError::invalid(format!("output buffer holds {cap} floats, the vector has {}", v.len())));
         }
         // SAFETY: `out` is writable for `cap >= v.len()` floats (non-NULL when v is non-empty,
         // since then cap > 0 and it was checked).
@@ -690,7 +681,10 @@ mod tests {
                 LSM_VEC_INVALID_ARGUMENT
             );
             assert_eq!(lsm_vec_options_init(std::ptr::null_mut()), LSM_VEC_INVALID_ARGUMENT);
-            assert_eq!(lsm_vec_open(c"/tmp/x".as_ptr(), std::ptr::null(), std::ptr::null_mut()), LSM_VEC_INVALID_ARGUMENT);
+            assert_eq!(
+                lsm_vec_open(c"/tmp/x".as_ptr(), std::ptr::null(), std::ptr::null_mut()),
+                LSM_VEC_INVALID_ARGUMENT
+            );
             let mut h: *mut lsm_vec_db_t = std::ptr::dangling_mut();
             assert_eq!(lsm_vec_open(c"/tmp/x".as_ptr(), std::ptr::null(), &mut h), LSM_VEC_INVALID_ARGUMENT);
             assert!(h.is_null(), "open must clear *db on failure");
@@ -737,7 +731,10 @@ mod tests {
         unsafe {
             assert_eq!(lsm_vec_insert(h, 7, [1.0, 0.0, 0.0, 0.0].as_ptr(), 4), LSM_VEC_OK);
             assert_eq!(lsm_vec_insert(h, 9, [0.0, 1.0, 0.0, 0.0].as_ptr(), 4), LSM_VEC_OK);
-            assert_eq!(lsm_vec_search_knn(h, [1.0, 0.1, 0.0, 0.0].as_ptr(), 4, &so, r.as_mut_ptr(), 2, &mut n), LSM_VEC_OK);
+            assert_eq!(
+                lsm_vec_search_knn(h, [1.0, 0.1, 0.0, 0.0].as_ptr(), 4, &so, r.as_mut_ptr(), 2, &mut n),
+                LSM_VEC_OK
+            );
             assert_eq!(n, 2);
             assert_eq!(r[0].id, 7);
             assert_eq!(lsm_vec_close(h), LSM_VEC_OK);

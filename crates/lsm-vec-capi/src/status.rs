@@ -86,11 +86,7 @@ impl From<Error> for FfiError {
     fn from(e: Error) -> Self {
         let code = code_of_kind(e.kind());
         let full = e.to_string();
-        let message = KIND_PREFIXES
-            .iter()
-            .find_map(|p| full.strip_prefix(p))
-            .map(str::to_owned)
-            .unwrap_or(full);
+        let message = KIND_PREFIXES.iter().find_map(|p| full.strip_prefix(p)).map(str::to_owned).unwrap_or(full);
         FfiError { code, message }
     }
 }
@@ -215,7 +211,10 @@ mod tests {
             (Error::Poisoned, LSM_VEC_SHUTDOWN_IN_PROGRESS),
             (Error::Io { context: "read".into(), source: io() }, LSM_VEC_IO_ERROR),
             (Error::Storage { reason: "fjall".into(), source: Box::new(io()) }, LSM_VEC_IO_ERROR),
-            (Error::CommitUncertain { source: Box::new(Error::Io { context: "commit".into(), source: io() }) }, LSM_VEC_IO_ERROR),
+            (
+                Error::CommitUncertain { source: Box::new(Error::Io { context: "commit".into(), source: io() }) },
+                LSM_VEC_IO_ERROR,
+            ),
             (Error::Forked { opened_in: 1, used_in: 2 }, LSM_VEC_SHUTDOWN_IN_PROGRESS),
             // A panicking worker thread of the engine: a panic, not a bad argument.
             (
@@ -223,7 +222,12 @@ mod tests {
                 LSM_VEC_PANIC,
             ),
             (
-                Error::Corruption { file: PathBuf::from("v.bin"), offset: Some(4), reason: "magic".into(), source: None },
+                Error::Corruption {
+                    file: PathBuf::from("v.bin"),
+                    offset: Some(4),
+                    reason: "magic".into(),
+                    source: None,
+                },
                 LSM_VEC_CORRUPTION,
             ),
             // insert_batch after its first group: the cause's code.

@@ -5,7 +5,9 @@
 use std::ffi::{c_char, CStr};
 use std::path::PathBuf;
 
-use lsm_vec::{DbOptions, DistanceMetric, LatencySummary, Quantization, Routing, SearchOptions, Stats, VectorStorageType};
+use lsm_vec::{
+    DbOptions, DistanceMetric, LatencySummary, Quantization, Routing, SearchOptions, Stats, VectorStorageType,
+};
 
 use crate::status::{FfiError, FfiResult};
 
@@ -31,9 +33,9 @@ pub fn quantization_from_code(code: i32) -> FfiResult<Quantization> {
         LSM_VEC_QUANTIZATION_NONE => Ok(Quantization::None),
         LSM_VEC_QUANTIZATION_SQ8 => Ok(Quantization::Sq8),
         LSM_VEC_QUANTIZATION_SQ4 => Ok(Quantization::Sq4),
-        other => Err(FfiError::invalid(format!(
-            "unknown quantization code {other} (expected 0 = none, 1 = sq8 or 2 = sq4)"
-        ))),
+        other => {
+            Err(FfiError::invalid(format!("unknown quantization code {other} (expected 0 = none, 1 = sq8 or 2 = sq4)")))
+        }
     }
 }
 
@@ -56,9 +58,9 @@ pub fn routing_from_code(code: i32) -> FfiResult<Routing> {
     match code {
         LSM_VEC_ROUTING_EXACT => Ok(Routing::Exact),
         LSM_VEC_ROUTING_PROBABILISTIC => Ok(Routing::Probabilistic),
-        other => Err(FfiError::invalid(format!(
-            "unknown routing code {other} (expected 0 = exact or 1 = probabilistic)"
-        ))),
+        other => {
+            Err(FfiError::invalid(format!("unknown routing code {other} (expected 0 = exact or 1 = probabilistic)")))
+        }
     }
 }
 
@@ -194,9 +196,8 @@ impl lsm_vec_options_t {
         let vector_file_path = unsafe { path_arg(self.vector_file_path, "vector_file_path") }?;
         // SAFETY: forwarded from this function's contract.
         let log_file_path = unsafe { path_arg(self.log_file_path, "log_file_path") }?;
-        let random_seed = u64::try_from(self.random_seed).map_err(|_| {
-            FfiError::invalid(format!("random_seed must not be negative, got {}", self.random_seed))
-        })?;
+        let random_seed = u64::try_from(self.random_seed)
+            .map_err(|_| FfiError::invalid(format!("random_seed must not be negative, got {}", self.random_seed)))?;
         // Every field is set today; `..DbOptions::default()` stays so that an option the engine
         // gains later keeps its default here (and this crate still compiles) until the ABI
         // carries it.
@@ -592,7 +593,8 @@ mod tests {
         o.routing = Routing::Probabilistic;
         o.metric = DistanceMetric::Cosine;
         let db = lsm_vec::LsmVecDb::open(dir.path(), o).unwrap();
-        let v = |i: u64| -> Vec<f32> { (0..8).map(|d| ((i * 31 + d * 7) % 17) as f32 - 8.0 + d as f32 * 0.1).collect() };
+        let v =
+            |i: u64| -> Vec<f32> { (0..8).map(|d| ((i * 31 + d * 7) % 17) as f32 - 8.0 + d as f32 * 0.1).collect() };
         for i in 0..300 {
             db.insert(i, &v(i)).unwrap();
         }
@@ -616,7 +618,11 @@ mod tests {
         let s = busy_stats();
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(sorted_keys(&v), sorted_names(STATS_FIELDS), "Stats vs lsm_vec_stats_t");
-        assert_eq!(sorted_keys(&v["search_latency"]), sorted_names(LATENCY_FIELDS), "LatencySummary vs lsm_vec_latency_t");
+        assert_eq!(
+            sorted_keys(&v["search_latency"]),
+            sorted_names(LATENCY_FIELDS),
+            "LatencySummary vs lsm_vec_latency_t"
+        );
         let c = lsm_vec_stats_t::from(&s);
         let base = std::ptr::from_ref(&c).cast::<u8>();
         let read_u64 = |off: usize| -> u64 {

@@ -34,35 +34,22 @@ pub fn resolve_threads(threads: usize) -> usize {
 
 /// Where the base vectors come from.
 enum Source {
-    Synthetic {
-        generator: Generator,
-        n: usize,
-    },
-    File {
-        base: PathBuf,
-        query: PathBuf,
-        truth: Option<PathBuf>,
-    },
+    Synthetic { generator: Generator, n: usize },
+    File { base: PathBuf, query: PathBuf, truth: Option<PathBuf> },
 }
 
 /// Streams base vectors in chunks, from the generator or a file.
 enum BaseStream {
-    Synthetic {
-        generator: Generator,
-        n: usize,
-        next: usize,
-    },
+    Synthetic { generator: Generator, n: usize, next: usize },
     File(VecReader),
 }
 
 impl BaseStream {
     fn open(source: &Source) -> Result<BaseStream> {
         Ok(match source {
-            Source::Synthetic { generator, n } => BaseStream::Synthetic {
-                generator: generator.clone(),
-                n: *n,
-                next: 0,
-            },
+            Source::Synthetic { generator, n } => {
+                BaseStream::Synthetic { generator: generator.clone(), n: *n, next: 0 }
+            }
             Source::File { base, .. } => BaseStream::File(VecReader::open(base)?),
         })
     }
@@ -251,11 +238,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             truth: Some(dir.join("groundtruth.ivecs")),
         }
     } else if let (Some(b), Some(q)) = (&args.base, &args.query) {
-        Source::File {
-            base: b.clone(),
-            query: q.clone(),
-            truth: args.truth.clone(),
-        }
+        Source::File { base: b.clone(), query: q.clone(), truth: args.truth.clone() }
     } else {
         if args.n == 0 || args.dim == 0 {
             bail!("--n and --dim must be > 0");
@@ -263,10 +246,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         if args.n > u32::MAX as usize {
             bail!("--n must be < 2^32");
         }
-        Source::Synthetic {
-            generator: Generator::new(args.dim, args.clusters, args.seed),
-            n: args.n,
-        }
+        Source::Synthetic { generator: Generator::new(args.dim, args.clusters, args.seed), n: args.n }
     };
 
     // 2. Queries.
@@ -290,52 +270,30 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         bail!("the base set is empty");
     }
     if queries.dim != dim {
-        bail!(
-            "queries have dimension {} but the base vectors have {dim}",
-            queries.dim
-        );
+        bail!("queries have dimension {} but the base vectors have {dim}", queries.dim);
     }
-    report::note(
-        quiet,
-        &format!(
-            "dataset: {} base vectors, {} queries, dim {dim}, metric {metric}",
-            n, queries.n
-        ),
-    );
+    report::note(quiet, &format!("dataset: {} base vectors, {} queries, dim {dim}, metric {metric}", n, queries.n));
 
     // 3. Ground truth.
     let t = Instant::now();
     let (truth, gt_kind) = ground_truth(&source, &queries, args.k, metric, show)?;
     let gt_secs = t.elapsed().as_secs_f64();
     if truth.n < queries.n {
-        bail!(
-            "the ground truth has {} rows but there are {} queries",
-            truth.n,
-            queries.n
-        );
+        bail!("the ground truth has {} rows but there are {} queries", truth.n, queries.n);
     }
     if truth.k < args.k {
-        bail!(
-            "the ground truth has {} neighbours per query, fewer than --k {}",
-            truth.k,
-            args.k
-        );
+        bail!("the ground truth has {} neighbours per query, fewer than --k {}", truth.k, args.k);
     }
     report::note(quiet, &format!("ground truth: {gt_kind} ({gt_secs:.2} s)"));
 
     // 4. Open the database.
-    let db_dir = args
-        .index
-        .db
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("run/bench-db"));
+    let db_dir = args.index.db.clone().unwrap_or_else(|| PathBuf::from("run/bench-db"));
     let mut opts = args.index.db_options(dim, metric, n)?;
     opts.reinit = !args.reuse;
     opts.k = args.k;
     opts.ef_search = args.ef_search[0].max(args.k);
     if !args.reuse {
-        std::fs::create_dir_all(&db_dir)
-            .context(|| format!("cannot create {}", db_dir.display()))?;
+        std::fs::create_dir_all(&db_dir).context(|| format!("cannot create {}", db_dir.display()))?;
     }
     let mut db = LsmVecDb::open(&db_dir, opts.clone())?;
 
@@ -349,10 +307,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 db_dir.display()
             );
         }
-        report::note(
-            quiet,
-            &format!("build: reusing {} ({existing} vectors)", db_dir.display()),
-        );
+        report::note(quiet, &format!("build: reusing {} ({existing} vectors)", db_dir.display()));
         BuildInfo {
             reused: true,
             inserts: 0,
@@ -388,13 +343,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
         let mut row = search_pass(&db, &queries, &truth, args.k, ef, show)?;
         row.cold = args.cold;
-        report::note(
-            quiet,
-            &format!(
-                "search ef={ef}: recall@{} {:.4}, {:.0} QPS",
-                args.k, row.recall, row.qps
-            ),
-        );
+        report::note(quiet, &format!("search ef={ef}: recall@{} {:.4}, {:.0} QPS", args.k, row.recall, row.qps));
         sweep.push(row);
     }
 
@@ -492,20 +441,12 @@ fn ground_truth(
         let mut dists = Vec::with_capacity(lists.len() * k);
         for l in &lists {
             for j in 0..k {
-                let (id, d) = l
-                    .get(j)
-                    .copied()
-                    .unwrap_or((u32::MAX as u64, f32::INFINITY));
+                let (id, d) = l.get(j).copied().unwrap_or((u32::MAX as u64, f32::INFINITY));
                 ids.push(id as u32);
                 dists.push(d);
             }
         }
-        Truth {
-            n: lists.len(),
-            k,
-            ids,
-            dists: Some(dists),
-        }
+        Truth { n: lists.len(), k, ids, dists: Some(dists) }
     };
     match source {
         Source::File { truth: Some(t), .. } => Ok((datasets::read_truth(t)?, "file")),
@@ -532,14 +473,7 @@ fn ground_truth(
     }
 }
 
-fn build_index(
-    db: &LsmVecDb,
-    source: &Source,
-    n: usize,
-    threads: usize,
-    show: bool,
-    quiet: bool,
-) -> Result<BuildInfo> {
+fn build_index(db: &LsmVecDb, source: &Source, n: usize, threads: usize, show: bool, quiet: bool) -> Result<BuildInfo> {
     let mut stream = BaseStream::open(source)?;
     let threads = resolve_threads(threads);
     let mut line = report::ProgressLine::new(show, "build", n);
@@ -554,14 +488,8 @@ fn build_index(
             break;
         };
         let t = Instant::now();
-        db.insert_batch(&ids, &rows, threads).map_err(|e| {
-            batch_error(
-                &e,
-                inserted,
-                n,
-                &format!("insert_batch of ids {first}..={last}"),
-            )
-        })?;
+        db.insert_batch(&ids, &rows, threads)
+            .map_err(|e| batch_error(&e, inserted, n, &format!("insert_batch of ids {first}..={last}")))?;
         in_insert += t.elapsed();
         inserted += ids.len();
         line.set(inserted);
@@ -586,9 +514,7 @@ fn build_index(
         insert_latency_p95_us: after.insert_latency.p95_us,
         insert_latency_p99_us: after.insert_latency.p99_us,
         distance_computations_per_insert: per(
-            after
-                .distance_computations
-                .saturating_sub(before.distance_computations),
+            after.distance_computations.saturating_sub(before.distance_computations),
             inserted,
         ),
     };
@@ -606,19 +532,12 @@ fn build_index(
 /// The error of a failed `insert_batch` during a load of `total` vectors of which `before` were
 /// committed by earlier calls: says how many are in the database now (a
 /// [`lsm_vec::Error::BatchIncomplete`] committed a prefix of its own batch).
-pub fn batch_error(
-    e: &lsm_vec::Error,
-    before: usize,
-    total: usize,
-    what: &str,
-) -> crate::error::CliError {
+pub fn batch_error(e: &lsm_vec::Error, before: usize, total: usize, what: &str) -> crate::error::CliError {
     let committed = match e {
         lsm_vec::Error::BatchIncomplete { committed, .. } => before + committed,
         _ => before,
     };
-    crate::error::CliError(format!(
-        "{what}: {e}; the first {committed} of the {total} vectors are in the database"
-    ))
+    crate::error::CliError(format!("{what}: {e}; the first {committed} of the {total} vectors are in the database"))
 }
 
 fn delta(a: &Stats, b: &Stats, f: impl Fn(&Stats) -> u64) -> u64 {
@@ -667,10 +586,7 @@ pub fn search_pass(
         latency: Latency::from_durations(&lat),
         pages_read_per_query: per(delta(&before, &after, |s| s.vector_pages_read), nq),
         page_cache_hits_per_query: per(delta(&before, &after, |s| s.page_cache_hits), nq),
-        distance_computations_per_query: per(
-            delta(&before, &after, |s| s.distance_computations),
-            nq,
-        ),
+        distance_computations_per_query: per(delta(&before, &after, |s| s.distance_computations), nq),
         nodes_visited_per_query: per(delta(&before, &after, |s| s.nodes_visited), nq),
         lsm_gets_per_query: per(delta(&before, &after, |s| s.lsm_gets), nq),
         edge_cache_hits_per_query: per(delta(&before, &after, |s| s.edge_cache_hits), nq),
@@ -695,42 +611,28 @@ fn print_table(r: &BenchReport) {
         ),
         _ => println!(
             "dataset      {}: n={} dim={} queries={} metric={}",
-            d.base
-                .as_deref()
-                .map(Path::display)
-                .map(|x| x.to_string())
-                .unwrap_or_default(),
+            d.base.as_deref().map(Path::display).map(|x| x.to_string()).unwrap_or_default(),
             d.n,
             d.dim,
             d.queries,
             d.metric
         ),
     }
-    println!(
-        "ground truth {} ({:.2} s)",
-        d.ground_truth, d.ground_truth_seconds
-    );
+    println!("ground truth {} ({:.2} s)", d.ground_truth, d.ground_truth_seconds);
     let i = &r.index;
     println!(
         "index        M={} Mmax={} efc={} storage={} cache={} pages edge-cache={} db={}",
         i.m,
         i.m_max,
         i.ef_construction,
-        if i.vector_storage_type == 0 {
-            "basic"
-        } else {
-            "paged"
-        },
+        if i.vector_storage_type == 0 { "basic" } else { "paged" },
         i.paged_max_cached_pages,
         i.edge_cache_size,
         i.db.display()
     );
     let b = &r.build;
     if b.reused {
-        println!(
-            "build        reused the existing database ({} vectors)",
-            r.count
-        );
+        println!("build        reused the existing database ({} vectors)", r.count);
     } else {
         // Batches record no per-insert latency (a group of 256 commits at once).
         let latency = if b.insert_latency_p99_us > 0.0 {
@@ -789,10 +691,7 @@ fn print_table(r: &BenchReport) {
     println!(
         "memory       peak RSS {:.1} MiB (VmHWM), RSS after build {:.1} MiB",
         r.memory.peak_rss_bytes.map(report::mib).unwrap_or(0.0),
-        r.memory
-            .rss_after_build_bytes
-            .map(report::mib)
-            .unwrap_or(0.0)
+        r.memory.rss_after_build_bytes.map(report::mib).unwrap_or(0.0)
     );
     println!(
         "disk         {:.1} MiB total (vector file {:.1} MiB, lsm {:.1} MiB)",
@@ -800,10 +699,7 @@ fn print_table(r: &BenchReport) {
         report::mib(r.disk.vector_file_bytes),
         report::mib(r.disk.lsm_disk_bytes)
     );
-    println!(
-        "graph        {} vectors, max level {}, {} upper-layer nodes",
-        r.count, r.max_level, r.upper_layer_nodes
-    );
+    println!("graph        {} vectors, max level {}, {} upper-layer nodes", r.count, r.max_level, r.upper_layer_nodes);
 }
 
 /// Runs `lsm-vec gen-data`: base.fvecs, query.fvecs, groundtruth.ivecs (exact top-K, L2).
@@ -815,8 +711,7 @@ pub fn gen_data(args: &GenDataArgs) -> Result<()> {
         bail!("--n must be < 2^32");
     }
     let show = report::progress_enabled(false);
-    std::fs::create_dir_all(&args.out)
-        .context(|| format!("cannot create {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out).context(|| format!("cannot create {}", args.out.display()))?;
     let g = Generator::new(args.dim, args.clusters, args.seed);
     let t = Instant::now();
     let queries = g.queries(args.queries);
@@ -842,12 +737,7 @@ pub fn gen_data(args: &GenDataArgs) -> Result<()> {
     for l in &lists {
         ids.extend(l.iter().take(k).map(|x| x.0 as u32));
     }
-    let truth = Truth {
-        n: lists.len(),
-        k,
-        ids,
-        dists: None,
-    };
+    let truth = Truth { n: lists.len(), k, ids, dists: None };
     datasets::write_ivecs(args.out.join("groundtruth.ivecs"), &truth)?;
     let info = serde_json::json!({
         "generator": "lsm-vec gen-data",

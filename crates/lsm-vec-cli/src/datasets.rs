@@ -42,11 +42,7 @@ pub enum Format {
 impl Format {
     /// The format of `path`, from its extension.
     pub fn from_path(path: &Path) -> Result<Format> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .unwrap_or_default();
+        let ext = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).unwrap_or_default();
         Ok(match ext.as_str() {
             "fvecs" => Format::Fvecs,
             "bvecs" => Format::Bvecs,
@@ -109,23 +105,15 @@ impl Format {
 }
 
 fn open_file(path: &Path) -> Result<(File, u64)> {
-    let f =
-        File::open(path).map_err(|e| CliError(format!("{}: cannot open: {e}", path.display())))?;
-    let len = f
-        .metadata()
-        .map_err(|e| CliError(format!("{}: cannot stat: {e}", path.display())))?
-        .len();
+    let f = File::open(path).map_err(|e| CliError(format!("{}: cannot open: {e}", path.display())))?;
+    let len = f.metadata().map_err(|e| CliError(format!("{}: cannot stat: {e}", path.display())))?.len();
     Ok((f, len))
 }
 
 fn read_i32_at(f: &File, path: &Path, offset: u64, what: &str) -> Result<i32> {
     let mut b = [0u8; 4];
-    f.read_exact_at(&mut b, offset).map_err(|e| {
-        CliError(format!(
-            "{}: cannot read {what} at offset {offset}: {e}",
-            path.display()
-        ))
-    })?;
+    f.read_exact_at(&mut b, offset)
+        .map_err(|e| CliError(format!("{}: cannot read {what} at offset {offset}: {e}", path.display())))?;
     Ok(i32::from_le_bytes(b))
 }
 
@@ -152,13 +140,7 @@ impl Layout {
         let es = format.elem_size() as u64;
         if format.is_vecs() {
             if len == 0 {
-                return Ok(Layout {
-                    format,
-                    n: 0,
-                    dim: 0,
-                    data_start: 4,
-                    row_stride: 4,
-                });
+                return Ok(Layout { format, n: 0, dim: 0, data_start: 4, row_stride: 4 });
             }
             if len < 4 {
                 bail!(
@@ -186,13 +168,7 @@ impl Layout {
                     full * row
                 );
             }
-            Ok(Layout {
-                format,
-                n: (len / row) as usize,
-                dim: d as usize,
-                data_start: 4,
-                row_stride: row,
-            })
+            Ok(Layout { format, n: (len / row) as usize, dim: d as usize, data_start: 4, row_stride: row })
         } else {
             if len < 8 {
                 bail!(
@@ -204,11 +180,7 @@ impl Layout {
             let n = read_i32_at(f, path, 0, "the row count")?;
             let d = read_i32_at(f, path, 4, "the dimension")?;
             if n < 0 || d <= 0 || d as usize > MAX_FILE_DIM {
-                bail!(
-                    "{}: not a .{} file: header says n={n}, d={d} at offset 0",
-                    path.display(),
-                    format.name()
-                );
+                bail!("{}: not a .{} file: header says n={n}, d={d} at offset 0", path.display(), format.name());
             }
             let row = d as u64 * es;
             let expected = 8 + n as u64 * row;
@@ -231,13 +203,7 @@ impl Layout {
                     len - expected
                 );
             }
-            Ok(Layout {
-                format,
-                n: n as usize,
-                dim: d as usize,
-                data_start: 8,
-                row_stride: row,
-            })
+            Ok(Layout { format, n: n as usize, dim: d as usize, data_start: 8, row_stride: row })
         }
     }
 }
@@ -271,10 +237,7 @@ pub struct VecReader {
 
 impl std::fmt::Debug for VecReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VecReader")
-            .field("path", &self.path)
-            .field("next", &self.next)
-            .finish()
+        f.debug_struct("VecReader").field("path", &self.path).field("next", &self.next).finish()
     }
 }
 
@@ -291,16 +254,9 @@ impl VecReader {
         let (mut f, len) = open_file(&path)?;
         let layout = Layout::probe(&f, &path, len, format)?;
         let start = if format.is_vecs() { 0 } else { 8 };
-        f.seek(SeekFrom::Start(start))
-            .map_err(|e| CliError(format!("{}: seek: {e}", path.display())))?;
+        f.seek(SeekFrom::Start(start)).map_err(|e| CliError(format!("{}: seek: {e}", path.display())))?;
         let raw = vec![0u8; layout.row_stride as usize];
-        Ok(VecReader {
-            path,
-            layout,
-            reader: BufReader::with_capacity(1 << 20, f),
-            next: 0,
-            raw,
-        })
+        Ok(VecReader { path, layout, reader: BufReader::with_capacity(1 << 20, f), next: 0, raw })
     }
 
     /// Number of rows.
@@ -416,21 +372,14 @@ impl RowFile {
     /// Reads row `i` into `out`.
     pub fn read_row(&self, i: usize, out: &mut [f32]) -> Result<()> {
         if i >= self.layout.n {
-            bail!(
-                "{}: row {i} out of range (the file has {} rows)",
-                self.path.display(),
-                self.layout.n
-            );
+            bail!("{}: row {i} out of range (the file has {} rows)", self.path.display(), self.layout.n);
         }
         let es = self.layout.format.elem_size();
         let mut raw = vec![0u8; self.layout.dim * es];
         let offset = self.layout.data_start + i as u64 * self.layout.row_stride;
-        self.file.read_exact_at(&mut raw, offset).map_err(|e| {
-            CliError(format!(
-                "{}: cannot read row {i} at offset {offset}: {e}",
-                self.path.display()
-            ))
-        })?;
+        self.file
+            .read_exact_at(&mut raw, offset)
+            .map_err(|e| CliError(format!("{}: cannot read row {i} at offset {offset}: {e}", self.path.display())))?;
         self.layout.format.decode(&raw, &mut out[..self.layout.dim]);
         Ok(())
     }
@@ -449,9 +398,7 @@ pub struct VecWriter {
 
 impl std::fmt::Debug for VecWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VecWriter")
-            .field("path", &self.path)
-            .finish()
+        f.debug_struct("VecWriter").field("path", &self.path).finish()
     }
 }
 
@@ -470,40 +417,22 @@ impl VecWriter {
     pub fn create_as(path: impl AsRef<Path>, format: Format, dim: usize) -> Result<VecWriter> {
         let path = path.as_ref().to_path_buf();
         if dim == 0 || dim > MAX_FILE_DIM || dim > i32::MAX as usize {
-            bail!(
-                "{}: cannot write vectors of dimension {dim}",
-                path.display()
-            );
+            bail!("{}: cannot write vectors of dimension {dim}", path.display());
         }
-        let f = File::create(&path)
-            .map_err(|e| CliError(format!("{}: cannot create: {e}", path.display())))?;
+        let f = File::create(&path).map_err(|e| CliError(format!("{}: cannot create: {e}", path.display())))?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
         if !format.is_vecs() {
-            w.write_all(&0i32.to_le_bytes())
-                .map_err(|e| write_err(&path, e))?;
-            w.write_all(&(dim as i32).to_le_bytes())
-                .map_err(|e| write_err(&path, e))?;
+            w.write_all(&0i32.to_le_bytes()).map_err(|e| write_err(&path, e))?;
+            w.write_all(&(dim as i32).to_le_bytes()).map_err(|e| write_err(&path, e))?;
         }
-        Ok(VecWriter {
-            path,
-            format,
-            dim,
-            n: 0,
-            w,
-            buf: Vec::new(),
-        })
+        Ok(VecWriter { path, format, dim, n: 0, w, buf: Vec::new() })
     }
 
     /// Appends one row. Byte formats need integral values in 0..=255, int formats integral
     /// values in the i32 range.
     pub fn write_row(&mut self, row: &[f32]) -> Result<()> {
         if row.len() != self.dim {
-            bail!(
-                "{}: row of {} values, expected {}",
-                self.path.display(),
-                row.len(),
-                self.dim
-            );
+            bail!("{}: row of {} values, expected {}", self.path.display(), row.len(), self.dim);
         }
         self.buf.clear();
         if self.format.is_vecs() {
@@ -526,9 +455,7 @@ impl VecWriter {
                 }
             }
         }
-        self.w
-            .write_all(&self.buf)
-            .map_err(|e| write_err(&self.path, e))?;
+        self.w.write_all(&self.buf).map_err(|e| write_err(&self.path, e))?;
         self.n += 1;
         Ok(())
     }
@@ -536,22 +463,13 @@ impl VecWriter {
     /// Flushes, patches the header and closes the file.
     pub fn finish(self) -> Result<()> {
         let path = self.path;
-        let mut f = self
-            .w
-            .into_inner()
-            .map_err(|e| write_err(&path, e.into_error()))?;
+        let mut f = self.w.into_inner().map_err(|e| write_err(&path, e.into_error()))?;
         if !self.format.is_vecs() {
             if self.n > i32::MAX as usize {
-                bail!(
-                    "{}: too many rows ({}) for the i32 header",
-                    path.display(),
-                    self.n
-                );
+                bail!("{}: too many rows ({}) for the i32 header", path.display(), self.n);
             }
-            f.seek(SeekFrom::Start(0))
-                .map_err(|e| write_err(&path, e))?;
-            f.write_all(&(self.n as i32).to_le_bytes())
-                .map_err(|e| write_err(&path, e))?;
+            f.seek(SeekFrom::Start(0)).map_err(|e| write_err(&path, e))?;
+            f.write_all(&(self.n as i32).to_le_bytes()).map_err(|e| write_err(&path, e))?;
         }
         f.sync_all().map_err(|e| write_err(&path, e))?;
         Ok(())
@@ -588,10 +506,7 @@ impl Truth {
 }
 
 fn read_u32s(bytes: &[u8]) -> Vec<u32> {
-    bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
+    bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>> {
@@ -602,11 +517,7 @@ fn read_file(path: &Path) -> Result<Vec<u8>> {
 /// (u32 n, u32 k, ids, f32 distances) under `.ibin`, `.bin` or `.gtNNN`.
 pub fn read_truth(path: impl AsRef<Path>) -> Result<Truth> {
     let path = path.as_ref();
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
-        .unwrap_or_default();
+    let ext = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).unwrap_or_default();
     if ext == "ivecs" {
         let m = VecReader::open_as(path, Format::Ivecs)?;
         let (n, k) = (m.len(), m.dim());
@@ -617,55 +528,36 @@ pub fn read_truth(path: impl AsRef<Path>) -> Result<Truth> {
         let mut ids = Vec::with_capacity(n * k);
         for r in 0..n {
             let row = r * (4 + 4 * k);
-            let d =
-                i32::from_le_bytes([bytes[row], bytes[row + 1], bytes[row + 2], bytes[row + 3]]);
+            let d = i32::from_le_bytes([bytes[row], bytes[row + 1], bytes[row + 2], bytes[row + 3]]);
             if d as i64 != k as i64 {
-                bail!(
-                    "{}: row {r} at offset {row} has {d} ids, expected {k} like row 0",
-                    path.display()
-                );
+                bail!("{}: row {r} at offset {row} has {d} ids, expected {k} like row 0", path.display());
             }
             ids.extend(read_u32s(&bytes[row + 4..row + 4 + 4 * k]));
         }
-        return Ok(Truth {
-            n,
-            k,
-            ids,
-            dists: None,
-        });
+        return Ok(Truth { n, k, ids, dists: None });
     }
     let is_gt = ext == "bin" || ext.starts_with("gt");
     if ext != "ibin" && ext != "i32bin" && !is_gt {
-        bail!(
-            "{}: unknown ground-truth extension {ext:?} (expected .ivecs, .ibin, .bin or .gt100)",
-            path.display()
-        );
+        bail!("{}: unknown ground-truth extension {ext:?} (expected .ivecs, .ibin, .bin or .gt100)", path.display());
     }
     let bytes = read_file(path)?;
     let len = bytes.len() as u64;
     if len < 8 {
-        bail!(
-            "{}: truncated: {len} bytes is shorter than the 8-byte header (n, k)",
-            path.display()
-        );
+        bail!("{}: truncated: {len} bytes is shorter than the 8-byte header (n, k)", path.display());
     }
     let n = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as u64;
     let k = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as u64;
     if k == 0 || k > MAX_FILE_DIM as u64 || n > i32::MAX as u64 {
-        bail!(
-            "{}: not a ground-truth file: header says n={n}, k={k} at offset 0",
-            path.display()
-        );
+        bail!("{}: not a ground-truth file: header says n={n}, k={k} at offset 0", path.display());
     }
     let ids_end = 8 + 4 * n * k;
     let with_dists = 8 + 8 * n * k;
-    let has_dists =
-        if len == with_dists {
-            true
-        } else if len == ids_end && !is_gt {
-            false
-        } else if len < if is_gt { with_dists } else { ids_end } {
-            bail!(
+    let has_dists = if len == with_dists {
+        true
+    } else if len == ids_end && !is_gt {
+        false
+    } else if len < if is_gt { with_dists } else { ids_end } {
+        bail!(
             "{}: truncated: the header says {n} queries x {k} neighbours, {} bytes expected{}, \
              the file has {len} bytes (ends inside {} at offset {len})",
             path.display(),
@@ -673,13 +565,13 @@ pub fn read_truth(path: impl AsRef<Path>) -> Result<Truth> {
             if is_gt { " (ids then f32 distances)" } else { "" },
             if len < ids_end { "the ids" } else { "the distances" }
         );
-        } else {
-            bail!(
+    } else {
+        bail!(
             "{}: not a ground-truth file: the header says {n} queries x {k} neighbours but the \
              file has {len} bytes (expected {ids_end} or {with_dists})",
             path.display()
         );
-        };
+    };
     let ids = read_u32s(&bytes[8..ids_end as usize]);
     let dists = has_dists.then(|| {
         bytes[ids_end as usize..with_dists as usize]
@@ -687,12 +579,7 @@ pub fn read_truth(path: impl AsRef<Path>) -> Result<Truth> {
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect()
     });
-    Ok(Truth {
-        n: n as usize,
-        k: k as usize,
-        ids,
-        dists,
-    })
+    Ok(Truth { n: n as usize, k: k as usize, ids, dists })
 }
 
 /// Writes ground truth as `.ivecs` (ids only).
@@ -713,10 +600,7 @@ pub fn write_gt(path: impl AsRef<Path>, t: &Truth) -> Result<()> {
     let path = path.as_ref();
     let dists = match &t.dists {
         Some(d) => d,
-        None => bail!(
-            "{}: ground truth without distances cannot be written as .gt",
-            path.display()
-        ),
+        None => bail!("{}: ground truth without distances cannot be written as .gt", path.display()),
     };
     let mut out = Vec::with_capacity(8 + 8 * t.n * t.k);
     out.extend_from_slice(&(t.n as u32).to_le_bytes());
@@ -761,29 +645,16 @@ mod tests {
     use super::*;
 
     fn sample(n: usize, dim: usize, integral: bool) -> Matrix {
-        let data = (0..n * dim)
-            .map(|i| {
-                if integral {
-                    (i % 251) as f32
-                } else {
-                    (i as f32) * 0.37 - 5.0
-                }
-            })
-            .collect();
+        let data = (0..n * dim).map(|i| if integral { (i % 251) as f32 } else { (i as f32) * 0.37 - 5.0 }).collect();
         Matrix { n, dim, data }
     }
 
     #[test]
     fn every_vector_format_round_trips() {
         let dir = tempfile::tempdir().unwrap();
-        for (ext, integral) in [
-            ("fvecs", false),
-            ("fbin", false),
-            ("bvecs", true),
-            ("u8bin", true),
-            ("ivecs", true),
-            ("ibin", true),
-        ] {
+        for (ext, integral) in
+            [("fvecs", false), ("fbin", false), ("bvecs", true), ("u8bin", true), ("ivecs", true), ("ibin", true)]
+        {
             let m = sample(37, 13, integral);
             let p = dir.path().join(format!("x.{ext}"));
             write_matrix(&p, &m).unwrap();
@@ -822,10 +693,7 @@ mod tests {
             let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
             f.set_len(len - 3).unwrap();
             let err = VecReader::open(&p).unwrap_err().to_string();
-            assert!(
-                err.contains("t.") && err.contains("truncated"),
-                "{ext}: {err}"
-            );
+            assert!(err.contains("t.") && err.contains("truncated"), "{ext}: {err}");
             assert!(err.contains("offset"), "{ext}: {err}");
         }
     }
@@ -838,23 +706,13 @@ mod tests {
         let err = VecReader::open(&p).unwrap_err().to_string();
         assert!(err.contains("junk.fvecs"), "{err}");
         let p = dir.path().join("junk.fbin");
-        std::fs::write(
-            &p,
-            [1u8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9],
-        )
-        .unwrap();
+        std::fs::write(&p, [1u8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9]).unwrap();
         let err = VecReader::open(&p).unwrap_err().to_string();
         assert!(err.contains("unexpected bytes"), "{err}");
         let p = dir.path().join("x.txt");
         std::fs::write(&p, b"").unwrap();
-        assert!(VecReader::open(&p)
-            .unwrap_err()
-            .to_string()
-            .contains("extension"));
-        assert!(VecReader::open(dir.path().join("missing.fvecs"))
-            .unwrap_err()
-            .to_string()
-            .contains("missing.fvecs"));
+        assert!(VecReader::open(&p).unwrap_err().to_string().contains("extension"));
+        assert!(VecReader::open(dir.path().join("missing.fvecs")).unwrap_err().to_string().contains("missing.fvecs"));
     }
 
     #[test]
@@ -879,22 +737,13 @@ mod tests {
     #[test]
     fn truth_round_trips_in_every_layout() {
         let dir = tempfile::tempdir().unwrap();
-        let t = Truth {
-            n: 3,
-            k: 4,
-            ids: (0..12).collect(),
-            dists: Some((0..12).map(|i| i as f32 * 0.5).collect()),
-        };
+        let t = Truth { n: 3, k: 4, ids: (0..12).collect(), dists: Some((0..12).map(|i| i as f32 * 0.5).collect()) };
         let p = dir.path().join("g.gt100");
         write_gt(&p, &t).unwrap();
         assert_eq!(read_truth(&p).unwrap(), t);
         let p = dir.path().join("g.ibin");
         write_gt(&p, &t).unwrap();
-        assert_eq!(
-            read_truth(&p).unwrap(),
-            t,
-            "Big-ANN ground truth under .ibin"
-        );
+        assert_eq!(read_truth(&p).unwrap(), t, "Big-ANN ground truth under .ibin");
         let p = dir.path().join("g.ivecs");
         write_ivecs(&p, &t).unwrap();
         let back = read_truth(&p).unwrap();
@@ -902,14 +751,7 @@ mod tests {
         // An .ivecs row whose header disagrees with row 0.
         let p = dir.path().join("mixed.ivecs");
         let words: [i32; 6] = [2, 5, 6, 3, 7, 8];
-        std::fs::write(
-            &p,
-            words
-                .iter()
-                .flat_map(|w| w.to_le_bytes())
-                .collect::<Vec<u8>>(),
-        )
-        .unwrap();
+        std::fs::write(&p, words.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
         let err = read_truth(&p).unwrap_err().to_string();
         assert!(err.contains("row 1 at offset 12"), "{err}");
         // Truncated trace ground truth.
@@ -918,10 +760,7 @@ mod tests {
         let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
         f.set_len(8 + 48 + 10).unwrap();
         let err = read_truth(&p).unwrap_err().to_string();
-        assert!(
-            err.contains("truncated") && err.contains("distances"),
-            "{err}"
-        );
+        assert!(err.contains("truncated") && err.contains("distances"), "{err}");
     }
 
     #[test]

@@ -65,16 +65,10 @@ impl Ids {
 /// Reads an id file: `.u32` = headerless little-endian u32 list (the traces' format), anything
 /// else = text, one decimal u64 per line (blank lines and lines starting with `#` skipped).
 fn read_ids(path: &Path) -> Result<Ids> {
-    let is_u32 = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("u32"));
+    let is_u32 = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("u32"));
     if is_u32 {
         let ids = datasets::read_u32_list(path)?;
-        return Ok(Ids {
-            ids: ids.into_iter().map(u64::from).collect(),
-            lines: Vec::new(),
-        });
+        return Ok(Ids { ids: ids.into_iter().map(u64::from).collect(), lines: Vec::new() });
     }
     let bytes = std::fs::read(path).context(|| format!("{}: cannot read", path.display()))?;
     let text = String::from_utf8(bytes).map_err(|e| {
@@ -163,21 +157,14 @@ pub fn run(a: &LoadArgs) -> Result<()> {
             }
             ids
         }
-        None => Ids {
-            ids: (0..n as u64).collect(),
-            lines: Vec::new(),
-        },
+        None => Ids { ids: (0..n as u64).collect(), lines: Vec::new() },
     };
     let mut first_at: HashMap<u64, usize> = HashMap::with_capacity(n);
     for (i, &id) in ids.ids.iter().enumerate() {
         if let Some(&j) = first_at.get(&id) {
             bail!(
                 "{}: id {id} appears twice ({} and {}); nothing was loaded",
-                a.ids
-                    .as_deref()
-                    .map(Path::display)
-                    .map(|d| d.to_string())
-                    .unwrap_or_default(),
+                a.ids.as_deref().map(Path::display).map(|d| d.to_string()).unwrap_or_default(),
                 ids.origin(j),
                 ids.origin(i)
             );
@@ -192,8 +179,7 @@ pub fn run(a: &LoadArgs) -> Result<()> {
         (_, Some(m)) => m,
         (false, None) => DistanceMetric::L2,
         (true, None) => {
-            let db = LsmVecDb::open_existing(&db_dir)
-                .map_err(|e| CliError(format!("{}: {e}", db_dir.display())))?;
+            let db = LsmVecDb::open_existing(&db_dir).map_err(|e| CliError(format!("{}: {e}", db_dir.display())))?;
             let stored = db.options()?;
             db.close()?;
             if stored.dim != dim {
@@ -244,11 +230,7 @@ pub fn run(a: &LoadArgs) -> Result<()> {
 
     // 4. Load.
     let mut reader = VecReader::open(&a.base)?;
-    let mut line = report::ProgressLine::new(
-        report::progress_line_enabled(a.progress, quiet, n),
-        "load",
-        n,
-    );
+    let mut line = report::ProgressLine::new(report::progress_line_enabled(a.progress, quiet, n), "load", n);
     let start = Instant::now();
     let mut rows = vec![0f32; BUILD_CHUNK * dim];
     let mut done = 0usize;
@@ -256,27 +238,13 @@ pub fn run(a: &LoadArgs) -> Result<()> {
         let want = BUILD_CHUNK.min(n - done);
         for r in 0..want {
             if !reader.read_row(&mut rows[r * dim..(r + 1) * dim])? {
-                bail!(
-                    "{}: ended after {} rows, expected {n}",
-                    a.base.display(),
-                    done + r
-                );
+                bail!("{}: ended after {} rows, expected {n}", a.base.display(), done + r);
             }
         }
         let chunk = &ids.ids[done..done + want];
-        db.insert_batch(chunk, &rows[..want * dim], threads)
-            .map_err(|e| {
-                batch_error(
-                    &e,
-                    done,
-                    n,
-                    &format!(
-                        "loading rows {done}..{} of {}",
-                        done + want,
-                        a.base.display()
-                    ),
-                )
-            })?;
+        db.insert_batch(chunk, &rows[..want * dim], threads).map_err(|e| {
+            batch_error(&e, done, n, &format!("loading rows {done}..{} of {}", done + want, a.base.display()))
+        })?;
         done += want;
         line.set(done);
     }
@@ -309,13 +277,7 @@ pub fn run(a: &LoadArgs) -> Result<()> {
     if a.json {
         println!("{}", serde_json::to_string(&r)?);
     } else {
-        println!(
-            "loaded       {} vectors (dim {}, {}) from {}",
-            r.loaded,
-            r.dim,
-            r.metric,
-            r.base.display()
-        );
+        println!("loaded       {} vectors (dim {}, {}) from {}", r.loaded, r.dim, r.metric, r.base.display());
         println!(
             "time         {:.2} s = {:.0} vectors/s on {} threads (insert {:.2} s, close {:.2} s)",
             r.seconds, r.vectors_per_sec, r.threads, r.insert_seconds, r.close_seconds

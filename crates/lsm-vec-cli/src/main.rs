@@ -69,11 +69,7 @@ pub struct IndexArgs {
     #[arg(long = "Mmax", visible_alias = "m-max", default_value_t = 16)]
     pub m_max: usize,
     /// Construction candidate pool size (ef_construction).
-    #[arg(
-        long = "efc",
-        visible_alias = "ef-construction",
-        default_value_t = 200.0
-    )]
+    #[arg(long = "efc", visible_alias = "ef-construction", default_value_t = 200.0)]
     pub efc: f32,
     /// Vector file path (default: vectors.bin inside the database directory).
     #[arg(long = "vec", value_name = "PATH")]
@@ -116,12 +112,7 @@ pub struct IndexArgs {
 
 impl IndexArgs {
     /// Engine options for vectors of `dim` under `metric` (reinit, k and stats set by callers).
-    pub fn db_options(
-        &self,
-        dim: usize,
-        metric: DistanceMetric,
-        capacity_hint: usize,
-    ) -> Result<DbOptions> {
+    pub fn db_options(&self, dim: usize, metric: DistanceMetric, capacity_hint: usize) -> Result<DbOptions> {
         let mut o = DbOptions::new(dim);
         o.metric = metric;
         o.m = self.m;
@@ -185,11 +176,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10)]
     pub k: usize,
     /// ef_search values, comma separated; one result row per value.
-    #[arg(
-        long = "ef-search",
-        value_delimiter = ',',
-        default_value = "16,32,64,128,256"
-    )]
+    #[arg(long = "ef-search", value_delimiter = ',', default_value = "16,32,64,128,256")]
     pub ef_search: Vec<usize>,
     /// Distance metric: l2, cosine or ip.
     #[arg(long, default_value = "l2", value_parser = parse_metric)]
@@ -411,9 +398,7 @@ mod tests {
             "o.json",
         ])
         .unwrap();
-        let Command::Bench(b) = cli.command else {
-            panic!("not bench")
-        };
+        let Command::Bench(b) = cli.command else { panic!("not bench") };
         assert_eq!((b.index.m, b.index.m_max, b.index.efc), (8, 24, 64.0));
         assert_eq!(b.ef_search, vec![10, 20]);
         assert_eq!(b.metric, DistanceMetric::Cosine);
@@ -421,11 +406,8 @@ mod tests {
         assert_eq!(o.vector_storage_type, VectorStorageType::Basic);
         assert!(Cli::try_parse_from(["lsm-vec", "bench", "--vec-storage", "2"]).is_err());
         assert!(Cli::try_parse_from(["lsm-vec", "bench", "--base", "b.fvecs"]).is_err());
-        let cli = Cli::try_parse_from(["lsm-vec", "bench", "--build-threads", "3", "--progress"])
-            .unwrap();
-        let Command::Bench(b) = cli.command else {
-            panic!("not bench")
-        };
+        let cli = Cli::try_parse_from(["lsm-vec", "bench", "--build-threads", "3", "--progress"]).unwrap();
+        let Command::Bench(b) = cli.command else { panic!("not bench") };
         assert_eq!((b.build_threads, b.progress), (Some(3), true));
     }
 
@@ -450,27 +432,12 @@ mod tests {
             "80",
         ])
         .unwrap();
-        let Command::Load(l) = cli.command else {
-            panic!("not load")
-        };
+        let Command::Load(l) = cli.command else { panic!("not load") };
         assert_eq!(l.index.db.as_deref(), Some(std::path::Path::new("d")));
-        assert_eq!(
-            (l.threads, l.metric, l.index.m, l.index.efc),
-            (2, Some(DistanceMetric::InnerProduct), 12, 80.0)
-        );
+        assert_eq!((l.threads, l.metric, l.index.m, l.index.efc), (2, Some(DistanceMetric::InnerProduct), 12, 80.0));
         // --db and --base are required
         assert!(Cli::try_parse_from(["lsm-vec", "load", "--base", "b.fvecs"]).is_err());
         assert!(Cli::try_parse_from(["lsm-vec", "load", "--db", "d"]).is_err());
-        assert!(Cli::try_parse_from([
-            "lsm-vec",
-            "load",
-            "--db",
-            "d",
-            "--base",
-            "b",
-            "--threads",
-            "-1"
-        ])
-        .is_err());
+        assert!(Cli::try_parse_from(["lsm-vec", "load", "--db", "d", "--base", "b", "--threads", "-1"]).is_err());
     }
 }

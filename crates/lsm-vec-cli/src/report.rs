@@ -91,11 +91,7 @@ impl Latency {
     pub fn from_durations(durations: &[Duration]) -> Latency {
         let mut us: Vec<f64> = durations.iter().map(|d| d.as_secs_f64() * 1e6).collect();
         us.sort_by(f64::total_cmp);
-        let mean = if us.is_empty() {
-            0.0
-        } else {
-            us.iter().sum::<f64>() / us.len() as f64
-        };
+        let mean = if us.is_empty() { 0.0 } else { us.iter().sum::<f64>() / us.len() as f64 };
         Latency {
             mean_us: mean,
             p50_us: percentile(&us, 50.0),
@@ -112,11 +108,7 @@ pub fn recall_at_k(returned: &[u64], truth: &[u32], k: usize) -> f64 {
         return 0.0;
     }
     let top = &truth[..k.min(truth.len())];
-    let hits = returned
-        .iter()
-        .take(k)
-        .filter(|&&id| top.iter().any(|&t| t as u64 == id))
-        .count();
+    let hits = returned.iter().take(k).filter(|&&id| top.iter().any(|&t| t as u64 == id)).count();
     hits as f64 / k as f64
 }
 
@@ -145,11 +137,10 @@ pub fn progress(enabled: bool, len: u64, msg: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::new(len);
-    let style = ProgressStyle::with_template(
-        "{msg:<14} [{bar:30}] {human_pos}/{human_len} elapsed {elapsed} eta {eta}",
-    )
-    .map(|s| s.progress_chars("=> "))
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template("{msg:<14} [{bar:30}] {human_pos}/{human_len} elapsed {elapsed} eta {eta}")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
     pb.set_style(style);
     pb.set_message(msg.to_string());
     pb
@@ -180,16 +171,8 @@ pub fn format_eta(secs: f64) -> String {
 
 /// The text of a progress line: `load: 120000/1000000 vectors (12.0%), 45210 vectors/s, ETA 19s`.
 pub fn progress_text(label: &str, done: u64, total: u64, elapsed: f64) -> String {
-    let pct = if total == 0 {
-        100.0
-    } else {
-        done as f64 * 100.0 / total as f64
-    };
-    let rate = if elapsed > 0.0 {
-        done as f64 / elapsed
-    } else {
-        0.0
-    };
+    let pct = if total == 0 { 100.0 } else { done as f64 * 100.0 / total as f64 };
+    let rate = if elapsed > 0.0 { done as f64 / elapsed } else { 0.0 };
     let eta = if done >= total {
         format!("done in {}", format_eta(elapsed))
     } else if rate > 0.0 {
@@ -241,27 +224,14 @@ impl ProgressLine {
         }
         let done = done as u64;
         let now = Instant::now();
-        let every = if self.tty {
-            Self::TTY_EVERY
-        } else {
-            Self::LINE_EVERY
-        };
+        let every = if self.tty { Self::TTY_EVERY } else { Self::LINE_EVERY };
         let due = self.last.is_none_or(|t| now.duration_since(t) >= every);
         if !(due || done >= self.total) || self.last_done == Some(done) {
             return;
         }
-        let text = progress_text(
-            &self.label,
-            done,
-            self.total,
-            self.start.elapsed().as_secs_f64(),
-        );
+        let text = progress_text(&self.label, done, self.total, self.start.elapsed().as_secs_f64());
         let mut err = std::io::stderr().lock();
-        let _ = if self.tty {
-            write!(err, "\r\x1b[2K{text}")
-        } else {
-            writeln!(err, "{text}")
-        };
+        let _ = if self.tty { write!(err, "\r\x1b[2K{text}") } else { writeln!(err, "{text}") };
         let _ = err.flush();
         self.last = Some(now);
         self.last_done = Some(done);
@@ -311,8 +281,8 @@ impl JsonLines {
     pub fn new(path: Option<&Path>) -> Result<JsonLines> {
         let file = match path {
             Some(p) => {
-                let f = std::fs::File::create(p)
-                    .map_err(|e| CliError(format!("{}: cannot create: {e}", p.display())))?;
+                let f =
+                    std::fs::File::create(p).map_err(|e| CliError(format!("{}: cannot create: {e}", p.display())))?;
                 Some((p.to_path_buf(), std::io::BufWriter::new(f)))
             }
             None => None,
@@ -355,19 +325,13 @@ pub fn options_json(o: &lsm_vec::DbOptions) -> Result<serde_json::Value> {
 /// Runs `lsm-vec stats`.
 pub fn run_stats(a: &crate::StatsArgs) -> Result<()> {
     if !a.db.is_dir() {
-        return Err(CliError(format!(
-            "{}: no such database directory",
-            a.db.display()
-        )));
+        return Err(CliError(format!("{}: no such database directory", a.db.display())));
     }
     let db = lsm_vec::LsmVecDb::open_existing(&a.db)?;
     let s = db.stats()?;
     let o = db.options()?;
-    let vector_file = if o.vector_file_path.as_os_str().is_empty() {
-        a.db.join("vectors.bin")
-    } else {
-        o.vector_file_path.clone()
-    };
+    let vector_file =
+        if o.vector_file_path.as_os_str().is_empty() { a.db.join("vectors.bin") } else { o.vector_file_path.clone() };
     let disk = db_disk_usage(&a.db, &vector_file);
     db.close()?;
     if a.json {
@@ -409,12 +373,7 @@ pub fn run_stats(a: &crate::StatsArgs) -> Result<()> {
 pub fn device_read_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/io")
         .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("read_bytes:")
-                    .and_then(|v| v.trim().parse().ok())
-            })
-        })
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("read_bytes:").and_then(|v| v.trim().parse().ok())))
         .unwrap_or(0)
 }
 
@@ -485,10 +444,7 @@ mod tests {
             progress_text("build", 100, 100, 125.0),
             "build: 100/100 vectors (100.0%), 1 vectors/s, done in 2m05s"
         );
-        assert_eq!(
-            progress_text("load", 0, 10, 0.0),
-            "load: 0/10 vectors (0.0%), 0 vectors/s, ETA ?"
-        );
+        assert_eq!(progress_text("load", 0, 10, 0.0), "load: 0/10 vectors (0.0%), 0 vectors/s, ETA ?");
         assert_eq!(format_eta(59.4), "59s");
         assert_eq!(format_eta(3600.0 * 2.0 + 300.0), "2h05m");
         assert_eq!(format_eta(f64::INFINITY), "?");
@@ -581,13 +537,7 @@ mod tests {
         assert_eq!(opts["routing"], "probabilistic");
         assert_eq!(opts["routing_epsilon"], 0.1);
         assert_eq!(opts["ef_construction"], 32.0);
-        assert!(
-            opts["vector_file_path"]
-                .as_str()
-                .unwrap()
-                .ends_with("vectors.bin"),
-            "{opts}"
-        );
+        assert!(opts["vector_file_path"].as_str().unwrap().ends_with("vectors.bin"), "{opts}");
         assert_eq!(opts["reinit"], false);
     }
 

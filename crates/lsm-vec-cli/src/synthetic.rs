@@ -34,14 +34,7 @@ impl Rng {
     /// A generator for `seed`.
     pub fn new(seed: u64) -> Rng {
         let mut x = seed;
-        Rng {
-            s: [
-                splitmix(&mut x),
-                splitmix(&mut x),
-                splitmix(&mut x),
-                splitmix(&mut x),
-            ],
-        }
+        Rng { s: [splitmix(&mut x), splitmix(&mut x), splitmix(&mut x), splitmix(&mut x)] }
     }
 
     /// A generator for stream `(seed, tag, index)`.
@@ -114,13 +107,9 @@ impl Generator {
         let mut rng = Rng::for_item(seed, TAG_MODEL, 0);
         let centres = (0..clusters * dim).map(|_| rng.gaussian() as f32).collect();
         let s = (SUBSPACE_VAR / INTRINSIC as f64).sqrt();
-        let bases = (0..clusters * INTRINSIC * dim)
-            .map(|_| (rng.gaussian() * s) as f32)
-            .collect();
+        let bases = (0..clusters * INTRINSIC * dim).map(|_| (rng.gaussian() * s) as f32).collect();
         // Weights 1 / (1 + rank / 4): the largest cluster is a few times the smallest.
-        let weights: Vec<f64> = (0..clusters)
-            .map(|c| 1.0 / (1.0 + c as f64 / 4.0))
-            .collect();
+        let weights: Vec<f64> = (0..clusters).map(|c| 1.0 / (1.0 + c as f64 / 4.0)).collect();
         let total: f64 = weights.iter().sum();
         let mut acc = 0.0;
         let mut cumulative: Vec<f64> = weights
@@ -133,14 +122,7 @@ impl Generator {
         if let Some(last) = cumulative.last_mut() {
             *last = 1.0;
         }
-        Generator {
-            dim,
-            seed,
-            clusters,
-            centres,
-            bases,
-            cumulative,
-        }
+        Generator { dim, seed, clusters, centres, bases, cumulative }
     }
 
     /// Dimension.
@@ -150,10 +132,7 @@ impl Generator {
 
     fn sample(&self, mut rng: Rng, out: &mut [f32]) {
         let u = rng.next_f64();
-        let c = self
-            .cumulative
-            .partition_point(|&x| x <= u)
-            .min(self.clusters - 1);
+        let c = self.cumulative.partition_point(|&x| x <= u).min(self.clusters - 1);
         let d = self.dim;
         let mut z = [0f32; INTRINSIC];
         for zi in z.iter_mut() {
@@ -206,19 +185,13 @@ impl Generator {
         for (j, row) in data.chunks_exact_mut(self.dim.max(1)).enumerate() {
             self.query_vector(j as u64, row);
         }
-        crate::datasets::Matrix {
-            n,
-            dim: self.dim,
-            data,
-        }
+        crate::datasets::Matrix { n, dim: self.dim, data }
     }
 }
 
 /// Worker threads for brute force and generation: the available cores.
 pub fn threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 /// Squared Euclidean distance (8 independent lanes so the compiler vectorises it).
@@ -258,13 +231,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// The ranking distance of the ground truth: squared L2, `1 - cos`, or `-dot`.
 /// `norm_a` / `norm_b` are the Euclidean norms (used by cosine only).
-pub fn rank_distance(
-    metric: DistanceMetric,
-    a: &[f32],
-    b: &[f32],
-    norm_a: f32,
-    norm_b: f32,
-) -> f32 {
+pub fn rank_distance(metric: DistanceMetric, a: &[f32], b: &[f32], norm_a: f32, norm_b: f32) -> f32 {
     match metric {
         DistanceMetric::L2 => l2_squared(a, b),
         DistanceMetric::Cosine => {
@@ -317,10 +284,7 @@ impl KnnAccumulator {
     /// Ground truth of `k` neighbours for the row-major `queries`.
     pub fn new(queries: &[f32], dim: usize, k: usize, metric: DistanceMetric) -> KnnAccumulator {
         let nq = queries.len().checked_div(dim).unwrap_or(0);
-        let qnorms = queries
-            .chunks_exact(dim.max(1))
-            .map(|q| dot(q, q).sqrt())
-            .collect();
+        let qnorms = queries.chunks_exact(dim.max(1)).map(|q| dot(q, q).sqrt()).collect();
         KnnAccumulator {
             dim,
             k,
@@ -344,19 +308,13 @@ impl KnnAccumulator {
         let per = self.heaps.len().div_ceil(threads()).max(1);
         let (k, metric, rnorms) = (self.k, self.metric, &rnorms);
         std::thread::scope(|s| {
-            for ((heaps, qs), qn) in self
-                .heaps
-                .chunks_mut(per)
-                .zip(self.queries.chunks(per * d))
-                .zip(self.qnorms.chunks(per))
+            for ((heaps, qs), qn) in
+                self.heaps.chunks_mut(per).zip(self.queries.chunks(per * d)).zip(self.qnorms.chunks(per))
             {
                 s.spawn(move || {
                     for ((heap, q), &qnorm) in heaps.iter_mut().zip(qs.chunks_exact(d)).zip(qn) {
                         for ((&id, row), &rn) in ids.iter().zip(rows.chunks_exact(d)).zip(rnorms) {
-                            let e = Entry {
-                                dist: rank_distance(metric, q, row, qnorm, rn),
-                                id,
-                            };
+                            let e = Entry { dist: rank_distance(metric, q, row, qnorm, rn), id };
                             if heap.len() < k {
                                 heap.push(e);
                             } else if let Some(mut top) = heap.peek_mut() {
@@ -373,15 +331,7 @@ impl KnnAccumulator {
 
     /// Per query, the `(id, distance)` pairs, nearest first.
     pub fn finish(self) -> Vec<Vec<(u64, f32)>> {
-        self.heaps
-            .into_iter()
-            .map(|h| {
-                h.into_sorted_vec()
-                    .into_iter()
-                    .map(|e| (e.id, e.dist))
-                    .collect()
-            })
-            .collect()
+        self.heaps.into_iter().map(|h| h.into_sorted_vec().into_iter().map(|e| (e.id, e.dist)).collect()).collect()
     }
 }
 
@@ -466,13 +416,7 @@ mod tests {
         }
     }
 
-    fn naive(
-        base: &[f32],
-        queries: &[f32],
-        dim: usize,
-        k: usize,
-        metric: DistanceMetric,
-    ) -> Vec<Vec<u64>> {
+    fn naive(base: &[f32], queries: &[f32], dim: usize, k: usize, metric: DistanceMetric) -> Vec<Vec<u64>> {
         queries
             .chunks_exact(dim)
             .map(|q| {
@@ -481,28 +425,14 @@ mod tests {
                     .enumerate()
                     .map(|(i, r)| {
                         let d = match metric {
-                            DistanceMetric::L2 => q
-                                .iter()
-                                .zip(r)
-                                .map(|(x, y)| ((x - y) as f64).powi(2))
-                                .sum::<f64>(),
+                            DistanceMetric::L2 => q.iter().zip(r).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>(),
                             DistanceMetric::Cosine => {
-                                let dd: f64 = q
-                                    .iter()
-                                    .zip(r)
-                                    .map(|(x, y)| (*x as f64) * (*y as f64))
-                                    .sum();
-                                let nq: f64 =
-                                    q.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-                                let nr: f64 =
-                                    r.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+                                let dd: f64 = q.iter().zip(r).map(|(x, y)| (*x as f64) * (*y as f64)).sum();
+                                let nq: f64 = q.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+                                let nr: f64 = r.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
                                 1.0 - dd / (nq * nr)
                             }
-                            _ => -q
-                                .iter()
-                                .zip(r)
-                                .map(|(x, y)| (*x as f64) * (*y as f64))
-                                .sum::<f64>(),
+                            _ => -q.iter().zip(r).map(|(x, y)| (*x as f64) * (*y as f64)).sum::<f64>(),
                         };
                         (d as f32, i as u64)
                     })
@@ -522,11 +452,7 @@ mod tests {
         let mut base = Vec::new();
         g.base_chunk(&ids, &mut base);
         let q = g.queries(20);
-        for metric in [
-            DistanceMetric::L2,
-            DistanceMetric::Cosine,
-            DistanceMetric::InnerProduct,
-        ] {
+        for metric in [DistanceMetric::L2, DistanceMetric::Cosine, DistanceMetric::InnerProduct] {
             let got = ground_truth_synthetic(&g, &ids, &q.data, 10, metric, |_| {});
             let want = naive(&base, &q.data, dim, 10, metric);
             let mut agree = 0;
@@ -545,10 +471,7 @@ mod tests {
             g.base_chunk(c, &mut buf);
             acc.add_chunk(c, &buf);
         }
-        assert_eq!(
-            acc.finish(),
-            ground_truth_synthetic(&g, &ids, &q.data, 10, DistanceMetric::L2, |_| {})
-        );
+        assert_eq!(acc.finish(), ground_truth_synthetic(&g, &ids, &q.data, 10, DistanceMetric::L2, |_| {}));
     }
 
     #[test]

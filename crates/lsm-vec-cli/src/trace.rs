@@ -59,12 +59,7 @@ struct Manifest {
     generator: serde_json::Value,
 }
 
-fn write_vectors(
-    path: &Path,
-    g: &Generator,
-    ids: &[u64],
-    pb: &indicatif::ProgressBar,
-) -> Result<()> {
+fn write_vectors(path: &Path, g: &Generator, ids: &[u64], pb: &indicatif::ProgressBar) -> Result<()> {
     let mut w = VecWriter::create(path, g.dim())?;
     let mut buf = Vec::new();
     for chunk in ids.chunks(crate::synthetic::CHUNK_ROWS) {
@@ -95,16 +90,12 @@ pub fn gen_trace(a: &GenTraceArgs) -> Result<()> {
     let del = (a.n as f64 * a.delete_frac).round() as usize;
     let pool = ins * a.epochs;
     if (a.n + pool) as u64 > u32::MAX as u64 {
-        bail!(
-            "base + pool = {} vectors exceed the u32 id space",
-            a.n + pool
-        );
+        bail!("base + pool = {} vectors exceed the u32 id space", a.n + pool);
     }
     let show = report::progress_enabled(false);
     let t0 = Instant::now();
     let out = &a.out;
-    std::fs::create_dir_all(out.join("gt"))
-        .context(|| format!("cannot create {}", out.display()))?;
+    std::fs::create_dir_all(out.join("gt")).context(|| format!("cannot create {}", out.display()))?;
     let g = Generator::new(a.dim, a.clusters, a.seed);
 
     // Vectors: base ids 0..n, pool ids n..n+pool; vector of id i = the generator's base vector i.
@@ -127,10 +118,7 @@ pub fn gen_trace(a: &GenTraceArgs) -> Result<()> {
     let write_gt = |e: usize, live: &[u32]| -> Result<()> {
         let ids: Vec<u64> = live.iter().map(|&x| x as u64).collect();
         let pb = report::progress(show, ids.len() as u64, &format!("gt {}", epoch_name(e)));
-        let lists =
-            ground_truth_synthetic(&g, &ids, &queries.data, a.gt_k, DistanceMetric::L2, |c| {
-                pb.inc(c as u64)
-            });
+        let lists = ground_truth_synthetic(&g, &ids, &queries.data, a.gt_k, DistanceMetric::L2, |c| pb.inc(c as u64));
         pb.finish_and_clear();
         let mut t = Truth {
             n: lists.len(),
@@ -141,10 +129,7 @@ pub fn gen_trace(a: &GenTraceArgs) -> Result<()> {
         for l in &lists {
             for j in 0..a.gt_k {
                 // Fewer live vectors than K: pad with id u32::MAX at infinite distance.
-                let (id, d) = l
-                    .get(j)
-                    .copied()
-                    .unwrap_or((u32::MAX as u64, f32::INFINITY));
+                let (id, d) = l.get(j).copied().unwrap_or((u32::MAX as u64, f32::INFINITY));
                 t.ids.push(id as u32);
                 if let Some(ds) = t.dists.as_mut() {
                     ds.push(d);
@@ -162,10 +147,7 @@ pub fn gen_trace(a: &GenTraceArgs) -> Result<()> {
             let i = rng.below(live.len() as u64) as usize;
             dels.push(live.swap_remove(i));
         }
-        let inss: Vec<u32> = pool_ids[next_pool..next_pool + ins]
-            .iter()
-            .map(|&x| x as u32)
-            .collect();
+        let inss: Vec<u32> = pool_ids[next_pool..next_pool + ins].iter().map(|&x| x as u32).collect();
         next_pool += ins;
         live.extend_from_slice(&inss);
         datasets::write_u32_list(out.join(format!("{}.del.u32", epoch_name(e))), &dels)?;
@@ -254,10 +236,7 @@ fn count_epochs(dir: &Path) -> Result<usize> {
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if let Some(rest) = name.strip_prefix("epoch_") {
-            if let Some(num) = rest
-                .strip_suffix(".ins.u32")
-                .or_else(|| rest.strip_suffix(".del.u32"))
-            {
+            if let Some(num) = rest.strip_suffix(".ins.u32").or_else(|| rest.strip_suffix(".del.u32")) {
                 if let Ok(n) = num.parse::<usize>() {
                     max = max.max(n);
                 }
@@ -272,12 +251,7 @@ fn read_ids_for(dir: &Path, name: &str, vectors: usize) -> Result<Vec<u32>> {
     let path = dir.join(format!("{name}.ids.u32"));
     let ids = datasets::read_u32_list(&path)?;
     if ids.len() != vectors {
-        bail!(
-            "{}: {} ids for {} {name} vectors",
-            path.display(),
-            ids.len(),
-            vectors
-        );
+        bail!("{}: {} ids for {} {name} vectors", path.display(), ids.len(), vectors);
     }
     Ok(ids)
 }
@@ -303,8 +277,7 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
     let manifest: Option<Manifest> = {
         let p = dir.join("manifest.json");
         if p.exists() {
-            let s =
-                std::fs::read_to_string(&p).context(|| format!("{}: cannot read", p.display()))?;
+            let s = std::fs::read_to_string(&p).context(|| format!("{}: cannot read", p.display()))?;
             Some(serde_json::from_str(&s).map_err(|e| CliError(format!("{}: {e}", p.display())))?)
         } else {
             None
@@ -322,11 +295,7 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
         let pool = RowFile::open(&pool_path)?;
         let ids = read_ids_for(dir, "pool", pool.len())?;
         if pool.dim() != dim && !pool.is_empty() {
-            bail!(
-                "{}: dimension {} differs from base.fbin's {dim}",
-                pool_path.display(),
-                pool.dim()
-            );
+            bail!("{}: dimension {} differs from base.fbin's {dim}", pool_path.display(), pool.dim());
         }
         let index: HashMap<u32, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
         (Some(pool), index)
@@ -335,10 +304,7 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
     };
     let queries = datasets::read_matrix(dir.join("query.fbin"))?;
     if queries.dim != dim {
-        bail!(
-            "query.fbin has dimension {} but base.fbin has {dim}",
-            queries.dim
-        );
+        bail!("query.fbin has dimension {} but base.fbin has {dim}", queries.dim);
     }
     if let Some(m) = &manifest {
         if m.dim != dim {
@@ -353,17 +319,9 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
         epochs = epochs.min(max);
     }
 
-    let db_dir = a
-        .index
-        .db
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("run/replay-db"));
+    let db_dir = a.index.db.clone().unwrap_or_else(|| PathBuf::from("run/replay-db"));
     std::fs::create_dir_all(&db_dir).context(|| format!("cannot create {}", db_dir.display()))?;
-    let mut opts = a.index.db_options(
-        dim,
-        metric,
-        base.len() + pool.as_ref().map_or(0, |p| p.len()),
-    )?;
+    let mut opts = a.index.db_options(dim, metric, base.len() + pool.as_ref().map_or(0, |p| p.len()))?;
     opts.reinit = true;
     opts.k = a.k;
     opts.ef_search = a.ef_search.max(a.k);
@@ -396,8 +354,7 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
     while base.read_row(&mut row)? {
         let id = base_ids[i] as u64;
         let t = Instant::now();
-        db.insert(id, &row)
-            .map_err(|e| CliError(format!("epoch 0: insert of id {id}: {e}")))?;
+        db.insert(id, &row).map_err(|e| CliError(format!("epoch 0: insert of id {id}: {e}")))?;
         in_insert += t.elapsed();
         i += 1;
         if i % 1024 == 0 {
@@ -431,8 +388,7 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
         let mut del_time = Duration::ZERO;
         for &id in &dels {
             let t = Instant::now();
-            db.delete(id as u64)
-                .map_err(|err| CliError(format!("epoch {e}: delete of id {id}: {err}")))?;
+            db.delete(id as u64).map_err(|err| CliError(format!("epoch {e}: delete of id {id}: {err}")))?;
             del_time += t.elapsed();
         }
         let mut ins_time = Duration::ZERO;
@@ -444,8 +400,7 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
                 p.read_row(r, &mut row)?;
             }
             let t = Instant::now();
-            db.insert(id as u64, &row)
-                .map_err(|err| CliError(format!("epoch {e}: insert of id {id}: {err}")))?;
+            db.insert(id as u64, &row).map_err(|err| CliError(format!("epoch {e}: insert of id {id}: {err}")))?;
             ins_time += t.elapsed();
         }
         let line = epoch_pass(
@@ -497,40 +452,18 @@ fn epoch_pass(
     let truth = if gt_file.exists() {
         let t = datasets::read_truth(&gt_file)?;
         if t.n < queries.n {
-            bail!(
-                "{}: {} rows for {} queries",
-                gt_file.display(),
-                t.n,
-                queries.n
-            );
+            bail!("{}: {} rows for {} queries", gt_file.display(), t.n, queries.n);
         }
         if t.k < a.k {
-            bail!(
-                "{}: K={} is smaller than --k {}",
-                gt_file.display(),
-                t.k,
-                a.k
-            );
+            bail!("{}: K={} is smaller than --k {}", gt_file.display(), t.k, a.k);
         }
         Some(t)
     } else {
         None
     };
     // Without ground truth, recall is not computed (an empty truth of width k never matches).
-    let dummy = Truth {
-        n: queries.n,
-        k: a.k,
-        ids: vec![u32::MAX; queries.n * a.k],
-        dists: None,
-    };
-    let row = search_pass(
-        db,
-        queries,
-        truth.as_ref().unwrap_or(&dummy),
-        a.k,
-        a.ef_search,
-        show,
-    )?;
+    let dummy = Truth { n: queries.n, k: a.k, ids: vec![u32::MAX; queries.n * a.k], dists: None };
+    let row = search_pass(db, queries, truth.as_ref().unwrap_or(&dummy), a.k, a.ef_search, show)?;
     Ok(EpochLine {
         epoch,
         live: db.len()?,

@@ -6,10 +6,7 @@ use std::process::{Command, Output};
 use lsm_vec::{DbOptions, LsmVecDb};
 
 fn lsm_vec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lsm-vec"))
-        .args(args)
-        .output()
-        .expect("run lsm-vec")
+    Command::new(env!("CARGO_BIN_EXE_lsm-vec")).args(args).output().expect("run lsm-vec")
 }
 
 fn p(path: &Path) -> &str {
@@ -52,15 +49,8 @@ fn an_engine_error_is_printed_with_one_prefix() {
     let err = String::from_utf8_lossy(&out.stderr);
     let line = err.trim_end();
     assert!(line.starts_with("lsm-vec: error: "), "{err}");
-    assert_eq!(
-        line.matches("lsm-vec:").count(),
-        1,
-        "the prefix is printed once: {err}"
-    );
-    assert!(
-        line.contains("not-a-db"),
-        "the message names the directory: {err}"
-    );
+    assert_eq!(line.matches("lsm-vec:").count(), 1, "the prefix is printed once: {err}");
+    assert!(line.contains("not-a-db"), "the message names the directory: {err}");
     assert_eq!(line.lines().count(), 1, "{err}");
     assert!(out.stdout.is_empty());
 }
@@ -88,20 +78,12 @@ fn stats_on_a_copied_database_reports_the_copys_vector_file() {
     let expected = copy.join("vectors.bin").canonicalize().unwrap();
 
     let out = lsm_vec(&["stats", "--db", p(&copy), "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(v["stats"]["count"], 10);
-    for (what, reported) in [
-        ("vector_file", &v["vector_file"]),
-        (
-            "options.vector_file_path",
-            &v["options"]["vector_file_path"],
-        ),
-    ] {
+    for (what, reported) in
+        [("vector_file", &v["vector_file"]), ("options.vector_file_path", &v["options"]["vector_file_path"])]
+    {
         let reported = Path::new(reported.as_str().expect("a path"));
         assert_eq!(
             reported.canonicalize().ok().as_deref(),
@@ -115,25 +97,14 @@ fn stats_on_a_copied_database_reports_the_copys_vector_file() {
     let text = lsm_vec(&["stats", "--db", p(&copy)]);
     assert!(text.status.success());
     let text = String::from_utf8(text.stdout).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("vector file"))
-        .expect("a vector file line");
+    let line = text.lines().find(|l| l.starts_with("vector file")).expect("a vector file line");
     let shown = Path::new(line.trim_start_matches("vector file").trim());
-    assert_eq!(
-        shown.canonicalize().ok().as_deref(),
-        Some(expected.as_path()),
-        "{line}"
-    );
+    assert_eq!(shown.canonicalize().ok().as_deref(), Some(expected.as_path()), "{line}");
 
     // The copy stands alone: with the original gone it still opens and holds everything.
     std::fs::remove_dir_all(&orig).unwrap();
     let out = lsm_vec(&["stats", "--db", p(&copy), "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stats"]["count"], 10);
 }

@@ -8,10 +8,7 @@ use std::process::{Command, Output};
 use lsm_vec::LsmVecDb;
 
 fn lsm_vec(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lsm-vec"))
-        .args(args)
-        .output()
-        .expect("run lsm-vec")
+    Command::new(env!("CARGO_BIN_EXE_lsm-vec")).args(args).output().expect("run lsm-vec")
 }
 
 fn ok(args: &[&str]) -> String {
@@ -28,12 +25,7 @@ fn ok(args: &[&str]) -> String {
 /// Runs a command that must fail with exit status 1 and one error line; returns stderr.
 fn fails(args: &[&str]) -> String {
     let out = lsm_vec(args);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "lsm-vec {args:?} should fail: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_eq!(out.status.code(), Some(1), "lsm-vec {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
     assert!(out.stdout.is_empty(), "nothing on stdout");
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.starts_with("lsm-vec: error: "), "{err}");
@@ -50,9 +42,7 @@ fn json(s: &str) -> serde_json::Value {
 
 /// Row `i` of the small test files: dimension 8, distinct values.
 fn row(i: usize) -> Vec<f32> {
-    (0..8)
-        .map(|j| ((i * 31 + j * 17) % 101) as f32 / 10.0 + (i as f32) * 1e-3)
-        .collect()
+    (0..8).map(|j| ((i * 31 + j * 17) % 101) as f32 / 10.0 + (i as f32) * 1e-3).collect()
 }
 
 /// Writes `rows` as .fvecs.
@@ -67,18 +57,7 @@ fn write_fvecs(path: &Path, rows: &[Vec<f32>]) {
     std::fs::write(path, b).unwrap();
 }
 
-const GEN: [&str; 10] = [
-    "--n",
-    "3000",
-    "--dim",
-    "16",
-    "--queries",
-    "50",
-    "--seed",
-    "7",
-    "--gt-k",
-    "10",
-];
+const GEN: [&str; 10] = ["--n", "3000", "--dim", "16", "--queries", "50", "--seed", "7", "--gt-k", "10"];
 
 #[test]
 fn load_a_generated_file_then_search_it() {
@@ -87,24 +66,9 @@ fn load_a_generated_file_then_search_it() {
     let mut args = vec!["gen-data", "--out", p(&data)];
     args.extend(GEN);
     ok(&args);
-    let (base, query, truth) = (
-        data.join("base.fvecs"),
-        data.join("query.fvecs"),
-        data.join("groundtruth.ivecs"),
-    );
+    let (base, query, truth) = (data.join("base.fvecs"), data.join("query.fvecs"), data.join("groundtruth.ivecs"));
     let db = tmp.path().join("nested/db"); // created, parents included
-    let r = json(&ok(&[
-        "load",
-        "--db",
-        p(&db),
-        "--base",
-        p(&base),
-        "--threads",
-        "2",
-        "--efc",
-        "64",
-        "--json",
-    ]));
+    let r = json(&ok(&["load", "--db", p(&db), "--base", p(&base), "--threads", "2", "--efc", "64", "--json"]));
     assert_eq!(r["loaded"], 3000);
     assert_eq!(r["count"], 3000);
     assert_eq!(r["dim"], 16);
@@ -138,19 +102,8 @@ fn load_a_generated_file_then_search_it() {
 
     // Text output: count, time and rate.
     let db2 = tmp.path().join("db2");
-    let text = ok(&[
-        "load",
-        "--db",
-        p(&db2),
-        "--base",
-        p(&base),
-        "--threads",
-        "1",
-    ]);
-    assert!(
-        text.starts_with("loaded       3000 vectors (dim 16, L2)"),
-        "{text}"
-    );
+    let text = ok(&["load", "--db", p(&db2), "--base", p(&base), "--threads", "1"]);
+    assert!(text.starts_with("loaded       3000 vectors (dim 16, L2)"), "{text}");
     assert!(text.contains("vectors/s on 1 threads"), "{text}");
     assert!(text.contains("(created), 3000 vectors"), "{text}");
     let stats = json(&ok(&["stats", "--db", p(&db2), "--json"]));
@@ -185,10 +138,7 @@ fn load_with_an_ids_file_then_add_more_to_the_database() {
         "8",
         "--json",
     ]));
-    assert_eq!(
-        (r["loaded"].as_u64(), r["count"].as_u64()),
-        (Some(600), Some(600))
-    );
+    assert_eq!((r["loaded"].as_u64(), r["count"].as_u64()), (Some(600), Some(600)));
     assert_eq!(r["metric"], "Cosine");
 
     // A second file with a .u32 id list goes into the same database (its stored metric kept).
@@ -197,71 +147,26 @@ fn load_with_an_ids_file_then_add_more_to_the_database() {
     write_fvecs(&base2, &more);
     let ids2: Vec<u32> = (0..300).map(|i| 10 + i).collect();
     let ids2_file = tmp.path().join("b.u32");
-    std::fs::write(
-        &ids2_file,
-        ids2.iter()
-            .flat_map(|x| x.to_le_bytes())
-            .collect::<Vec<u8>>(),
-    )
-    .unwrap();
-    let r = json(&ok(&[
-        "load",
-        "--db",
-        p(&db),
-        "--base",
-        p(&base2),
-        "--ids",
-        p(&ids2_file),
-        "--json",
-    ]));
-    assert_eq!(
-        (r["loaded"].as_u64(), r["count"].as_u64()),
-        (Some(300), Some(900))
-    );
+    std::fs::write(&ids2_file, ids2.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+    let r = json(&ok(&["load", "--db", p(&db), "--base", p(&base2), "--ids", p(&ids2_file), "--json"]));
+    assert_eq!((r["loaded"].as_u64(), r["count"].as_u64()), (Some(300), Some(900)));
     assert_eq!(r["created"], false);
     assert_eq!(r["metric"], "Cosine");
 
     // Loading a file again: its ids are live, refused before anything is written.
-    let err = fails(&[
-        "load",
-        "--db",
-        p(&db),
-        "--base",
-        p(&base2),
-        "--ids",
-        p(&ids2_file),
-    ]);
-    assert!(
-        err.contains("id 10 ") && err.contains("already in the database"),
-        "{err}"
-    );
+    let err = fails(&["load", "--db", p(&db), "--base", p(&base2), "--ids", p(&ids2_file)]);
+    assert!(err.contains("id 10 ") && err.contains("already in the database"), "{err}");
     // A different dimension or metric than the stored ones: refused too.
     let wide = tmp.path().join("wide.fvecs");
     write_fvecs(&wide, &[vec![1.0; 9], vec![2.0; 9]]);
     let err = fails(&["load", "--db", p(&db), "--base", p(&wide)]);
-    assert!(
-        err.contains("dimension 8") && err.contains("dimension 9"),
-        "{err}"
-    );
-    let _ = fails(&[
-        "load",
-        "--db",
-        p(&db),
-        "--base",
-        p(&base2),
-        "--metric",
-        "l2",
-    ]);
+    assert!(err.contains("dimension 8") && err.contains("dimension 9"), "{err}");
+    let _ = fails(&["load", "--db", p(&db), "--base", p(&base2), "--metric", "l2"]);
 
     let h = LsmVecDb::open_existing(&db).unwrap();
     assert_eq!(h.len().unwrap(), 900);
     for i in (0..600).step_by(37) {
-        assert_eq!(
-            h.get(ids[i]).unwrap(),
-            rows[i],
-            "row {i} under id {}",
-            ids[i]
-        );
+        assert_eq!(h.get(ids[i]).unwrap(), rows[i], "row {i} under id {}", ids[i]);
     }
     for i in (0..300).step_by(29) {
         assert_eq!(h.get(ids2[i] as u64).unwrap(), more[i]);
@@ -284,38 +189,16 @@ fn bad_inputs_are_refused_before_a_database_is_created() {
 
     // One id too few.
     let short = ids_of("short.txt", (0..299).map(|i| i.to_string()).collect());
-    let err = fails(&[
-        "load",
-        "--db",
-        p(&db),
-        "--base",
-        p(&base),
-        "--ids",
-        p(&short),
-    ]);
-    assert!(
-        err.contains("short.txt") && err.contains("holds 299 ids") && err.contains("300 vectors"),
-        "{err}"
-    );
+    let err = fails(&["load", "--db", p(&db), "--base", p(&base), "--ids", p(&short)]);
+    assert!(err.contains("short.txt") && err.contains("holds 299 ids") && err.contains("300 vectors"), "{err}");
     assert!(!db.exists(), "no database was created");
 
     // An id twice (lines 3 and 300).
     let mut lines: Vec<String> = (0..300).map(|i| (i * 2).to_string()).collect();
     lines[299] = "4".into();
     let twice = ids_of("twice.txt", lines);
-    let err = fails(&[
-        "load",
-        "--db",
-        p(&db),
-        "--base",
-        p(&base),
-        "--ids",
-        p(&twice),
-    ]);
-    assert!(
-        err.contains("id 4 appears twice (line 3 and line 300)"),
-        "{err}"
-    );
+    let err = fails(&["load", "--db", p(&db), "--base", p(&base), "--ids", p(&twice)]);
+    assert!(err.contains("id 4 appears twice (line 3 and line 300)"), "{err}");
     assert!(!db.exists());
 
     // Not a number; a negative id.
@@ -324,10 +207,7 @@ fn bad_inputs_are_refused_before_a_database_is_created() {
         lines[10] = bad.into();
         let f = ids_of(name, lines);
         let err = fails(&["load", "--db", p(&db), "--base", p(&base), "--ids", p(&f)]);
-        assert!(
-            err.contains(name) && err.contains("line 11") && err.contains(bad),
-            "{err}"
-        );
+        assert!(err.contains(name) && err.contains("line 11") && err.contains(bad), "{err}");
         assert!(!db.exists());
     }
 
@@ -337,24 +217,13 @@ fn bad_inputs_are_refused_before_a_database_is_created() {
     let nan_file = tmp.path().join("nan.fvecs");
     write_fvecs(&nan_file, &nan);
     let err = fails(&["load", "--db", p(&db), "--base", p(&nan_file)]);
-    assert!(
-        err.contains("nan.fvecs") && err.contains("row 299"),
-        "{err}"
-    );
+    assert!(err.contains("nan.fvecs") && err.contains("row 299"), "{err}");
     assert!(!db.exists());
     let mut zero = rows.clone();
     zero[150] = vec![0.0; 8];
     let zero_file = tmp.path().join("zero.fvecs");
     write_fvecs(&zero_file, &zero);
-    let err = fails(&[
-        "load",
-        "--db",
-        p(&db),
-        "--base",
-        p(&zero_file),
-        "--metric",
-        "cosine",
-    ]);
+    let err = fails(&["load", "--db", p(&db), "--base", p(&zero_file), "--metric", "cosine"]);
     assert!(err.contains("row 150") && err.contains("cosine"), "{err}");
     assert!(!db.exists());
 
@@ -365,15 +234,7 @@ fn bad_inputs_are_refused_before_a_database_is_created() {
     std::fs::write(&trunc, bytes).unwrap();
     let err = fails(&["load", "--db", p(&db), "--base", p(&trunc)]);
     assert!(err.contains("trunc.fvecs"), "{err}");
-    let err = fails(&[
-        "load",
-        "--db",
-        p(&db),
-        "--base",
-        p(&base),
-        "--ids",
-        p(&tmp.path().join("none.txt")),
-    ]);
+    let err = fails(&["load", "--db", p(&db), "--base", p(&base), "--ids", p(&tmp.path().join("none.txt"))]);
     assert!(err.contains("none.txt"), "{err}");
     assert!(!db.exists());
 
@@ -389,24 +250,13 @@ fn progress_goes_to_stderr_and_stdout_stays_parseable() {
     let base = tmp.path().join("base.fvecs");
     write_fvecs(&base, &rows);
     let db = tmp.path().join("db");
-    let out = lsm_vec(&[
-        "load",
-        "--db",
-        p(&db),
-        "--base",
-        p(&base),
-        "--json",
-        "--progress",
-    ]);
+    let out = lsm_vec(&["load", "--db", p(&db), "--base", p(&base), "--json", "--progress"]);
     assert!(out.status.success());
     let r = json(&String::from_utf8(out.stdout).unwrap());
     assert_eq!(r["count"], 500);
     let err = String::from_utf8(out.stderr).unwrap();
     let last = err.lines().last().unwrap_or_default();
-    assert!(
-        last.starts_with("load: 500/500 vectors (100.0%), "),
-        "{err}"
-    );
+    assert!(last.starts_with("load: 500/500 vectors (100.0%), "), "{err}");
     assert!(last.contains(" vectors/s, done in "), "{err}");
 
     // Without --progress (stderr is not a terminal here): no progress line.
@@ -435,11 +285,7 @@ fn progress_goes_to_stderr_and_stdout_stays_parseable() {
         "--build-threads",
         "2",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r = json(&String::from_utf8(out.stdout).unwrap());
     assert_eq!(r["build"]["inserts"], 1500);
     let err = String::from_utf8(out.stderr).unwrap();
@@ -479,18 +325,9 @@ fn bench_build_threads_are_reported_and_do_not_change_the_graph() {
         reports.push(r);
     }
     let recalls = |r: &serde_json::Value| -> Vec<f64> {
-        r["sweep"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["recall"].as_f64().unwrap())
-            .collect()
+        r["sweep"].as_array().unwrap().iter().map(|s| s["recall"].as_f64().unwrap()).collect()
     };
-    assert_eq!(
-        recalls(&reports[0]),
-        recalls(&reports[1]),
-        "same graph on 1 and 2 threads"
-    );
+    assert_eq!(recalls(&reports[0]), recalls(&reports[1]), "same graph on 1 and 2 threads");
     assert!(recalls(&reports[0])[1] >= 0.9, "{:?}", recalls(&reports[0]));
     // Default: one thread per core.
     let r = json(&ok(&[

@@ -11,8 +11,8 @@
 //! detached (GIL released) on the borrowed slices.
 
 use numpy::{
-    PyArray1, PyArray2, PyArrayDescrMethods, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
-    PyUntypedArray, PyUntypedArrayMethods,
+    PyArray1, PyArray2, PyArrayDescrMethods, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray,
+    PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -28,14 +28,8 @@ pub fn is_bool(obj: &Bound<'_, PyAny>) -> bool {
         return false;
     }
     let t = obj.get_type();
-    let named_bool = t
-        .name()
-        .map(|n| matches!(n.to_cow().as_deref(), Ok("bool" | "bool_")))
-        .unwrap_or(false);
-    named_bool
-        && t.module()
-            .map(|m| m.to_cow().map(|m| m == "numpy").unwrap_or(false))
-            .unwrap_or(false)
+    let named_bool = t.name().map(|n| matches!(n.to_cow().as_deref(), Ok("bool" | "bool_"))).unwrap_or(false);
+    named_bool && t.module().map(|m| m.to_cow().map(|m| m == "numpy").unwrap_or(false)).unwrap_or(false)
 }
 
 fn bool_err(what: &str) -> PyErr {
@@ -49,28 +43,17 @@ pub fn uint_arg<T: TryFrom<u64>>(obj: &Bound<'_, PyAny>, what: &str) -> PyResult
         return Err(bool_err(what));
     }
     let out_of_range = || {
-        let shown = obj
-            .repr()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|_| "?".into());
+        let shown = obj.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into());
         let max = std::any::type_name::<T>();
-        PyValueError::new_err(format!(
-            "{what} must be a non-negative integer that fits in {max}, got {shown}"
-        ))
+        PyValueError::new_err(format!("{what} must be a non-negative integer that fits in {max}, got {shown}"))
     };
     match obj.extract::<u64>() {
         Ok(v) => T::try_from(v).map_err(|_| out_of_range()),
         Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => Err(out_of_range()),
         // Name the argument: "threads must be an int, not float".
         Err(e) if e.is_instance_of::<PyTypeError>(obj.py()) => {
-            let ty = obj
-                .get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_else(|_| "?".into());
-            Err(PyTypeError::new_err(format!(
-                "{what} must be an int, not {ty}"
-            )))
+            let ty = obj.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+            Err(PyTypeError::new_err(format!("{what} must be an int, not {ty}")))
         }
         Err(e) => Err(e),
     }
@@ -84,13 +67,8 @@ pub fn id_arg(obj: &Bound<'_, PyAny>) -> PyResult<u64> {
     match obj.extract::<u64>() {
         Ok(v) => Ok(v),
         Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
-            let shown = obj
-                .repr()
-                .map(|r| r.to_string())
-                .unwrap_or_else(|_| "?".into());
-            Err(PyValueError::new_err(format!(
-                "id must be an integer in [0, 2**64-1], got {shown}"
-            )))
+            let shown = obj.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into());
+            Err(PyValueError::new_err(format!("id must be an integer in [0, 2**64-1], got {shown}")))
         }
         Err(e) => Err(e),
     }
@@ -114,10 +92,7 @@ fn check_numeric(arr: &Bound<'_, PyUntypedArray>, what: &str) -> PyResult<()> {
         b'f' | b'i' | b'u' => Ok(()),
         _ => Err(PyTypeError::new_err(format!(
             "{what} must hold real numbers, got a numpy array of dtype {}",
-            dtype
-                .str()
-                .map(|s| s.to_string())
-                .unwrap_or_else(|_| "?".into())
+            dtype.str().map(|s| s.to_string()).unwrap_or_else(|_| "?".into())
         ))),
     }
 }
@@ -125,14 +100,7 @@ fn check_numeric(arr: &Bound<'_, PyUntypedArray>, what: &str) -> PyResult<()> {
 fn shape_str(shape: &[usize]) -> String {
     match shape {
         [n] => format!("({n},)"),
-        _ => format!(
-            "({})",
-            shape
-                .iter()
-                .map(|d| d.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
     }
 }
 
@@ -163,14 +131,13 @@ impl<'py> VectorArg<'py> {
             return Self::converted(obj, what);
         }
         if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-            return Ok(VectorArg::Owned(obj.extract::<Vec<f32>>().map_err(
-                |e| PyTypeError::new_err(format!("{what} must be a sequence of numbers: {e}")),
-            )?));
+            return Ok(VectorArg::Owned(
+                obj.extract::<Vec<f32>>()
+                    .map_err(|e| PyTypeError::new_err(format!("{what} must be a sequence of numbers: {e}")))?,
+            ));
         }
         if obj.is_instance_of::<pyo3::types::PyString>() {
-            return Err(PyTypeError::new_err(format!(
-                "{what} must be a sequence of numbers, got str"
-            )));
+            return Err(PyTypeError::new_err(format!("{what} must be a sequence of numbers, got str")));
         }
         Self::converted(obj, what)
     }
@@ -192,9 +159,9 @@ impl<'py> VectorArg<'py> {
     /// The values, contiguous.
     pub fn as_slice(&self) -> PyResult<&[f32]> {
         match self {
-            VectorArg::Array(a) => a
-                .as_slice()
-                .map_err(|e| PyValueError::new_err(format!("array is not contiguous: {e}"))),
+            VectorArg::Array(a) => {
+                a.as_slice().map_err(|e| PyValueError::new_err(format!("array is not contiguous: {e}")))
+            }
             VectorArg::Owned(v) => Ok(v),
         }
     }
@@ -223,10 +190,8 @@ impl<'py> MatrixArg<'py> {
                     Ok(a) => a,
                     Err(e) => {
                         let got = e.into_inner();
-                        let shape = got
-                            .cast::<PyUntypedArray>()
-                            .map(|u| shape_str(u.shape()))
-                            .unwrap_or_else(|_| "?".into());
+                        let shape =
+                            got.cast::<PyUntypedArray>().map(|u| shape_str(u.shape())).unwrap_or_else(|_| "?".into());
                         return Err(PyValueError::new_err(format!(
                             "{what} must be 2-D (one row per vector), got shape {shape}"
                         )));
@@ -236,18 +201,12 @@ impl<'py> MatrixArg<'py> {
         };
         let shape = arr.shape();
         let (rows, cols) = (shape[0], shape[1]);
-        Ok(MatrixArg {
-            arr: arr.try_readonly()?,
-            rows,
-            cols,
-        })
+        Ok(MatrixArg { arr: arr.try_readonly()?, rows, cols })
     }
 
     /// The values, row-major.
     pub fn as_slice(&self) -> PyResult<&[f32]> {
-        self.arr
-            .as_slice()
-            .map_err(|e| PyValueError::new_err(format!("array is not contiguous: {e}")))
+        self.arr.as_slice().map_err(|e| PyValueError::new_err(format!("array is not contiguous: {e}")))
     }
 }
 
@@ -268,13 +227,9 @@ pub fn ids_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
             b'u' => {}
             b'i' => {
                 let np = py.import("numpy")?;
-                let negative: bool = np
-                    .call_method1("any", (obj.call_method1("__lt__", (0,))?,))?
-                    .extract()?;
+                let negative: bool = np.call_method1("any", (obj.call_method1("__lt__", (0,))?,))?.extract()?;
                 if negative {
-                    return Err(PyValueError::new_err(
-                        "ids must be integers in [0, 2**64-1], got a negative id",
-                    ));
+                    return Err(PyValueError::new_err("ids must be integers in [0, 2**64-1], got a negative id"));
                 }
             }
             _ => {
@@ -303,10 +258,7 @@ pub fn json_to_py<'py>(py: Python<'py>, json: &str) -> PyResult<Bound<'py, PyAny
 }
 
 /// `value` serialized by serde and converted with [`json_to_py`].
-pub fn serde_to_py<'py, T: serde::Serialize + ?Sized>(
-    py: Python<'py>,
-    value: &T,
-) -> PyResult<Bound<'py, PyAny>> {
+pub fn serde_to_py<'py, T: serde::Serialize + ?Sized>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
     let json = serde_json::to_string(value)
         .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("cannot serialize: {e}")))?;
     json_to_py(py, &json)

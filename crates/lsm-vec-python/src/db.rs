@@ -53,11 +53,7 @@ impl PyLsmVecDb {
     /// already open elsewhere), all subclasses of :class:`Error` and ``RuntimeError``.
     #[staticmethod]
     #[pyo3(signature = (path, opts = None))]
-    fn open(
-        py: Python<'_>,
-        path: std::path::PathBuf,
-        opts: Option<PyRef<'_, PyDbOptions>>,
-    ) -> PyResult<Self> {
+    fn open(py: Python<'_>, path: std::path::PathBuf, opts: Option<PyRef<'_, PyDbOptions>>) -> PyResult<Self> {
         let options = opts.map(|o| o.to_engine());
         let db = py
             .detach(move || match options {
@@ -66,11 +62,7 @@ impl PyLsmVecDb {
             })
             .py()?;
         let eff = db.options().py()?;
-        Ok(PyLsmVecDb {
-            dim: eff.dim,
-            default_search: eff.search_options(),
-            db,
-        })
+        Ok(PyLsmVecDb { dim: eff.dim, default_search: eff.search_options(), db })
     }
 
     /// Flushes pending writes and releases the database. Closing twice is not an error.
@@ -109,12 +101,7 @@ impl PyLsmVecDb {
     /// Inserts a new vector (list or numpy array of length ``dim``) under ``id``
     /// (``0 <= id < 2**64``). ``ValueError`` on a dimension mismatch, NaN/inf components, a zero
     /// vector under cosine, or an id that already exists.
-    fn insert(
-        &self,
-        py: Python<'_>,
-        id: &Bound<'_, PyAny>,
-        vector: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
+    fn insert(&self, py: Python<'_>, id: &Bound<'_, PyAny>, vector: &Bound<'_, PyAny>) -> PyResult<()> {
         let id = id_arg(id)?;
         let v = VectorArg::extract(vector, "vector")?;
         let s = v.as_slice()?;
@@ -153,15 +140,10 @@ impl PyLsmVecDb {
             )));
         }
         if m.rows != ids.len() {
-            return Err(PyValueError::new_err(format!(
-                "got {} ids but {} vectors",
-                ids.len(),
-                m.rows
-            )));
+            return Err(PyValueError::new_err(format!("got {} ids but {} vectors", ids.len(), m.rows)));
         }
         let s = m.as_slice()?;
-        py.detach(|| self.db.insert_batch(&ids, s, threads))
-            .map_err(|e| batch_err(py, e))
+        py.detach(|| self.db.insert_batch(&ids, s, threads)).map_err(|e| batch_err(py, e))
     }
 
     /// The ``k`` nearest vectors to ``query``, sorted by ascending distance, as a list of
@@ -221,8 +203,7 @@ impl PyLsmVecDb {
         so.validate().py()?;
         // Allocate the (n, k) outputs up front: a huge n * k is a MemoryError, not an abort.
         let total = n.saturating_mul(k);
-        let no_memory =
-            || PyMemoryError::new_err(format!("cannot allocate the result arrays ({n} x {k})"));
+        let no_memory = || PyMemoryError::new_err(format!("cannot allocate the result arrays ({n} x {k})"));
         let mut ids: Vec<i64> = Vec::new();
         let mut dists: Vec<f32> = Vec::new();
         ids.try_reserve_exact(total).map_err(|_| no_memory())?;
@@ -256,11 +237,7 @@ impl PyLsmVecDb {
     }
 
     /// The stored vector of ``id`` as a 1-D float32 numpy array. ``KeyError`` if absent.
-    fn get<'py>(
-        &self,
-        py: Python<'py>,
-        id: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    fn get<'py>(&self, py: Python<'py>, id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArray1<f32>>> {
         let id = id_arg(id)?;
         let v = py.detach(|| self.db.get(id)).py()?;
         Ok(PyArray1::from_vec(py, v))
@@ -268,12 +245,7 @@ impl PyLsmVecDb {
 
     /// Replaces the vector of an existing ``id`` and rebuilds its links. ``KeyError`` if the
     /// id does not exist, ``ValueError`` for a bad vector.
-    fn update(
-        &self,
-        py: Python<'_>,
-        id: &Bound<'_, PyAny>,
-        vector: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
+    fn update(&self, py: Python<'_>, id: &Bound<'_, PyAny>, vector: &Bound<'_, PyAny>) -> PyResult<()> {
         let id = id_arg(id)?;
         let v = VectorArg::extract(vector, "vector")?;
         let s = v.as_slice()?;
@@ -309,9 +281,7 @@ impl PyLsmVecDb {
         let text = s.to_string();
         let kwargs = PyDict::new(py);
         kwargs.set_item("end", "")?;
-        py.import("builtins")?
-            .getattr("print")?
-            .call((text,), Some(&kwargs))?;
+        py.import("builtins")?.getattr("print")?.call((text,), Some(&kwargs))?;
         Ok(())
     }
 

@@ -154,9 +154,7 @@ pub fn to_py_err(e: lsm_vec::Error) -> PyErr {
 /// `committed` (leading vectors of the batch that are in the database) and `total`.
 pub fn batch_err(py: Python<'_>, e: lsm_vec::Error) -> PyErr {
     let counts = match &e {
-        lsm_vec::Error::BatchIncomplete {
-            committed, total, ..
-        } => Some((*committed, *total)),
+        lsm_vec::Error::BatchIncomplete { committed, total, .. } => Some((*committed, *total)),
         _ => None,
     };
     let err = to_py_err(e);
@@ -164,9 +162,7 @@ pub fn batch_err(py: Python<'_>, e: lsm_vec::Error) -> PyErr {
         let value = err.value(py);
         // Exception instances have a `__dict__`; should setting fail anyway, the message still
         // says how many vectors are committed.
-        let _ = value
-            .setattr("committed", committed)
-            .and_then(|()| value.setattr("total", total));
+        let _ = value.setattr("committed", committed).and_then(|()| value.setattr("total", total));
     }
     err
 }

@@ -186,22 +186,19 @@ fn quantization_arg(obj: &Bound<'_, PyAny>) -> PyResult<Quantization> {
 /// `ValueError` (no such code).
 fn code_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<i64>> {
     if is_bool(obj) {
-        return Err(PyTypeError::new_err(format!(
-            "{what} must be an int code, not bool"
-        )));
+        return Err(PyTypeError::new_err(format!("{what} must be an int code, not bool")));
     }
     match obj.extract::<i64>() {
         Ok(code) => Ok(Some(code)),
-        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => Err(PyValueError::new_err(
-            format!("unknown {what} code {}", obj.repr()?),
-        )),
+        Err(e) if e.is_instance_of::<PyOverflowError>(obj.py()) => {
+            Err(PyValueError::new_err(format!("unknown {what} code {}", obj.repr()?)))
+        }
         Err(_) => Ok(None),
     }
 }
 
 fn path_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<PathBuf> {
-    obj.extract::<PathBuf>()
-        .map_err(|_| PyTypeError::new_err(format!("{what} must be a str or os.PathLike")))
+    obj.extract::<PathBuf>().map_err(|_| PyTypeError::new_err(format!("{what} must be a str or os.PathLike")))
 }
 
 /// Options of :meth:`LSMVecDB.open`. Every property is read-write; the defaults are the
@@ -245,11 +242,7 @@ fn option_names(py: Python<'_>) -> PyResult<&'static [String]> {
         return Ok(names);
     }
     let dict = crate::convert::serde_to_py(py, &DbOptions::default())?.cast_into::<PyDict>()?;
-    let names = dict
-        .keys()
-        .iter()
-        .map(|k| k.extract::<String>())
-        .collect::<PyResult<Vec<_>>>()?;
+    let names = dict.keys().iter().map(|k| k.extract::<String>()).collect::<PyResult<Vec<_>>>()?;
     Ok(NAMES.get_or_init(|| names))
 }
 
@@ -258,9 +251,7 @@ impl PyDbOptions {
     #[new]
     #[pyo3(signature = (**kwargs))]
     fn new(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
-        let this = PyDbOptions {
-            inner: DbOptions::default(),
-        };
+        let this = PyDbOptions { inner: DbOptions::default() };
         let Some(kwargs) = kwargs else {
             return Ok(this);
         };
@@ -578,9 +569,7 @@ impl PyDbOptions {
         // Checked as the f32 the engine keeps (a value that rounds to 0 or 1 is out too).
         let e = v as f32;
         if !(e > 0.0 && e < 1.0) {
-            return Err(PyValueError::new_err(format!(
-                "routing_epsilon must be in (0, 1), got {v}"
-            )));
+            return Err(PyValueError::new_err(format!("routing_epsilon must be in (0, 1), got {v}")));
         }
         self.inner.routing_epsilon = e;
         Ok(())
@@ -642,10 +631,7 @@ impl PySearchOptions {
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "SearchOptions(k={}, ef_search={})",
-            self.inner.k, self.inner.ef_search
-        )
+        format!("SearchOptions(k={}, ef_search={})", self.inner.k, self.inner.ef_search)
     }
 }
 
@@ -665,10 +651,7 @@ pub struct PySearchResult {
 impl PySearchResult {
     #[new]
     fn new(id: &Bound<'_, PyAny>, distance: f32) -> PyResult<Self> {
-        Ok(PySearchResult {
-            id: crate::convert::id_arg(id)?,
-            distance,
-        })
+        Ok(PySearchResult { id: crate::convert::id_arg(id)?, distance })
     }
 
     fn __repr__(&self) -> String {
@@ -683,10 +666,7 @@ impl PySearchResult {
 
 impl From<lsm_vec::SearchResult> for PySearchResult {
     fn from(r: lsm_vec::SearchResult) -> Self {
-        PySearchResult {
-            id: r.id,
-            distance: r.distance,
-        }
+        PySearchResult { id: r.id, distance: r.distance }
     }
 }
 
@@ -704,25 +684,18 @@ pub fn resolve_search(
     if let Some(o) = opts.filter(|o| !o.is_none()) {
         if let Ok(so) = o.cast::<PySearchOptions>() {
             if k.is_some() || ef_search.is_some() {
-                return Err(PyTypeError::new_err(
-                    "pass either a SearchOptions or k / ef_search, not both",
-                ));
+                return Err(PyTypeError::new_err("pass either a SearchOptions or k / ef_search, not both"));
             }
             return Ok(so.borrow().inner);
         }
         if k.is_some() {
-            return Err(PyTypeError::new_err(
-                "k given both positionally and as a keyword",
-            ));
+            return Err(PyTypeError::new_err("k given both positionally and as a keyword"));
         }
         k_val = Some(uint_arg(o, "k").map_err(|e| {
             if e.is_instance_of::<PyTypeError>(o.py()) {
                 PyTypeError::new_err(format!(
                     "expected SearchOptions or an int k, got {}",
-                    o.get_type()
-                        .name()
-                        .map(|n| n.to_string())
-                        .unwrap_or_default()
+                    o.get_type().name().map(|n| n.to_string()).unwrap_or_default()
                 ))
             } else {
                 e

@@ -53,7 +53,11 @@ fn main() -> lsm_vec::Result<()> {
     }
     let bt = t.elapsed().as_secs_f64();
     let bc = cpu_secs() - c0;
-    println!("build: {n} x {dim} in {bt:.2}s = {:.0} inserts/s (cpu {bc:.2}s = {:.0} inserts per cpu-s)", n as f64 / bt, n as f64 / bc);
+    println!(
+        "build: {n} x {dim} in {bt:.2}s = {:.0} inserts/s (cpu {bc:.2}s = {:.0} inserts per cpu-s)",
+        n as f64 / bt,
+        n as f64 / bc
+    );
     let k = 10;
     let truth: Vec<Vec<usize>> = (0..nq)
         .map(|q| {

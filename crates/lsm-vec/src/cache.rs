@@ -61,8 +61,9 @@ impl<T> ClockCache<T> {
     }
 
     fn slot(&self, id: u32) -> &Slot<T> {
-        let chunk = self.chunks[(id >> CHUNK_BITS) as usize]
-            .get_or_init(|| (0..CHUNK).map(|_| Slot { value: ArcSwapOption::empty(), in_ring: AtomicBool::new(false) }).collect());
+        let chunk = self.chunks[(id >> CHUNK_BITS) as usize].get_or_init(|| {
+            (0..CHUNK).map(|_| Slot { value: ArcSwapOption::empty(), in_ring: AtomicBool::new(false) }).collect()
+        });
         &chunk[(id as usize) & (CHUNK - 1)]
     }
 

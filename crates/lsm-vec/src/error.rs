@@ -174,7 +174,9 @@ impl Error {
     /// the result of several calls (the members of a write group). Lower-level sources are
     /// copied as their messages; an operating-system error keeps its error number.
     pub(crate) fn duplicate(&self) -> Self {
-        let msg = |e: &dyn std::error::Error| -> Box<dyn std::error::Error + Send + Sync> { Box::new(std::io::Error::other(e.to_string())) };
+        let msg = |e: &dyn std::error::Error| -> Box<dyn std::error::Error + Send + Sync> {
+            Box::new(std::io::Error::other(e.to_string()))
+        };
         match self {
             Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
             Error::DimensionMismatch { expected, got } => Error::DimensionMismatch { expected: *expected, got: *got },
@@ -199,14 +201,18 @@ impl Error {
                 };
                 Error::Io { context: context.clone(), source }
             }
-            Error::Storage { reason, source } => Error::Storage { reason: reason.clone(), source: msg(source.as_ref()) },
+            Error::Storage { reason, source } => {
+                Error::Storage { reason: reason.clone(), source: msg(source.as_ref()) }
+            }
             Error::Corruption { file, offset, reason, source } => Error::Corruption {
                 file: file.clone(),
                 offset: *offset,
                 reason: reason.clone(),
                 source: source.as_ref().map(|s| msg(s.as_ref())),
             },
-            Error::Panicked { context, message } => Error::Panicked { context: context.clone(), message: message.clone() },
+            Error::Panicked { context, message } => {
+                Error::Panicked { context: context.clone(), message: message.clone() }
+            }
         }
     }
 
@@ -267,12 +273,16 @@ impl Error {
             F::Storage(fjall::LsmError::Io(io)) => Error::io(format!("{doing} ({})", dir.display()), io),
             F::Poisoned => Error::Poisoned,
             F::Locked => Error::Locked(dir.to_path_buf()),
-            e @ F::Storage(fjall::LsmError::ChecksumMismatch { .. }) => damage("a block of an LSM table fails its checksum", e),
+            e @ F::Storage(fjall::LsmError::ChecksumMismatch { .. }) => {
+                damage("a block of an LSM table fails its checksum", e)
+            }
             e @ F::JournalRecovery(_) => damage("the journal cannot be recovered", e),
             e @ (F::InvalidVersion(_) | F::Storage(fjall::LsmError::InvalidVersion(_))) => {
                 damage("unknown LSM file format version", e)
             }
-            e @ (F::Decompress(_) | F::Storage(fjall::LsmError::Decompress(_))) => damage("an LSM block does not decompress", e),
+            e @ (F::Decompress(_) | F::Storage(fjall::LsmError::Decompress(_))) => {
+                damage("an LSM block does not decompress", e)
+            }
             e @ (F::InvalidTrailer
             | F::InvalidTag(_)
             | F::Storage(
@@ -284,10 +294,7 @@ impl Error {
             e @ (F::Unrecoverable | F::Storage(fjall::LsmError::Unrecoverable)) => {
                 damage("files the LSM needs are missing or unreadable", e)
             }
-            e => Error::Storage {
-                reason: format!("{doing} ({}): {said}", dir.display()),
-                source: Box::new(e),
-            },
+            e => Error::Storage { reason: format!("{doing} ({}): {said}", dir.display()), source: Box::new(e) },
         }
     }
 }
@@ -304,11 +311,15 @@ fn describe_fjall(e: &fjall::Error) -> String {
         F::Storage(L::Unrecoverable) | F::Unrecoverable => {
             "fjall: some required files could not be recovered from disk".to_owned()
         }
-        F::Storage(L::InvalidTag((what, tag))) | F::InvalidTag((what, tag)) => format!("fjall: invalid {what} tag {tag}"),
+        F::Storage(L::InvalidTag((what, tag))) | F::InvalidTag((what, tag)) => {
+            format!("fjall: invalid {what} tag {tag}")
+        }
         F::Storage(L::InvalidTrailer) | F::InvalidTrailer => "fjall: invalid block trailer".to_owned(),
         F::Storage(L::InvalidHeader(what)) => format!("fjall: invalid {what} header"),
         F::Storage(L::Utf8(u)) => format!("fjall: invalid UTF-8: {u}"),
-        F::JournalRecovery(J::InsufficientLength) => "fjall: a journal batch has fewer items than it declares".to_owned(),
+        F::JournalRecovery(J::InsufficientLength) => {
+            "fjall: a journal batch has fewer items than it declares".to_owned()
+        }
         F::JournalRecovery(J::TooManyItems) => "fjall: a journal batch has more items than it declares".to_owned(),
         F::JournalRecovery(J::ChecksumMismatch) => "fjall: a journal batch fails its checksum".to_owned(),
         F::JournalRecovery(J::InvalidFileName) => "fjall: a journal file has an unparsable name".to_owned(),
@@ -449,7 +460,10 @@ mod tests {
             fjall::Error::Storage(fjall::LsmError::Io(std::io::Error::from_raw_os_error(ENOSPC))),
         );
         assert_eq!(e.kind(), ErrorKind::IoError);
-        assert_eq!(e.source().and_then(|s| s.downcast_ref::<std::io::Error>()).and_then(|io| io.raw_os_error()), Some(ENOSPC));
+        assert_eq!(
+            e.source().and_then(|s| s.downcast_ref::<std::io::Error>()).and_then(|io| io.raw_os_error()),
+            Some(ENOSPC)
+        );
     }
 
     #[test]

@@ -39,7 +39,14 @@ impl From<NodeRecord> for Node {
 
 impl From<&Node> for NodeRecord {
     fn from(n: &Node) -> NodeRecord {
-        NodeRecord { ext_id: n.ext_id, slot: n.slot, level: n.level, checksum: n.checksum, head: n.head, deleted: n.deleted }
+        NodeRecord {
+            ext_id: n.ext_id,
+            slot: n.slot,
+            level: n.level,
+            checksum: n.checksum,
+            head: n.head,
+            deleted: n.deleted,
+        }
     }
 }
 
@@ -197,7 +204,13 @@ pub struct VectorFileReader {
 
 impl VectorFileReader {
     /// Opens an existing vector file (its header must match `dim`, `storage` and `instance`).
-    pub fn open(path: &Path, dim: usize, storage: VectorStorageType, instance: u64, cache_pages: usize) -> Result<Self> {
+    pub fn open(
+        path: &Path,
+        dim: usize,
+        storage: VectorStorageType,
+        instance: u64,
+        cache_pages: usize,
+    ) -> Result<Self> {
         let (file, _) = VectorFile::open(path, dim, storage, instance, cache_pages.max(1))?;
         Ok(VectorFileReader { file, scratch: Vec::new() })
     }
@@ -217,7 +230,8 @@ impl VectorFileReader {
     pub fn read_many(&mut self, slots: &[u32], batch: bool) -> Result<Vec<Vec<f32>>> {
         let mut io = IoCounters::default();
         let mut out = vec![Vec::new(); slots.len()];
-        self.file.for_each_record(slots, batch, &mut Vec::new(), &mut self.scratch, &mut io, |i, r| out[i] = r.to_vec())?;
+        self.file
+            .for_each_record(slots, batch, &mut Vec::new(), &mut self.scratch, &mut io, |i, r| out[i] = r.to_vec())?;
         Ok(out)
     }
 
@@ -244,8 +258,8 @@ impl VectorFileReader {
 /// formats are also tried with the checksum repaired, so that the checks behind it are reached.
 pub mod check {
     use super::*;
-    use crate::MAX_DIM;
     use crate::ErrorKind;
+    use crate::MAX_DIM;
 
     #[track_caller]
     fn refused<T: std::fmt::Debug>(r: &Result<T>, what: &str) {
@@ -314,7 +328,11 @@ pub mod check {
             );
             if format == 1 {
                 assert!(!p.inside, "a format-1 path is returned as given (outside)");
-                assert_eq!(decode_params(&encode_params(&p), FORMAT_VERSION).ok(), Some(p), "format-1 params re-encoded");
+                assert_eq!(
+                    decode_params(&encode_params(&p), FORMAT_VERSION).ok(),
+                    Some(p),
+                    "format-1 params re-encoded"
+                );
             } else {
                 assert_eq!(encode_params(&p), rest, "params {p:?} re-encode differently");
             }
@@ -464,7 +482,8 @@ pub mod check {
         let mut file = encode_vector_header(dim, storage, 42, Path::new("/fuzz"));
         file.extend_from_slice(&body);
         std::fs::write(&path, &file).expect("write the fuzz vector file");
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| records_in(&path, &file, dim, storage, &items)));
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| records_in(&path, &file, dim, storage, &items)));
         let _ = std::fs::remove_file(&path);
         if let Err(p) = result {
             std::panic::resume_unwind(p);
@@ -489,7 +508,8 @@ pub mod check {
             "{what}: a file of another instance opened"
         );
         let mut f = VectorFileReader::open(path, dim, storage, 42, 2).unwrap_or_else(|e| panic!("{what}: open: {e}"));
-        let same = |a: &[f32], b: &[f32]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+        let same =
+            |a: &[f32], b: &[f32]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
         let slots: Vec<u32> = items.iter().map(|i| i.0).collect();
         for &s in &slots {
             assert_eq!(f.offset(s), documented_offset(storage, dim, s as u64), "{what}: offset of slot {s}");
@@ -520,7 +540,11 @@ pub mod check {
                 assert!(all_good, "{what}: read_verified accepted a missing or damaged record: {checked:?}");
                 assert_eq!(got.len(), checked.len(), "{what}: read_verified skipped records");
                 for (i, v) in got {
-                    assert!(same(&v, &bytes_of(checked[i].0).0), "{what}: read_verified slot {} returned other bytes", checked[i].0);
+                    assert!(
+                        same(&v, &bytes_of(checked[i].0).0),
+                        "{what}: read_verified slot {} returned other bytes",
+                        checked[i].0
+                    );
                 }
             }
             Err(e) => assert!(!all_good, "{what}: read_verified refused good records {checked:?}: {e}"),

@@ -20,9 +20,11 @@
 #![warn(missing_docs)]
 
 mod cache;
-pub mod distance;
 mod db;
+pub mod distance;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod graph;
 mod hnsw;
 mod options;
@@ -30,12 +32,13 @@ mod prefetch;
 mod quant;
 mod rng;
 mod stats;
-mod vectors;
-#[doc(hidden)] pub mod fuzzing; // Not API: wrappers of the private decoders for the fuzz tests and fuzz/; may change in any release.
+mod vectors; // Not API: wrappers of the private decoders for the fuzz tests and fuzz/; may change in any release.
 
 pub use db::LsmVecDb;
 pub use error::{Error, ErrorKind, Result};
-pub use options::{DbOptions, DistanceMetric, Quantization, Routing, SearchOptions, SearchResult, VectorStorageType, MAX_DIM};
+pub use options::{
+    DbOptions, DistanceMetric, Quantization, Routing, SearchOptions, SearchResult, VectorStorageType, MAX_DIM,
+};
 pub use stats::{LatencySummary, Stats};
 
 /// Injected I/O failures, for tests of the failure paths (feature `fault-injection`).

@@ -70,9 +70,7 @@ impl std::str::FromStr for DistanceMetric {
             "l2" | "euclidean" => Ok(DistanceMetric::L2),
             "cosine" | "cos" => Ok(DistanceMetric::Cosine),
             "ip" | "innerproduct" | "inner_product" | "dot" => Ok(DistanceMetric::InnerProduct),
-            _ => Err(Error::invalid(format!(
-                "unknown metric {s:?} (expected l2, cosine or ip)"
-            ))),
+            _ => Err(Error::invalid(format!("unknown metric {s:?} (expected l2, cosine or ip)"))),
         }
     }
 }
@@ -102,9 +100,9 @@ impl VectorStorageType {
         match code {
             0 => Ok(VectorStorageType::Basic),
             1 => Ok(VectorStorageType::Paged),
-            other => Err(Error::invalid(format!(
-                "unknown vector_storage_type {other} (expected 0 = basic or 1 = paged)"
-            ))),
+            other => {
+                Err(Error::invalid(format!("unknown vector_storage_type {other} (expected 0 = basic or 1 = paged)")))
+            }
         }
     }
 }
@@ -362,10 +360,7 @@ impl DbOptions {
             return Err(Error::invalid(format!("m must be <= 512, got {}", self.m)));
         }
         if self.m_max < self.m {
-            return Err(Error::invalid(format!(
-                "m_max ({}) must be >= m ({})",
-                self.m_max, self.m
-            )));
+            return Err(Error::invalid(format!("m_max ({}) must be >= m ({})", self.m_max, self.m)));
         }
         if self.m_max > 1024 {
             return Err(Error::invalid(format!("m_max must be <= 1024, got {}", self.m_max)));
@@ -377,10 +372,7 @@ impl DbOptions {
             )));
         }
         if self.ef_construction > 100_000.0 {
-            return Err(Error::invalid(format!(
-                "ef_construction must be <= 100000, got {}",
-                self.ef_construction
-            )));
+            return Err(Error::invalid(format!("ef_construction must be <= 100000, got {}", self.ef_construction)));
         }
         if self.paged_max_cached_pages == 0 {
             return Err(Error::invalid("paged_max_cached_pages must be >= 1"));
@@ -389,10 +381,7 @@ impl DbOptions {
             return Err(Error::invalid("db_target_size must be > 0"));
         }
         if !(self.routing_epsilon > 0.0 && self.routing_epsilon < 1.0) {
-            return Err(Error::invalid(format!(
-                "routing_epsilon must be in (0, 1), got {}",
-                self.routing_epsilon
-            )));
+            return Err(Error::invalid(format!("routing_epsilon must be in (0, 1), got {}", self.routing_epsilon)));
         }
         if self.memory_budget_bytes > 0 && self.memory_budget_bytes < 1 << 20 {
             return Err(Error::invalid(format!(
@@ -447,16 +436,10 @@ impl SearchOptions {
             return Err(Error::invalid(format!("k must be >= 1, got {}", self.k)));
         }
         if self.ef_search < self.k {
-            return Err(Error::invalid(format!(
-                "ef_search ({}) must be >= k ({})",
-                self.ef_search, self.k
-            )));
+            return Err(Error::invalid(format!("ef_search ({}) must be >= k ({})", self.ef_search, self.k)));
         }
         if self.ef_search > 1_000_000 {
-            return Err(Error::invalid(format!(
-                "ef_search must be <= 1000000, got {}",
-                self.ef_search
-            )));
+            return Err(Error::invalid(format!("ef_search must be <= 1000000, got {}", self.ef_search)));
         }
         Ok(())
     }

@@ -269,7 +269,12 @@ impl fmt::Display for Stats {
         writeln!(
             f,
             "graph: max_level {}  upper-layer nodes {}  ghosts {}  twins {}  repair backlog {} ({} repaired)",
-            self.max_level, self.upper_layer_nodes, self.ghost_nodes, self.twin_nodes, self.repair_backlog, self.repairs
+            self.max_level,
+            self.upper_layer_nodes,
+            self.ghost_nodes,
+            self.twin_nodes,
+            self.repair_backlog,
+            self.repairs
         )?;
         writeln!(
             f,
@@ -283,11 +288,7 @@ impl fmt::Display for Stats {
             self.bookkeeping_bytes,
             if self.memory_budget_bytes == 0 { "none".to_string() } else { self.memory_budget_bytes.to_string() }
         )?;
-        writeln!(
-            f,
-            "disk: vector file {} bytes  lsm {} bytes",
-            self.vector_file_bytes, self.lsm_disk_bytes
-        )?;
+        writeln!(f, "disk: vector file {} bytes  lsm {} bytes", self.vector_file_bytes, self.lsm_disk_bytes)?;
         writeln!(
             f,
             "operations: searches {}  inserts {}  updates {}  deletes {}",

@@ -7,10 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use lsm_vec::{
-    DbOptions, DistanceMetric, Error, ErrorKind, LsmVecDb, SearchOptions, SearchResult,
-    VectorStorageType,
-};
+use lsm_vec::{DbOptions, DistanceMetric, Error, ErrorKind, LsmVecDb, SearchOptions, SearchResult, VectorStorageType};
 
 const DIM: usize = 4;
 
@@ -19,12 +16,7 @@ fn tmp() -> tempfile::TempDir {
 }
 
 /// A small database of `n` seeded vectors with ids `10, 20, 30, ...`, returned with its model.
-fn small_db(
-    path: &Path,
-    metric: DistanceMetric,
-    storage: VectorStorageType,
-    n: u64,
-) -> (LsmVecDb, Model) {
+fn small_db(path: &Path, metric: DistanceMetric, storage: VectorStorageType, n: u64) -> (LsmVecDb, Model) {
     let db = open(path, test_options(DIM, metric, storage));
     let mut model = Model::new();
     let mut rng = Rng::new(7);
@@ -52,21 +44,14 @@ fn snapshot(db: &LsmVecDb, ids: &[u64]) -> Snapshot {
         .map(|_| {
             let mut q = uniform_vector(&mut rng, DIM);
             q[1] += 0.5;
-            ok(
-                db.search_knn(&q, &SearchOptions::new(5, 32)),
-                "snapshot search",
-            )
-            .into_iter()
-            .map(|r| (r.id, r.distance))
-            .collect()
+            ok(db.search_knn(&q, &SearchOptions::new(5, 32)), "snapshot search")
+                .into_iter()
+                .map(|r| (r.id, r.distance))
+                .collect()
         })
         .collect();
     let vectors = ids.iter().map(|&id| (id, db.get(id).ok())).collect();
-    Snapshot {
-        len: ok(db.len(), "len"),
-        vectors,
-        searches,
-    }
+    Snapshot { len: ok(db.len(), "len"), vectors, searches }
 }
 
 /// Runs `f` (a call that must fail with `kind`) and checks that the database did not change.
@@ -81,10 +66,7 @@ fn fails_without_change<T: std::fmt::Debug>(
     let before = snapshot(db, ids);
     let e = expect_kind(f(db), kind, what);
     let after = snapshot(db, ids);
-    assert_eq!(
-        before, after,
-        "{what}: the database changed although the call failed with {e}"
-    );
+    assert_eq!(before, after, "{what}: the database changed although the call failed with {e}");
     e
 }
 
@@ -104,10 +86,7 @@ fn open_creates_missing_directory() {
     let t = tmp();
     let path = t.path().join("a").join("b").join("db");
     assert!(!path.exists());
-    let db = open(
-        &path,
-        test_options(DIM, DistanceMetric::L2, VectorStorageType::Paged),
-    );
+    let db = open(&path, test_options(DIM, DistanceMetric::L2, VectorStorageType::Paged));
     assert!(path.is_dir(), "open did not create {}", path.display());
     assert_eq!(db.path(), path.as_path());
     assert_eq!(ok(db.len(), "len"), 0);
@@ -125,27 +104,14 @@ fn insert_get_contains_len_in_both_layouts() {
         assert_eq!(ok(db.len(), "len"), 50, "{storage:?}");
         assert!(!ok(db.is_empty(), "is_empty"));
         for (id, v) in &model {
-            assert_eq!(
-                &ok(db.get(*id), "get"),
-                v,
-                "{storage:?}: get({id}) is not the inserted vector"
-            );
-            assert!(
-                ok(db.contains(*id), "contains"),
-                "{storage:?}: contains({id})"
-            );
+            assert_eq!(&ok(db.get(*id), "get"), v, "{storage:?}: get({id}) is not the inserted vector");
+            assert!(ok(db.contains(*id), "contains"), "{storage:?}: contains({id})");
         }
         for id in [0, 5, 11, 501, u64::MAX] {
-            assert!(
-                !ok(db.contains(id), "contains"),
-                "{storage:?}: contains({id}) of an id never inserted"
-            );
+            assert!(!ok(db.contains(id), "contains"), "{storage:?}: contains({id}) of an id never inserted");
         }
         let o = ok(db.options(), "options");
-        assert_eq!(
-            (o.dim, o.metric, o.vector_storage_type),
-            (DIM, DistanceMetric::L2, storage)
-        );
+        assert_eq!((o.dim, o.metric, o.vector_storage_type), (DIM, DistanceMetric::L2, storage));
         ok(db.close(), "close");
     }
 }
@@ -157,22 +123,12 @@ fn update_replaces_vector_and_search_finds_new_one() {
         let (db, model) = small_db(t.path(), DistanceMetric::L2, storage, 40);
         let new_v = vec![50.0, -50.0, 25.0, 0.5];
         ok(db.update(200, &new_v), "update");
-        assert_eq!(
-            ok(db.get(200), "get"),
-            new_v,
-            "{storage:?}: get after update"
-        );
+        assert_eq!(ok(db.get(200), "get"), new_v, "{storage:?}: get after update");
         assert_eq!(ok(db.len(), "len"), 40, "{storage:?}: update changed len");
         let hits = ok(db.search_knn(&new_v, &SearchOptions::new(1, 32)), "search");
         assert_eq!(hits.len(), 1);
-        assert_eq!(
-            hits[0].id, 200,
-            "{storage:?}: search for the updated vector: {hits:?}"
-        );
-        assert!(
-            hits[0].distance.abs() < 1e-4,
-            "{storage:?}: distance to itself {hits:?}"
-        );
+        assert_eq!(hits[0].id, 200, "{storage:?}: search for the updated vector: {hits:?}");
+        assert!(hits[0].distance.abs() < 1e-4, "{storage:?}: distance to itself {hits:?}");
         // The old vector of 200 is gone: searching for it must not report 200 at distance 0.
         let old = &model[&200];
         let hits = ok(db.search_knn(old, &SearchOptions::new(3, 32)), "search");
@@ -197,30 +153,14 @@ fn delete_removes_from_get_contains_len_and_search() {
         let (db, model) = small_db(t.path(), DistanceMetric::L2, storage, 30);
         ok(db.delete(100), "delete");
         assert!(!ok(db.contains(100), "contains"));
-        assert!(
-            matches!(db.get(100), Err(Error::NotFound(100))),
-            "{storage:?}: get after delete"
-        );
+        assert!(matches!(db.get(100), Err(Error::NotFound(100))), "{storage:?}: get after delete");
         assert_eq!(ok(db.len(), "len"), 29);
-        let hits = ok(
-            db.search_knn(&model[&100], &SearchOptions::new(30, 64)),
-            "search",
-        );
-        assert_eq!(
-            hits.len(),
-            29,
-            "{storage:?}: k > live count must return every live vector"
-        );
-        assert!(
-            hits.iter().all(|h| h.id != 100),
-            "{storage:?}: deleted id returned: {hits:?}"
-        );
+        let hits = ok(db.search_knn(&model[&100], &SearchOptions::new(30, 64)), "search");
+        assert_eq!(hits.len(), 29, "{storage:?}: k > live count must return every live vector");
+        assert!(hits.iter().all(|h| h.id != 100), "{storage:?}: deleted id returned: {hits:?}");
         // Deleting again, updating a deleted id: NotFound.
         assert!(matches!(db.delete(100), Err(Error::NotFound(100))));
-        assert!(matches!(
-            db.update(100, &model[&100]),
-            Err(Error::NotFound(100))
-        ));
+        assert!(matches!(db.update(100, &model[&100]), Err(Error::NotFound(100))));
         // Re-inserting a deleted id is allowed (it is not live) and stores the new vector.
         let v = vec![9.0, 9.0, 9.0, 9.0];
         ok(db.insert(100, &v), "re-insert of a deleted id");
@@ -244,8 +184,7 @@ fn search_returns_sorted_results_with_exact_distances_for_every_metric() {
                 // k = number of vectors: the whole set, so it must be exact.
                 let hits = ok(db.search_knn(&q, &SearchOptions::new(60, 100)), "search");
                 assert_eq!(hits.len(), 60, "{metric:?}/{storage:?}");
-                check_result_shape(&hits, 60)
-                    .unwrap_or_else(|e| panic!("{metric:?}/{storage:?}: {e}"));
+                check_result_shape(&hits, 60).unwrap_or_else(|e| panic!("{metric:?}/{storage:?}: {e}"));
                 for h in &hits {
                     let exact = distance(metric, &model[&h.id], &q);
                     assert!(
@@ -255,14 +194,10 @@ fn search_returns_sorted_results_with_exact_distances_for_every_metric() {
                         h.distance
                     );
                 }
-                let truth =
-                    brute_force_knn(metric, model.iter().map(|(i, v)| (*i, v.as_slice())), &q, 5);
+                let truth = brute_force_knn(metric, model.iter().map(|(i, v)| (*i, v.as_slice())), &q, 5);
                 let top5 = ok(db.search_knn(&q, &SearchOptions::new(5, 64)), "search");
                 let r = recall_at_k(&top5, &truth, |id| distance(metric, &model[&id], &q));
-                assert_eq!(
-                    r, 1.0,
-                    "{metric:?}/{storage:?}: top-5 of 60 vectors with ef 64 {top5:?} vs {truth:?}"
-                );
+                assert_eq!(r, 1.0, "{metric:?}/{storage:?}: top-5 of 60 vectors with ef 64 {top5:?} vs {truth:?}");
             }
         }
     }
@@ -272,64 +207,34 @@ fn search_returns_sorted_results_with_exact_distances_for_every_metric() {
 fn distances_follow_the_documented_definitions() {
     // L2: Euclidean, not squared.
     let t = tmp();
-    let db = open(
-        t.path(),
-        test_options(DIM, DistanceMetric::L2, VectorStorageType::Paged),
-    );
+    let db = open(t.path(), test_options(DIM, DistanceMetric::L2, VectorStorageType::Paged));
     ok(db.insert(1, &[3.0, 4.0, 0.0, 0.0]), "insert");
-    let h = ok(
-        db.search_knn(&[0.0, 0.0, 0.0, 0.0], &SearchOptions::new(1, 8)),
-        "search",
-    );
+    let h = ok(db.search_knn(&[0.0, 0.0, 0.0, 0.0], &SearchOptions::new(1, 8)), "search");
     assert_eq!(h.len(), 1);
-    assert!(
-        (h[0].distance - 5.0).abs() < 1e-5,
-        "L2 distance of (3,4) from the origin: {h:?} (expected 5)"
-    );
+    assert!((h[0].distance - 5.0).abs() < 1e-5, "L2 distance of (3,4) from the origin: {h:?} (expected 5)");
     drop(db);
 
     // Cosine: 1 - cos.
     let t = tmp();
-    let db = open(
-        t.path(),
-        test_options(DIM, DistanceMetric::Cosine, VectorStorageType::Paged),
-    );
+    let db = open(t.path(), test_options(DIM, DistanceMetric::Cosine, VectorStorageType::Paged));
     ok(db.insert(1, &[2.0, 0.0, 0.0, 0.0]), "insert");
-    let h = ok(
-        db.search_knn(&[1.0, 1.0, 0.0, 0.0], &SearchOptions::new(1, 8)),
-        "search",
-    );
+    let h = ok(db.search_knn(&[1.0, 1.0, 0.0, 0.0], &SearchOptions::new(1, 8)), "search");
     let expected = 1.0 - std::f32::consts::FRAC_1_SQRT_2;
-    assert!(
-        (h[0].distance - expected).abs() < 1e-5,
-        "cosine distance {h:?} (expected {expected})"
-    );
+    assert!((h[0].distance - expected).abs() < 1e-5, "cosine distance {h:?} (expected {expected})");
     // The stored vector is the caller's, not a normalised copy.
     assert_eq!(ok(db.get(1), "get"), vec![2.0, 0.0, 0.0, 0.0]);
     drop(db);
 
     // InnerProduct: -dot.
     let t = tmp();
-    let db = open(
-        t.path(),
-        test_options(DIM, DistanceMetric::InnerProduct, VectorStorageType::Paged),
-    );
+    let db = open(t.path(), test_options(DIM, DistanceMetric::InnerProduct, VectorStorageType::Paged));
     ok(db.insert(1, &[1.0, 2.0, 3.0, 4.0]), "insert");
     ok(db.insert(2, &[-1.0, 0.0, 0.0, 0.0]), "insert");
-    let h = ok(
-        db.search_knn(&[1.0, 1.0, 1.0, 1.0], &SearchOptions::new(2, 8)),
-        "search",
-    );
+    let h = ok(db.search_knn(&[1.0, 1.0, 1.0, 1.0], &SearchOptions::new(2, 8)), "search");
     assert_eq!(h.len(), 2);
     assert_eq!(h[0].id, 1, "{h:?}");
-    assert!(
-        (h[0].distance + 10.0).abs() < 1e-5,
-        "inner product distance {h:?} (expected -10)"
-    );
-    assert!(
-        (h[1].distance - 1.0).abs() < 1e-5,
-        "inner product distance {h:?} (expected 1)"
-    );
+    assert!((h[0].distance + 10.0).abs() < 1e-5, "inner product distance {h:?} (expected -10)");
+    assert!((h[1].distance - 1.0).abs() < 1e-5, "inner product distance {h:?} (expected 1)");
 }
 
 #[test]
@@ -340,14 +245,7 @@ fn empty_database_search_returns_empty() {
         let q = [0.1, 0.2, 0.3, 0.4];
         assert!(ok(db.search_knn(&q, &SearchOptions::new(10, 64)), "search").is_empty());
         assert!(ok(db.search_knn_default(&q), "search_knn_default").is_empty());
-        let b = ok(
-            db.search_knn_batch(
-                &flatten(&[q.to_vec(), q.to_vec()]),
-                &SearchOptions::new(3, 8),
-                2,
-            ),
-            "batch",
-        );
+        let b = ok(db.search_knn_batch(&flatten(&[q.to_vec(), q.to_vec()]), &SearchOptions::new(3, 8), 2), "batch");
         assert_eq!(b, vec![Vec::<SearchResult>::new(), Vec::new()]);
         // Also after everything was deleted (the entry point is gone).
         ok(db.insert(1, &q), "insert");
@@ -356,10 +254,7 @@ fn empty_database_search_returns_empty() {
         ok(db.delete(2), "delete");
         assert_eq!(ok(db.len(), "len"), 0);
         assert!(ok(db.is_empty(), "is_empty"));
-        let r = ok(
-            db.search_knn(&q, &SearchOptions::new(10, 64)),
-            "search after deleting everything",
-        );
+        let r = ok(db.search_knn(&q, &SearchOptions::new(10, 64)), "search after deleting everything");
         assert!(r.is_empty(), "{storage:?}: {r:?}");
         // And the database is usable again.
         ok(db.insert(3, &q), "insert after emptying");
@@ -383,17 +278,9 @@ fn k_larger_than_count_returns_all_live_sorted() {
         let mut want: Vec<u64> = model.keys().copied().collect();
         want.sort_unstable();
         assert_eq!(got, want, "{metric:?}: k > count must return every live id");
-        let truth = brute_force_knn(
-            metric,
-            model.iter().map(|(i, v)| (*i, v.as_slice())),
-            &q,
-            100,
-        );
+        let truth = brute_force_knn(metric, model.iter().map(|(i, v)| (*i, v.as_slice())), &q, 100);
         for (h, (_, d)) in hits.iter().zip(&truth) {
-            assert!(
-                distance_close(h.distance, *d),
-                "{metric:?}: sorted distances differ: {hits:?} vs {truth:?}"
-            );
+            assert!(distance_close(h.distance, *d), "{metric:?}: sorted distances differ: {hits:?} vs {truth:?}");
         }
     }
 }
@@ -407,20 +294,11 @@ fn extreme_ids_zero_and_max_work() {
     let b = vec![0.0, 1.0, 0.0, 0.0];
     ok(db.insert(0, &a), "insert id 0");
     ok(db.insert(u64::MAX, &b), "insert id u64::MAX");
-    ok(
-        db.insert(u64::MAX - 1, &[0.0, 0.0, 1.0, 0.0]),
-        "insert id u64::MAX - 1",
-    );
+    ok(db.insert(u64::MAX - 1, &[0.0, 0.0, 1.0, 0.0]), "insert id u64::MAX - 1");
     assert_eq!(ok(db.get(0), "get"), a);
     assert_eq!(ok(db.get(u64::MAX), "get"), b);
-    assert_eq!(
-        ok(db.search_knn(&a, &SearchOptions::new(1, 8)), "search")[0].id,
-        0
-    );
-    assert_eq!(
-        ok(db.search_knn(&b, &SearchOptions::new(1, 8)), "search")[0].id,
-        u64::MAX
-    );
+    assert_eq!(ok(db.search_knn(&a, &SearchOptions::new(1, 8)), "search")[0].id, 0);
+    assert_eq!(ok(db.search_knn(&b, &SearchOptions::new(1, 8)), "search")[0].id, u64::MAX);
     ok(db.close(), "close");
     let mut reopen = opts;
     reopen.reinit = false;
@@ -446,18 +324,11 @@ fn insert_batch_inserts_everything() {
         ok(db.insert_batch(&ids, &flatten(&vs), 0), "insert_batch");
         assert_eq!(ok(db.len(), "len"), 100);
         for (id, v) in ids.iter().zip(&vs) {
-            assert_eq!(
-                &ok(db.get(*id), "get"),
-                v,
-                "{storage:?}: get({id}) after insert_batch"
-            );
+            assert_eq!(&ok(db.get(*id), "get"), v, "{storage:?}: get({id}) after insert_batch");
         }
         for (id, v) in ids.iter().zip(&vs).step_by(9) {
             let h = ok(db.search_knn(v, &SearchOptions::new(1, 32)), "search");
-            assert_eq!(
-                h[0].id, *id,
-                "{storage:?}: nearest of a stored vector must be itself: {h:?}"
-            );
+            assert_eq!(h[0].id, *id, "{storage:?}: nearest of a stored vector must be itself: {h:?}");
         }
         ok(db.insert_batch(&[], &[], 0), "empty insert_batch");
         assert_eq!(ok(db.len(), "len"), 100);
@@ -471,35 +342,18 @@ fn search_knn_batch_matches_single_searches() {
     let mut rng = Rng::new(5);
     let queries = uniform_vectors(&mut rng, 17, DIM);
     let so = SearchOptions::new(7, 40);
-    let single: Vec<Vec<SearchResult>> = queries
-        .iter()
-        .map(|q| ok(db.search_knn(q, &so), "search"))
-        .collect();
+    let single: Vec<Vec<SearchResult>> = queries.iter().map(|q| ok(db.search_knn(q, &so), "search")).collect();
     for threads in [0, 1, 3] {
-        let batch = ok(
-            db.search_knn_batch(&flatten(&queries), &so, threads),
-            "search_knn_batch",
-        );
-        assert_eq!(
-            batch.len(),
-            queries.len(),
-            "threads {threads}: one result list per query"
-        );
+        let batch = ok(db.search_knn_batch(&flatten(&queries), &so, threads), "search_knn_batch");
+        assert_eq!(batch.len(), queries.len(), "threads {threads}: one result list per query");
         for (i, (b, s)) in batch.iter().zip(&single).enumerate() {
             let bi: Vec<u64> = b.iter().map(|h| h.id).collect();
             let si: Vec<u64> = s.iter().map(|h| h.id).collect();
-            assert_eq!(
-                bi, si,
-                "threads {threads}: query {i}: batch {b:?} vs single {s:?}"
-            );
+            assert_eq!(bi, si, "threads {threads}: query {i}: batch {b:?} vs single {s:?}");
         }
     }
     assert!(ok(db.search_knn_batch(&[], &so, 2), "empty batch").is_empty());
-    let e = expect_kind(
-        db.search_knn_batch(&[0.0; DIM * 2 + 1], &so, 1),
-        ErrorKind::InvalidArgument,
-        "ragged batch",
-    );
+    let e = expect_kind(db.search_knn_batch(&[0.0; DIM * 2 + 1], &so, 1), ErrorKind::InvalidArgument, "ragged batch");
     drop(e);
 }
 
@@ -513,10 +367,7 @@ fn search_knn_default_uses_k_and_ef_search_of_the_options() {
         ok(db.insert(id, &uniform_vector(&mut rng, DIM)), "insert");
     }
     // Defaults: k = 1.
-    assert_eq!(
-        ok(db.search_knn_default(&[0.0; DIM]), "search_knn_default").len(),
-        1
-    );
+    assert_eq!(ok(db.search_knn_default(&[0.0; DIM]), "search_knn_default").len(), 1);
     ok(db.close(), "close");
     // Tuning knobs may change on reopen.
     opts.reinit = false;
@@ -527,10 +378,7 @@ fn search_knn_default_uses_k_and_ef_search_of_the_options() {
     let d = ok(db.search_knn_default(&q), "search_knn_default");
     let e = ok(db.search_knn(&q, &SearchOptions::new(5, 20)), "search");
     assert_eq!(d.len(), 5, "search_knn_default with k = 5: {d:?}");
-    assert_eq!(
-        d, e,
-        "search_knn_default must equal search_knn with the options' k and ef_search"
-    );
+    assert_eq!(d, e, "search_knn_default must equal search_knn with the options' k and ef_search");
 }
 
 #[test]
@@ -550,10 +398,7 @@ fn stats_flush_and_print_statistics() {
     ok(db.update(3, &[1.0, 1.0, 1.0, 1.0]), "update");
     ok(db.delete(4), "delete");
     for _ in 0..5 {
-        ok(
-            db.search_knn(&[1.0, 0.5, 0.0, 0.0], &SearchOptions::new(3, 16)),
-            "search",
-        );
+        ok(db.search_knn(&[1.0, 0.5, 0.0, 0.0], &SearchOptions::new(3, 16)), "search");
     }
     ok(db.flush(), "flush");
     let s = ok(db.stats(), "stats");
@@ -563,26 +408,13 @@ fn stats_flush_and_print_statistics() {
         (DIM, DistanceMetric::Cosine, VectorStorageType::Basic, 6, 12),
         "{s:?}"
     );
-    assert_eq!(
-        (s.inserts, s.updates, s.deletes, s.searches),
-        (40, 1, 1, 5),
-        "{s:?}"
-    );
+    assert_eq!((s.inserts, s.updates, s.deletes, s.searches), (40, 1, 1, 5), "{s:?}");
     assert!(s.distance_computations > 0, "{s:?}");
-    assert!(
-        s.vector_file_bytes >= 39 * DIM as u64 * 4,
-        "vector file smaller than its vectors: {s:?}"
-    );
-    assert_eq!(
-        s.search_latency.count, 5,
-        "enable_stats records search latency: {s:?}"
-    );
+    assert!(s.vector_file_bytes >= 39 * DIM as u64 * 4, "vector file smaller than its vectors: {s:?}");
+    assert_eq!(s.search_latency.count, 5, "enable_stats records search latency: {s:?}");
     assert_eq!(s.insert_latency.count, 40, "{s:?}");
     let text = s.to_string();
-    assert!(
-        text.contains("39"),
-        "Display of stats does not show the count: {text}"
-    );
+    assert!(text.contains("39"), "Display of stats does not show the count: {text}");
     db.print_statistics();
 }
 
@@ -603,43 +435,19 @@ fn wrong_dimension_is_dimension_mismatch_and_changes_nothing() {
                 "expected DimensionMismatch {{ expected: {DIM}, got: {n} }}, got {e:?}"
             )
         };
-        check(fails_without_change(
-            &db,
-            &ids,
-            "insert wrong dim",
-            ErrorKind::InvalidArgument,
-            |d| d.insert(5, &bad),
-        ));
-        check(fails_without_change(
-            &db,
-            &ids,
-            "update wrong dim",
-            ErrorKind::InvalidArgument,
-            |d| d.update(10, &bad),
-        ));
-        check(fails_without_change(
-            &db,
-            &ids,
-            "search wrong dim",
-            ErrorKind::InvalidArgument,
-            |d| d.search_knn(&bad, &SearchOptions::new(3, 10)),
-        ));
-        check(fails_without_change(
-            &db,
-            &ids,
-            "search_knn_default wrong dim",
-            ErrorKind::InvalidArgument,
-            |d| d.search_knn_default(&bad),
-        ));
+        check(fails_without_change(&db, &ids, "insert wrong dim", ErrorKind::InvalidArgument, |d| d.insert(5, &bad)));
+        check(fails_without_change(&db, &ids, "update wrong dim", ErrorKind::InvalidArgument, |d| d.update(10, &bad)));
+        check(fails_without_change(&db, &ids, "search wrong dim", ErrorKind::InvalidArgument, |d| {
+            d.search_knn(&bad, &SearchOptions::new(3, 10))
+        }));
+        check(fails_without_change(&db, &ids, "search_knn_default wrong dim", ErrorKind::InvalidArgument, |d| {
+            d.search_knn_default(&bad)
+        }));
     }
     // insert_batch whose float count does not match ids * dim.
-    fails_without_change(
-        &db,
-        &ids,
-        "insert_batch ragged",
-        ErrorKind::InvalidArgument,
-        |d| d.insert_batch(&[1, 2], &[1.0; DIM * 2 - 1], 0),
-    );
+    fails_without_change(&db, &ids, "insert_batch ragged", ErrorKind::InvalidArgument, |d| {
+        d.insert_batch(&[1, 2], &[1.0; DIM * 2 - 1], 0)
+    });
     assert!(!ok(db.contains(5), "contains"));
 }
 
@@ -651,58 +459,20 @@ fn non_finite_components_are_rejected_and_change_nothing() {
     for bad_val in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
         let bad = vec![1.0, bad_val, 0.0, 0.0];
         let w = format!("{bad_val}");
-        fails_without_change(
-            &db,
-            &ids,
-            &format!("insert {w}"),
-            ErrorKind::InvalidArgument,
-            |d| d.insert(5, &bad),
-        );
-        fails_without_change(
-            &db,
-            &ids,
-            &format!("update {w}"),
-            ErrorKind::InvalidArgument,
-            |d| d.update(10, &bad),
-        );
-        fails_without_change(
-            &db,
-            &ids,
-            &format!("search {w}"),
-            ErrorKind::InvalidArgument,
-            |d| d.search_knn(&bad, &SearchOptions::new(3, 10)),
-        );
-        fails_without_change(
-            &db,
-            &ids,
-            &format!("search_knn_batch {w}"),
-            ErrorKind::InvalidArgument,
-            |d| {
-                d.search_knn_batch(
-                    &flatten(&[vec![0.0; DIM], bad.clone()]),
-                    &SearchOptions::new(3, 10),
-                    1,
-                )
-            },
-        );
+        fails_without_change(&db, &ids, &format!("insert {w}"), ErrorKind::InvalidArgument, |d| d.insert(5, &bad));
+        fails_without_change(&db, &ids, &format!("update {w}"), ErrorKind::InvalidArgument, |d| d.update(10, &bad));
+        fails_without_change(&db, &ids, &format!("search {w}"), ErrorKind::InvalidArgument, |d| {
+            d.search_knn(&bad, &SearchOptions::new(3, 10))
+        });
+        fails_without_change(&db, &ids, &format!("search_knn_batch {w}"), ErrorKind::InvalidArgument, |d| {
+            d.search_knn_batch(&flatten(&[vec![0.0; DIM], bad.clone()]), &SearchOptions::new(3, 10), 1)
+        });
         // A batch with one bad row writes nothing, not even the good rows before it.
-        fails_without_change(
-            &db,
-            &ids,
-            &format!("insert_batch {w}"),
-            ErrorKind::InvalidArgument,
-            |d| {
-                d.insert_batch(
-                    &[1, 2, 3],
-                    &flatten(&[vec![0.5; DIM], vec![0.25; DIM], bad.clone()]), 0
-                )
-            },
-        );
+        fails_without_change(&db, &ids, &format!("insert_batch {w}"), ErrorKind::InvalidArgument, |d| {
+            d.insert_batch(&[1, 2, 3], &flatten(&[vec![0.5; DIM], vec![0.25; DIM], bad.clone()]), 0)
+        });
         for id in [1, 2, 3, 5] {
-            assert!(
-                !ok(db.contains(id), "contains"),
-                "{w}: id {id} was written by a failed call"
-            );
+            assert!(!ok(db.contains(id), "contains"), "{w}: id {id} was written by a failed call");
         }
     }
 }
@@ -710,61 +480,25 @@ fn non_finite_components_are_rejected_and_change_nothing() {
 #[test]
 fn zero_vector_is_rejected_under_cosine_only() {
     let t = tmp();
-    let (db, model) = small_db(
-        t.path(),
-        DistanceMetric::Cosine,
-        VectorStorageType::Paged,
-        20,
-    );
+    let (db, model) = small_db(t.path(), DistanceMetric::Cosine, VectorStorageType::Paged, 20);
     let ids = probe_ids(&model);
     let zero = vec![0.0; DIM];
-    fails_without_change(
-        &db,
-        &ids,
-        "cosine insert zero",
-        ErrorKind::InvalidArgument,
-        |d| d.insert(5, &zero),
-    );
-    fails_without_change(
-        &db,
-        &ids,
-        "cosine update zero",
-        ErrorKind::InvalidArgument,
-        |d| d.update(10, &zero),
-    );
-    fails_without_change(
-        &db,
-        &ids,
-        "cosine search zero",
-        ErrorKind::InvalidArgument,
-        |d| d.search_knn(&zero, &SearchOptions::new(3, 10)),
-    );
-    fails_without_change(
-        &db,
-        &ids,
-        "cosine insert_batch zero",
-        ErrorKind::InvalidArgument,
-        |d| d.insert_batch(&[1, 2], &flatten(&[vec![1.0; DIM], zero.clone()]), 0),
-    );
+    fails_without_change(&db, &ids, "cosine insert zero", ErrorKind::InvalidArgument, |d| d.insert(5, &zero));
+    fails_without_change(&db, &ids, "cosine update zero", ErrorKind::InvalidArgument, |d| d.update(10, &zero));
+    fails_without_change(&db, &ids, "cosine search zero", ErrorKind::InvalidArgument, |d| {
+        d.search_knn(&zero, &SearchOptions::new(3, 10))
+    });
+    fails_without_change(&db, &ids, "cosine insert_batch zero", ErrorKind::InvalidArgument, |d| {
+        d.insert_batch(&[1, 2], &flatten(&[vec![1.0; DIM], zero.clone()]), 0)
+    });
     assert!(!ok(db.contains(1), "contains"));
     // Under L2 and inner product the zero vector is an ordinary vector.
     for metric in [DistanceMetric::L2, DistanceMetric::InnerProduct] {
         let t = tmp();
-        let db = open(
-            t.path(),
-            test_options(DIM, metric, VectorStorageType::Paged),
-        );
+        let db = open(t.path(), test_options(DIM, metric, VectorStorageType::Paged));
         ok(db.insert(1, &zero), "insert zero");
         assert_eq!(ok(db.get(1), "get"), zero);
-        assert_eq!(
-            ok(
-                db.search_knn(&zero, &SearchOptions::new(1, 4)),
-                "search zero"
-            )
-            .len(),
-            1,
-            "{metric:?}"
-        );
+        assert_eq!(ok(db.search_knn(&zero, &SearchOptions::new(1, 4)), "search zero").len(), 1, "{metric:?}");
     }
 }
 
@@ -773,43 +507,21 @@ fn duplicate_insert_is_already_exists_and_changes_nothing() {
     let t = tmp();
     let (db, model) = small_db(t.path(), DistanceMetric::L2, VectorStorageType::Paged, 20);
     let ids = probe_ids(&model);
-    let e = fails_without_change(
-        &db,
-        &ids,
-        "duplicate insert",
-        ErrorKind::InvalidArgument,
-        |d| d.insert(30, &[7.0, 7.0, 7.0, 7.0]),
-    );
+    let e = fails_without_change(&db, &ids, "duplicate insert", ErrorKind::InvalidArgument, |d| {
+        d.insert(30, &[7.0, 7.0, 7.0, 7.0])
+    });
     assert!(matches!(e, Error::AlreadyExists(30)), "{e:?}");
-    assert_eq!(
-        ok(db.get(30), "get"),
-        model[&30],
-        "duplicate insert overwrote the vector"
-    );
+    assert_eq!(ok(db.get(30), "get"), model[&30], "duplicate insert overwrote the vector");
     // In a batch: an id that is live, and an id repeated inside the batch.
-    let e = fails_without_change(
-        &db,
-        &ids,
-        "insert_batch with a live id",
-        ErrorKind::InvalidArgument,
-        |d| d.insert_batch(&[1, 30], &[0.5; DIM * 2], 0),
-    );
-    assert!(
-        matches!(e, Error::AlreadyExists(30)) || matches!(e, Error::InvalidArgument(_)),
-        "{e:?}"
-    );
-    fails_without_change(
-        &db,
-        &ids,
-        "insert_batch with a repeated id",
-        ErrorKind::InvalidArgument,
-        |d| d.insert_batch(&[2, 3, 2], &[0.5; DIM * 3], 0),
-    );
+    let e = fails_without_change(&db, &ids, "insert_batch with a live id", ErrorKind::InvalidArgument, |d| {
+        d.insert_batch(&[1, 30], &[0.5; DIM * 2], 0)
+    });
+    assert!(matches!(e, Error::AlreadyExists(30)) || matches!(e, Error::InvalidArgument(_)), "{e:?}");
+    fails_without_change(&db, &ids, "insert_batch with a repeated id", ErrorKind::InvalidArgument, |d| {
+        d.insert_batch(&[2, 3, 2], &[0.5; DIM * 3], 0)
+    });
     for id in [1, 2, 3] {
-        assert!(
-            !ok(db.contains(id), "contains"),
-            "failed insert_batch wrote id {id}"
-        );
+        assert!(!ok(db.contains(id), "contains"), "failed insert_batch wrote id {id}");
     }
 }
 
@@ -819,13 +531,9 @@ fn unknown_ids_are_not_found_and_change_nothing() {
     let (db, model) = small_db(t.path(), DistanceMetric::L2, VectorStorageType::Paged, 20);
     let ids = probe_ids(&model);
     for id in [0, 15, 999, u64::MAX] {
-        let e = fails_without_change(&db, &ids, "update unknown", ErrorKind::NotFound, |d| {
-            d.update(id, &[1.0; DIM])
-        });
+        let e = fails_without_change(&db, &ids, "update unknown", ErrorKind::NotFound, |d| d.update(id, &[1.0; DIM]));
         assert!(matches!(e, Error::NotFound(x) if x == id), "{e:?}");
-        let e = fails_without_change(&db, &ids, "delete unknown", ErrorKind::NotFound, |d| {
-            d.delete(id)
-        });
+        let e = fails_without_change(&db, &ids, "delete unknown", ErrorKind::NotFound, |d| d.delete(id));
         assert!(matches!(e, Error::NotFound(x) if x == id), "{e:?}");
         let e = expect_kind(db.get(id), ErrorKind::NotFound, "get unknown");
         assert!(matches!(e, Error::NotFound(x) if x == id), "{e:?}");
@@ -840,30 +548,15 @@ fn bad_search_options_are_invalid_argument() {
     let q = [0.0; DIM];
     for (k, ef) in [(0, 10), (0, 0), (10, 9), (2, 1)] {
         let so = SearchOptions::new(k, ef);
-        fails_without_change(
-            &db,
-            &ids,
-            &format!("search k={k} ef={ef}"),
-            ErrorKind::InvalidArgument,
-            |d| d.search_knn(&q, &so),
-        );
-        fails_without_change(
-            &db,
-            &ids,
-            &format!("batch k={k} ef={ef}"),
-            ErrorKind::InvalidArgument,
-            |d| d.search_knn_batch(&q, &so, 1),
-        );
+        fails_without_change(&db, &ids, &format!("search k={k} ef={ef}"), ErrorKind::InvalidArgument, |d| {
+            d.search_knn(&q, &so)
+        });
+        fails_without_change(&db, &ids, &format!("batch k={k} ef={ef}"), ErrorKind::InvalidArgument, |d| {
+            d.search_knn_batch(&q, &so, 1)
+        });
     }
     // ef_search == k is fine.
-    assert_eq!(
-        ok(
-            db.search_knn(&q, &SearchOptions::new(4, 4)),
-            "search ef == k"
-        )
-        .len(),
-        4
-    );
+    assert_eq!(ok(db.search_knn(&q, &SearchOptions::new(4, 4)), "search ef == k").len(), 4);
 }
 
 #[test]
@@ -872,10 +565,7 @@ fn bad_options_are_rejected_before_touching_the_disk() {
     type Spoil = Box<dyn Fn(&mut DbOptions)>;
     let cases: Vec<(&str, Spoil)> = vec![
         ("dim 0", Box::new(|o| o.dim = 0)),
-        (
-            "dim above MAX_DIM",
-            Box::new(|o| o.dim = lsm_vec::MAX_DIM + 1),
-        ),
+        ("dim above MAX_DIM", Box::new(|o| o.dim = lsm_vec::MAX_DIM + 1)),
         ("m 0", Box::new(|o| o.m = 0)),
         ("m 1", Box::new(|o| o.m = 1)),
         (
@@ -885,19 +575,10 @@ fn bad_options_are_rejected_before_touching_the_disk() {
                 o.m_max = 9;
             }),
         ),
-        (
-            "ef_construction NaN",
-            Box::new(|o| o.ef_construction = f32::NAN),
-        ),
-        (
-            "ef_construction inf",
-            Box::new(|o| o.ef_construction = f32::INFINITY),
-        ),
+        ("ef_construction NaN", Box::new(|o| o.ef_construction = f32::NAN)),
+        ("ef_construction inf", Box::new(|o| o.ef_construction = f32::INFINITY)),
         ("ef_construction 0", Box::new(|o| o.ef_construction = 0.0)),
-        (
-            "paged_max_cached_pages 0",
-            Box::new(|o| o.paged_max_cached_pages = 0),
-        ),
+        ("paged_max_cached_pages 0", Box::new(|o| o.paged_max_cached_pages = 0)),
         ("db_target_size 0", Box::new(|o| o.db_target_size = 0)),
         ("default k 0", Box::new(|o| o.k = 0)),
         (
@@ -912,66 +593,26 @@ fn bad_options_are_rejected_before_touching_the_disk() {
         let path = t.path().join(format!("db{i}"));
         let mut o = test_options(DIM, DistanceMetric::L2, VectorStorageType::Paged);
         f(&mut o);
-        expect_kind(
-            LsmVecDb::open(&path, o.clone()),
-            ErrorKind::InvalidArgument,
-            what,
-        );
-        assert!(
-            !path.exists(),
-            "{what}: a rejected open created {}",
-            path.display()
-        );
+        expect_kind(LsmVecDb::open(&path, o.clone()), ErrorKind::InvalidArgument, what);
+        assert!(!path.exists(), "{what}: a rejected open created {}", path.display());
     }
     // The storage type and metric codes reject unknown values.
-    expect_kind(
-        VectorStorageType::from_code(2),
-        ErrorKind::InvalidArgument,
-        "storage type 2",
-    );
-    expect_kind(
-        VectorStorageType::from_code(-1),
-        ErrorKind::InvalidArgument,
-        "storage type -1",
-    );
-    expect_kind(
-        DistanceMetric::from_code(3),
-        ErrorKind::InvalidArgument,
-        "metric 3",
-    );
-    assert_eq!(
-        VectorStorageType::from_code(0).ok(),
-        Some(VectorStorageType::Basic)
-    );
-    assert_eq!(
-        VectorStorageType::from_code(1).ok(),
-        Some(VectorStorageType::Paged)
-    );
+    expect_kind(VectorStorageType::from_code(2), ErrorKind::InvalidArgument, "storage type 2");
+    expect_kind(VectorStorageType::from_code(-1), ErrorKind::InvalidArgument, "storage type -1");
+    expect_kind(DistanceMetric::from_code(3), ErrorKind::InvalidArgument, "metric 3");
+    assert_eq!(VectorStorageType::from_code(0).ok(), Some(VectorStorageType::Basic));
+    assert_eq!(VectorStorageType::from_code(1).ok(), Some(VectorStorageType::Paged));
 }
 
 #[test]
 fn defaults_follow_the_specification() {
     let o = DbOptions::default();
     assert_eq!(
-        (
-            o.dim,
-            o.metric,
-            o.m,
-            o.m_max,
-            o.ef_construction,
-            o.vec_file_capacity,
-            o.paged_max_cached_pages
-        ),
+        (o.dim, o.metric, o.m, o.m_max, o.ef_construction, o.vec_file_capacity, o.paged_max_cached_pages),
         (0, DistanceMetric::L2, 8, 16, 32.0, 100_000, 4096)
     );
     assert_eq!(
-        (
-            o.vector_storage_type,
-            o.random_seed,
-            o.enable_stats,
-            o.enable_batch_read,
-            o.reinit
-        ),
+        (o.vector_storage_type, o.random_seed, o.enable_stats, o.enable_batch_read, o.reinit),
         (VectorStorageType::Paged, 12345, false, true, false)
     );
     assert_eq!((o.k, o.ef_search), (1, 64));
@@ -1034,40 +675,20 @@ fn reopen_after_close_and_after_drop_keeps_everything() {
             let how = if use_close { "close" } else { "drop" };
             assert_eq!(ok(db.len(), "len"), model.len(), "{storage:?} after {how}");
             for (id, v) in &model {
-                assert_eq!(
-                    &ok(db.get(*id), "get after reopen"),
-                    v,
-                    "{storage:?} after {how}: id {id}"
-                );
+                assert_eq!(&ok(db.get(*id), "get after reopen"), v, "{storage:?} after {how}: id {id}");
             }
-            assert!(
-                !ok(db.contains(500), "contains"),
-                "{storage:?} after {how}: deleted id came back"
-            );
+            assert!(!ok(db.contains(500), "contains"), "{storage:?} after {how}: deleted id came back");
             let q = [1.0, 0.2, 0.3, 0.4];
-            let hits = ok(
-                db.search_knn(&q, &SearchOptions::new(10, 64)),
-                "search after reopen",
+            let hits = ok(db.search_knn(&q, &SearchOptions::new(10, 64)), "search after reopen");
+            let truth = brute_force_knn(DistanceMetric::Cosine, model.iter().map(|(i, v)| (*i, v.as_slice())), &q, 10);
+            let r = recall_at_k(&hits, &truth, |id| distance(DistanceMetric::Cosine, &model[&id], &q));
+            assert!(
+                r >= 0.9,
+                "{storage:?} after {how}: recall@10 {r} of 99 vectors after reopen: {hits:?} vs {truth:?}"
             );
-            let truth = brute_force_knn(
-                DistanceMetric::Cosine,
-                model.iter().map(|(i, v)| (*i, v.as_slice())),
-                &q,
-                10,
-            );
-            let r = recall_at_k(&hits, &truth, |id| {
-                distance(DistanceMetric::Cosine, &model[&id], &q)
-            });
-            assert!(r >= 0.9, "{storage:?} after {how}: recall@10 {r} of 99 vectors after reopen: {hits:?} vs {truth:?}");
             // Still writable.
-            ok(
-                db.insert(12345, &[1.0, 2.0, 3.0, 4.0]),
-                "insert after reopen",
-            );
-            assert!(matches!(
-                db.insert(70, &[1.0; DIM]),
-                Err(Error::AlreadyExists(70))
-            ));
+            ok(db.insert(12345, &[1.0, 2.0, 3.0, 4.0]), "insert after reopen");
+            assert!(matches!(db.insert(70, &[1.0; DIM]), Err(Error::AlreadyExists(70))));
         }
     }
 }
@@ -1081,18 +702,11 @@ fn reinit_wipes_existing_data() {
         let db = open(t.path(), test_options(DIM, DistanceMetric::L2, storage)); // reinit = true
         assert_eq!(ok(db.len(), "len"), 0, "{storage:?}: reinit kept data");
         assert!(matches!(db.get(10), Err(Error::NotFound(10))));
-        assert!(ok(
-            db.search_knn(&[0.0; DIM], &SearchOptions::new(5, 10)),
-            "search"
-        )
-        .is_empty());
+        assert!(ok(db.search_knn(&[0.0; DIM], &SearchOptions::new(5, 10)), "search").is_empty());
         ok(db.insert(10, &[1.0; DIM]), "insert after reinit");
         // reinit may also change the stored parameters (a new database).
         ok(db.close(), "close");
-        let db = open(
-            t.path(),
-            test_options(DIM + 2, DistanceMetric::Cosine, storage),
-        );
+        let db = open(t.path(), test_options(DIM + 2, DistanceMetric::Cosine, storage));
         assert_eq!(ok(db.options(), "options").dim, DIM + 2);
         assert_eq!(ok(db.len(), "len"), 0);
     }
@@ -1106,29 +720,15 @@ fn reopen_with_different_dim_or_metric_names_both_values() {
 
     let mut o = test_options(7, DistanceMetric::L2, VectorStorageType::Paged);
     o.reinit = false;
-    let e = expect_kind(
-        LsmVecDb::open(t.path(), o),
-        ErrorKind::InvalidArgument,
-        "reopen with another dim",
-    );
+    let e = expect_kind(LsmVecDb::open(t.path(), o), ErrorKind::InvalidArgument, "reopen with another dim");
     let msg = e.to_string();
-    assert!(
-        msg.contains('4') && msg.contains('7') && msg.contains("dim"),
-        "message must name dim, 4 and 7: {msg}"
-    );
+    assert!(msg.contains('4') && msg.contains('7') && msg.contains("dim"), "message must name dim, 4 and 7: {msg}");
 
     let mut o = test_options(DIM, DistanceMetric::Cosine, VectorStorageType::Paged);
     o.reinit = false;
-    let e = expect_kind(
-        LsmVecDb::open(t.path(), o),
-        ErrorKind::InvalidArgument,
-        "reopen with another metric",
-    );
+    let e = expect_kind(LsmVecDb::open(t.path(), o), ErrorKind::InvalidArgument, "reopen with another metric");
     let msg = e.to_string();
-    assert!(
-        msg.contains("L2") && msg.contains("Cosine"),
-        "message must name L2 and Cosine: {msg}"
-    );
+    assert!(msg.contains("L2") && msg.contains("Cosine"), "message must name L2 and Cosine: {msg}");
 
     // The structural parameters are the database's (DESIGN.md section 6): a reopen that
     // passes other values opens with the stored ones and reports them.
@@ -1158,14 +758,7 @@ fn reopen_with_different_dim_or_metric_names_both_values() {
     o.enable_batch_read = false;
     let db = open(t.path(), o);
     assert_eq!(ok(db.len(), "len"), 10);
-    assert_eq!(
-        ok(
-            db.search_knn(&[1.0; DIM], &SearchOptions::new(10, 10)),
-            "search"
-        )
-        .len(),
-        10
-    );
+    assert_eq!(ok(db.search_knn(&[1.0; DIM], &SearchOptions::new(10, 10)), "search").len(), 10);
 }
 
 #[test]
@@ -1174,40 +767,21 @@ fn second_open_of_the_same_directory_is_busy() {
     let (db, _) = small_db(t.path(), DistanceMetric::L2, VectorStorageType::Paged, 10);
     let mut o = test_options(DIM, DistanceMetric::L2, VectorStorageType::Paged);
     o.reinit = false;
-    let e = expect_kind(
-        LsmVecDb::open(t.path(), o.clone()),
-        ErrorKind::Busy,
-        "second open",
-    );
+    let e = expect_kind(LsmVecDb::open(t.path(), o.clone()), ErrorKind::Busy, "second open");
     assert!(matches!(e, Error::Locked(_)), "{e:?}");
-    expect_kind(
-        LsmVecDb::open_existing(t.path()),
-        ErrorKind::Busy,
-        "second open_existing",
-    );
+    expect_kind(LsmVecDb::open_existing(t.path()), ErrorKind::Busy, "second open_existing");
     // reinit must not wipe a database that is open elsewhere.
     let mut wipe = o.clone();
     wipe.reinit = true;
-    expect_kind(
-        LsmVecDb::open(t.path(), wipe),
-        ErrorKind::Busy,
-        "second open with reinit",
-    );
-    assert_eq!(
-        ok(db.len(), "len of the first handle"),
-        10,
-        "a rejected second open changed the first handle"
-    );
+    expect_kind(LsmVecDb::open(t.path(), wipe), ErrorKind::Busy, "second open with reinit");
+    assert_eq!(ok(db.len(), "len of the first handle"), 10, "a rejected second open changed the first handle");
     assert_eq!(ok(db.get(10), "get").len(), DIM);
     ok(db.close(), "close");
     let db2 = open(t.path(), o);
     assert_eq!(ok(db2.len(), "len"), 10);
     drop(db2);
     // After a drop (no close) the lock is released too.
-    let db3 = ok(
-        LsmVecDb::open_existing(t.path()),
-        "open_existing after drop",
-    );
+    let db3 = ok(LsmVecDb::open_existing(t.path()), "open_existing after drop");
     assert_eq!(ok(db3.len(), "len"), 10);
 }
 
@@ -1225,35 +799,18 @@ fn open_existing_uses_the_stored_parameters() {
     let s = ok(db.options(), "options");
     assert_eq!(
         (s.dim, s.metric, s.vector_storage_type, s.m, s.m_max),
-        (
-            5,
-            DistanceMetric::InnerProduct,
-            VectorStorageType::Basic,
-            6,
-            20
-        ),
+        (5, DistanceMetric::InnerProduct, VectorStorageType::Basic, 6, 20),
         "open_existing must use the stored parameters: {s:?}"
     );
     assert_eq!(ok(db.get(77), "get"), v);
-    let h = ok(
-        db.search_knn(&[1.0; 5], &SearchOptions::new(1, 4)),
-        "search",
-    );
+    let h = ok(db.search_knn(&[1.0; 5], &SearchOptions::new(1, 4)), "search");
     assert!((h[0].distance + 15.0).abs() < 1e-5, "{h:?}");
     ok(db.close(), "close");
     // No database there.
     let empty = t.path().join("nothing-here");
-    expect_kind(
-        LsmVecDb::open_existing(&empty),
-        ErrorKind::InvalidArgument,
-        "open_existing of a missing database",
-    );
+    expect_kind(LsmVecDb::open_existing(&empty), ErrorKind::InvalidArgument, "open_existing of a missing database");
     std::fs::create_dir_all(&empty).unwrap();
-    expect_kind(
-        LsmVecDb::open_existing(&empty),
-        ErrorKind::InvalidArgument,
-        "open_existing of an empty directory",
-    );
+    expect_kind(LsmVecDb::open_existing(&empty), ErrorKind::InvalidArgument, "open_existing of an empty directory");
 }
 
 #[test]
@@ -1267,11 +824,7 @@ fn custom_vector_file_path_is_stored() {
     let db = open(&db_dir, o);
     ok(db.insert(1, &[1.0, 2.0, 3.0, 4.0]), "insert");
     ok(db.close(), "close");
-    assert!(
-        vec_file.is_file(),
-        "vector file not created at {}",
-        vec_file.display()
-    );
+    assert!(vec_file.is_file(), "vector file not created at {}", vec_file.display());
     let db = ok(LsmVecDb::open_existing(&db_dir), "open_existing");
     assert_eq!(ok(db.get(1), "get"), vec![1.0, 2.0, 3.0, 4.0]);
 }
@@ -1292,28 +845,16 @@ fn garbage_vector_file_header_is_corruption() {
         ok(db.close(), "close");
         let f = default_vector_file(t.path());
         let mut bytes = std::fs::read(&f).unwrap_or_else(|e| panic!("read {}: {e}", f.display()));
-        assert!(
-            bytes.len() >= 64,
-            "vector file too small: {} bytes",
-            bytes.len()
-        );
+        assert!(bytes.len() >= 64, "vector file too small: {} bytes", bytes.len());
         for (i, b) in bytes.iter_mut().take(32).enumerate() {
             *b = 0xA5 ^ (i as u8).wrapping_mul(37);
         }
         std::fs::write(&f, &bytes).unwrap();
         let mut o = test_options(DIM, DistanceMetric::L2, storage);
         o.reinit = false;
-        let e = expect_kind(
-            LsmVecDb::open(t.path(), o),
-            ErrorKind::Corruption,
-            "open with a garbage header",
-        );
+        let e = expect_kind(LsmVecDb::open(t.path(), o), ErrorKind::Corruption, "open with a garbage header");
         assert!(matches!(e, Error::Corruption { .. }), "{storage:?}: {e:?}");
-        expect_kind(
-            LsmVecDb::open_existing(t.path()),
-            ErrorKind::Corruption,
-            "open_existing with a garbage header",
-        );
+        expect_kind(LsmVecDb::open_existing(t.path()), ErrorKind::Corruption, "open_existing with a garbage header");
         // reinit recovers from it.
         let db = open(t.path(), test_options(DIM, DistanceMetric::L2, storage));
         assert_eq!(ok(db.len(), "len"), 0);
@@ -1326,18 +867,10 @@ fn text_file_as_vector_file_is_corruption() {
     let t = tmp();
     let (db, _) = small_db(t.path(), DistanceMetric::L2, VectorStorageType::Paged, 20);
     ok(db.close(), "close");
-    std::fs::write(
-        default_vector_file(t.path()),
-        b"hello, this is not a vector file\n",
-    )
-    .unwrap();
+    std::fs::write(default_vector_file(t.path()), b"hello, this is not a vector file\n").unwrap();
     let mut o = test_options(DIM, DistanceMetric::L2, VectorStorageType::Paged);
     o.reinit = false;
-    expect_kind(
-        LsmVecDb::open(t.path(), o),
-        ErrorKind::Corruption,
-        "open with a text vector file",
-    );
+    expect_kind(LsmVecDb::open(t.path(), o), ErrorKind::Corruption, "open with a text vector file");
 
     // A new database whose vector_file_path points at someone else's text file: refuse, keep the file.
     let t = tmp();
@@ -1347,16 +880,8 @@ fn text_file_as_vector_file_is_corruption() {
     let mut o = test_options(DIM, DistanceMetric::L2, VectorStorageType::Basic);
     o.reinit = false;
     o.vector_file_path = foreign.clone();
-    expect_kind(
-        LsmVecDb::open(t.path().join("db"), o),
-        ErrorKind::Corruption,
-        "new database over a foreign file",
-    );
-    assert_eq!(
-        std::fs::read(&foreign).unwrap(),
-        text,
-        "the foreign file was modified"
-    );
+    expect_kind(LsmVecDb::open(t.path().join("db"), o), ErrorKind::Corruption, "new database over a foreign file");
+    assert_eq!(std::fs::read(&foreign).unwrap(), text, "the foreign file was modified");
 }
 
 #[test]
@@ -1419,22 +944,10 @@ fn dimensions_above_one_page_work_in_both_layouts() {
                 for (i, v) in vs.iter().enumerate() {
                     let id = if i == 1 { 1000 } else { i as u64 * 3 };
                     let got = ok(db.get(id), "get large dim");
-                    assert!(
-                        got == *v,
-                        "dim {dim} {storage:?} {when}: get({id}) is not the exact vector"
-                    );
-                    let h = ok(
-                        db.search_knn(v, &SearchOptions::new(1, 16)),
-                        "search large dim",
-                    );
-                    assert_eq!(
-                        h[0].id, id,
-                        "dim {dim} {storage:?} {when}: nearest of a stored vector {h:?}"
-                    );
-                    assert!(
-                        h[0].distance.abs() < 1e-3,
-                        "dim {dim} {storage:?} {when}: {h:?}"
-                    );
+                    assert!(got == *v, "dim {dim} {storage:?} {when}: get({id}) is not the exact vector");
+                    let h = ok(db.search_knn(v, &SearchOptions::new(1, 16)), "search large dim");
+                    assert_eq!(h[0].id, id, "dim {dim} {storage:?} {when}: nearest of a stored vector {h:?}");
+                    assert!(h[0].distance.abs() < 1e-3, "dim {dim} {storage:?} {when}: {h:?}");
                 }
             };
             check(&db, "before reopen");
@@ -1470,10 +983,7 @@ fn vector_file_grows_past_the_capacity_hint_and_reuses_freed_slots() {
         // (or once the backlog is large): do them now.
         ok(db.finish_repairs(), "finish_repairs");
         for id in 1000..1150u64 {
-            ok(
-                db.insert(id, &vs[(id - 1000) as usize]),
-                "insert into freed slots",
-            );
+            ok(db.insert(id, &vs[(id - 1000) as usize]), "insert into freed slots");
         }
         let after = ok(db.stats(), "stats").vector_file_bytes;
         // Without reuse the file would grow by the 150 new vectors (9600 bytes). The paged layout
@@ -1485,18 +995,10 @@ fn vector_file_grows_past_the_capacity_hint_and_reuses_freed_slots() {
             "{storage:?}: freed slots not reused: vector file grew from {full} to {after} bytes after 150 deletes + 150 inserts"
         );
         for id in 1000..1150u64 {
-            assert_eq!(
-                ok(db.get(id), "get"),
-                vs[(id - 1000) as usize],
-                "{storage:?}: id {id} in a reused slot"
-            );
+            assert_eq!(ok(db.get(id), "get"), vs[(id - 1000) as usize], "{storage:?}: id {id} in a reused slot");
         }
         for id in 150..300u64 {
-            assert_eq!(
-                ok(db.get(id), "get"),
-                vs[id as usize],
-                "{storage:?}: id {id} next to reused slots"
-            );
+            assert_eq!(ok(db.get(id), "get"), vs[id as usize], "{storage:?}: id {id} next to reused slots");
         }
     }
 }
@@ -1510,29 +1012,15 @@ fn caches_respect_their_capacity() {
     let db = open(t.path(), o);
     let mut rng = Rng::new(5);
     let vs = uniform_vectors(&mut rng, 500, 64);
-    ok(
-        db.insert_batch(&(0..500).collect::<Vec<u64>>(), &flatten(&vs), 0),
-        "insert_batch",
-    );
+    ok(db.insert_batch(&(0..500).collect::<Vec<u64>>(), &flatten(&vs), 0), "insert_batch");
     for q in vs.iter().step_by(25) {
         let h = ok(db.search_knn(q, &SearchOptions::new(5, 32)), "search");
         assert_eq!(h.len(), 5);
     }
     let s = ok(db.stats(), "stats");
-    assert!(
-        s.page_cache_pages <= 3,
-        "page cache holds {} pages, capacity 3: {s:?}",
-        s.page_cache_pages
-    );
-    assert!(
-        s.edge_cache_entries <= 10,
-        "edge cache holds {} lists, capacity 10: {s:?}",
-        s.edge_cache_entries
-    );
-    assert!(
-        s.vector_pages_read > 0,
-        "a 3-page cache over 500 vectors of 256 bytes must read pages: {s:?}"
-    );
+    assert!(s.page_cache_pages <= 3, "page cache holds {} pages, capacity 3: {s:?}", s.page_cache_pages);
+    assert!(s.edge_cache_entries <= 10, "edge cache holds {} lists, capacity 10: {s:?}", s.edge_cache_entries);
+    assert!(s.vector_pages_read > 0, "a 3-page cache over 500 vectors of 256 bytes must read pages: {s:?}");
 }
 
 #[test]
@@ -1554,10 +1042,7 @@ fn same_seed_and_operations_give_the_same_results() {
         let out: Vec<Vec<(u64, f32)>> = queries
             .iter()
             .map(|q| {
-                ok(db.search_knn(q, &SearchOptions::new(10, 20)), "search")
-                    .iter()
-                    .map(|r| (r.id, r.distance))
-                    .collect()
+                ok(db.search_knn(q, &SearchOptions::new(10, 20)), "search").iter().map(|r| (r.id, r.distance)).collect()
             })
             .collect();
         out
@@ -1565,16 +1050,10 @@ fn same_seed_and_operations_give_the_same_results() {
     let (a, b, c) = (tmp(), tmp(), tmp());
     let ra = run(a.path(), true, false);
     let rb = run(b.path(), true, false);
-    assert_eq!(
-        ra, rb,
-        "same random_seed and same operations gave different search results"
-    );
+    assert_eq!(ra, rb, "same random_seed and same operations gave different search results");
     // enable_batch_read and sync_writes change how, not what.
     let rc = run(c.path(), false, true);
-    assert_eq!(
-        ra, rc,
-        "enable_batch_read = false / sync_writes = true changed search results"
-    );
+    assert_eq!(ra, rc, "enable_batch_read = false / sync_writes = true changed search results");
 }
 
 #[test]
@@ -1588,7 +1067,6 @@ fn log_file_records_lifecycle() {
     ok(db.insert(1, &[1.0; DIM]), "insert");
     let _ = db.insert(1, &[1.0; DIM]); // a failed write
     ok(db.close(), "close");
-    let text = std::fs::read_to_string(&log)
-        .unwrap_or_else(|e| panic!("log file {} not written: {e}", log.display()));
+    let text = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("log file {} not written: {e}", log.display()));
     assert!(!text.trim().is_empty(), "log file is empty");
 }

@@ -59,7 +59,12 @@ fn batch_builds_match_a_one_by_one_build() {
     let ids: Vec<u64> = (0..n as u64).collect();
     let truth: Vec<Vec<u64>> = queries
         .iter()
-        .map(|q| brute_force_knn(DistanceMetric::L2, data.iter().enumerate().map(|(i, v)| (i as u64, v.as_slice())), q, K).into_iter().map(|(id, _)| id).collect())
+        .map(|q| {
+            brute_force_knn(DistanceMetric::L2, data.iter().enumerate().map(|(i, v)| (i as u64, v.as_slice())), q, K)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect()
+        })
         .collect();
     for quantization in [Quantization::Sq8, Quantization::None] {
         let seq_dir = tempfile::tempdir().unwrap();
@@ -87,7 +92,10 @@ fn batch_builds_match_a_one_by_one_build() {
             answers_by_threads.push(answers);
             ok(db.close(), "close");
         }
-        assert!(answers_by_threads[0] == answers_by_threads[1], "{quantization:?}: 2 and 4 threads built different graphs");
+        assert!(
+            answers_by_threads[0] == answers_by_threads[1],
+            "{quantization:?}: 2 and 4 threads built different graphs"
+        );
         ok(seq.close(), "close");
     }
 }
@@ -186,7 +194,8 @@ fn concurrent_inserts_of_the_same_ids_succeed_exactly_once() {
             s.spawn(move || {
                 // Thread t tries the ids of quarters t and t+1 (mod 4), in opposite orders.
                 let q = data.len() / 4;
-                let mine: Vec<usize> = (t * q..(t + 1) * q).chain((((t + 1) % 4) * q..((t + 1) % 4 + 1) * q).rev()).collect();
+                let mine: Vec<usize> =
+                    (t * q..(t + 1) * q).chain((((t + 1) % 4) * q..((t + 1) % 4 + 1) * q).rev()).collect();
                 for i in mine {
                     match db.insert(i as u64, &data[i]) {
                         Ok(()) => wins.fetch_add(1, Ordering::Relaxed),
@@ -214,5 +223,9 @@ fn concurrent_inserts_of_the_same_ids_succeed_exactly_once() {
         let r = ok(db.search_knn(v, &SearchOptions { k: 1, ef_search: 64 }), "search");
         first_at_64 += usize::from(r[0].id == i as u64);
     }
-    assert!(first_at_64 * 100 >= data.len() * 99, "only {first_at_64} of {} vectors are their own nearest neighbour at ef 64", data.len());
+    assert!(
+        first_at_64 * 100 >= data.len() * 99,
+        "only {first_at_64} of {} vectors are their own nearest neighbour at ef 64",
+        data.len()
+    );
 }

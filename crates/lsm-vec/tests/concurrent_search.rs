@@ -185,8 +185,7 @@ fn run(storage: VectorStorageType, metric: DistanceMetric, writer_ops: usize) {
     let live = writer.join().expect("writer panicked");
     let mut total = 0;
     for (t, h) in searchers.into_iter().enumerate() {
-        let (searches, hits, probes, short) =
-            h.join().unwrap_or_else(|_| panic!("searcher {t} panicked"));
+        let (searches, hits, probes, short) = h.join().unwrap_or_else(|_| panic!("searcher {t} panicked"));
         total += searches;
         assert!(
             short.is_empty(),
@@ -206,11 +205,7 @@ fn run(storage: VectorStorageType, metric: DistanceMetric, writer_ops: usize) {
     let versions = shared.versions.read().unwrap();
     for id in live.iter().chain(&(0..200).collect::<Vec<u64>>()) {
         let v = ok(db.get(*id), "get after");
-        assert!(
-            v == vec_of(*id, versions[id]),
-            "id {id} does not hold its last version {}",
-            versions[id]
-        );
+        assert!(v == vec_of(*id, versions[id]), "id {id} does not hold its last version {}", versions[id]);
     }
     for id in shared.deleted.lock().unwrap().keys() {
         assert!(!ok(db.contains(*id), "contains"), "deleted id {id} is live");
@@ -232,10 +227,7 @@ fn searches_run_while_a_writer_inserts_and_deletes_basic_cosine() {
 #[test]
 fn concurrent_writers_do_not_lose_inserts() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Arc::new(open(
-        dir.path(),
-        test_options(DIM, DistanceMetric::L2, VectorStorageType::Paged),
-    ));
+    let db = Arc::new(open(dir.path(), test_options(DIM, DistanceMetric::L2, VectorStorageType::Paged)));
     let threads: Vec<_> = (0..4u64)
         .map(|t| {
             let db = Arc::clone(&db);
@@ -247,10 +239,7 @@ fn concurrent_writers_do_not_lose_inserts() {
                         ok(db.delete(id), "parallel delete");
                     }
                     if i % 10 == 0 {
-                        ok(
-                            db.search_knn(&vec_of(id, 0), &SearchOptions::new(5, 32)),
-                            "parallel search",
-                        );
+                        ok(db.search_knn(&vec_of(id, 0), &SearchOptions::new(5, 32)), "parallel search");
                     }
                 }
             })
@@ -266,10 +255,7 @@ fn concurrent_writers_do_not_lose_inserts() {
             if i % 3 == 0 {
                 assert!(!ok(db.contains(id), "contains"), "deleted id {id} is live");
             } else {
-                assert!(
-                    ok(db.get(id), "get") == vec_of(id, 0),
-                    "id {id} lost or wrong"
-                );
+                assert!(ok(db.get(id), "get") == vec_of(id, 0), "id {id} lost or wrong");
             }
         }
     }
@@ -277,10 +263,7 @@ fn concurrent_writers_do_not_lose_inserts() {
     for t in 0..4u64 {
         for i in (1..300u64).step_by(7).filter(|i| i % 3 != 0) {
             let id = t * 1_000_000 + i;
-            let r = ok(
-                db.search_knn(&vec_of(id, 0), &SearchOptions::new(1, 32)),
-                "search",
-            );
+            let r = ok(db.search_knn(&vec_of(id, 0), &SearchOptions::new(1, 32)), "search");
             hits += usize::from(r[0].id == id);
         }
     }
@@ -327,9 +310,7 @@ fn close_while_searching_and_writing() {
                             }
                         }
                         Err(lsm_vec::Error::Closed) => return i,
-                        Err(e) => panic!(
-                            "thread {t}: call {i} during close failed with {e:?} instead of Closed"
-                        ),
+                        Err(e) => panic!("thread {t}: call {i} during close failed with {e:?} instead of Closed"),
                     }
                 }
                 unreachable!()
@@ -349,15 +330,8 @@ fn close_while_searching_and_writing() {
     o.reinit = false;
     let db = open(dir.path(), o);
     let acked = acked.lock().unwrap();
-    assert_eq!(
-        ok(db.len(), "len"),
-        500 + acked.len(),
-        "acknowledged inserts lost by close()"
-    );
+    assert_eq!(ok(db.len(), "len"), 500 + acked.len(), "acknowledged inserts lost by close()");
     for id in acked.iter() {
-        assert!(
-            ok(db.get(*id), "get") == vec_of(*id, 0),
-            "id {id} acknowledged before close() is wrong or lost"
-        );
+        assert!(ok(db.get(*id), "get") == vec_of(*id, 0), "id {id} acknowledged before close() is wrong or lost");
     }
 }

@@ -39,11 +39,9 @@ const CI_KILLS: usize = 60;
 fn configs() -> Vec<ChildConfig> {
     let mut out = Vec::new();
     for storage in [lsm_vec::VectorStorageType::Paged, lsm_vec::VectorStorageType::Basic] {
-        for metric in [
-            lsm_vec::DistanceMetric::L2,
-            lsm_vec::DistanceMetric::InnerProduct,
-            lsm_vec::DistanceMetric::Cosine,
-        ] {
+        for metric in
+            [lsm_vec::DistanceMetric::L2, lsm_vec::DistanceMetric::InnerProduct, lsm_vec::DistanceMetric::Cosine]
+        {
             for sync in [false, true] {
                 out.push(ChildConfig { storage, metric, sync, campaign: true });
             }
@@ -101,11 +99,19 @@ fn campaign(test_name: &str, kills: usize, seed: u64) {
         let status = match &result {
             Ok(()) if s.shortfalls.is_empty() => "ok".to_string(),
             Ok(()) => {
-                failures.push(format!("{cfg} (config seed {cfg_seed}): {} search shortfalls, first: {}", s.shortfalls.len(), s.shortfalls[0]));
+                failures.push(format!(
+                    "{cfg} (config seed {cfg_seed}): {} search shortfalls, first: {}",
+                    s.shortfalls.len(),
+                    s.shortfalls[0]
+                ));
                 format!("SEARCH SHORTFALLS {}", s.shortfalls.len())
             }
             Err(p) => {
-                failures.push(format!("{cfg} (config seed {cfg_seed}) after {} kills: {}", s.kills, panic_text(p.as_ref())));
+                failures.push(format!(
+                    "{cfg} (config seed {cfg_seed}) after {} kills: {}",
+                    s.kills,
+                    panic_text(p.as_ref())
+                ));
                 "FAILED".to_string()
             }
         };

@@ -29,14 +29,8 @@ fn crash_test(test_name: &str, storage: VectorStorageType, sync: bool, seed: u64
     let rounds: usize = std::env::var("LSMVEC_CRASH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(25);
     let cfg = ChildConfig::plain(storage, sync);
     let d = crash_dir(cfg);
-    let spec = ChildSpec {
-        test_name,
-        dir: &d.dir,
-        state_file: &d.state_file,
-        stderr_file: &d.stderr_file,
-        cfg,
-        mode: "ops",
-    };
+    let spec =
+        ChildSpec { test_name, dir: &d.dir, state_file: &d.state_file, stderr_file: &d.stderr_file, cfg, mode: "ops" };
     let mut s = Summary::default();
     run_rounds(&spec, rounds, seed, &mut s);
     eprintln!(
@@ -53,34 +47,19 @@ fn crash_test(test_name: &str, storage: VectorStorageType, sync: bool, seed: u64
 
 #[test]
 fn sigkill_during_writes_keeps_acknowledged_ops_paged() {
-    crash_test(
-        "sigkill_during_writes_keeps_acknowledged_ops_paged",
-        VectorStorageType::Paged,
-        false,
-        1,
-    );
+    crash_test("sigkill_during_writes_keeps_acknowledged_ops_paged", VectorStorageType::Paged, false, 1);
 }
 
 #[test]
 fn sigkill_during_writes_keeps_acknowledged_ops_basic() {
-    crash_test(
-        "sigkill_during_writes_keeps_acknowledged_ops_basic",
-        VectorStorageType::Basic,
-        false,
-        2,
-    );
+    crash_test("sigkill_during_writes_keeps_acknowledged_ops_basic", VectorStorageType::Basic, false, 2);
 }
 
 /// The same with `sync_writes = true` (fsync of the vector file, then of the journal, on every
 /// write): a different write path under the same kills.
 #[test]
 fn sigkill_during_synced_writes_keeps_acknowledged_ops_paged() {
-    crash_test(
-        "sigkill_during_synced_writes_keeps_acknowledged_ops_paged",
-        VectorStorageType::Paged,
-        true,
-        3,
-    );
+    crash_test("sigkill_during_synced_writes_keeps_acknowledged_ops_paged", VectorStorageType::Paged, true, 3);
 }
 
 /// The configuration of the concurrent-insert test.
@@ -145,14 +124,8 @@ fn sigkill_during_concurrent_inserts_keeps_acknowledged_ones() {
     let rounds: usize = std::env::var("LSMVEC_CRASH_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(12);
     let d = crash_dir(CFG);
     let (dir, state_file) = (&d.dir, &d.state_file);
-    let spec = ChildSpec {
-        test_name: NAME,
-        dir,
-        state_file,
-        stderr_file: &d.stderr_file,
-        cfg: CFG,
-        mode: "concurrent",
-    };
+    let spec =
+        ChildSpec { test_name: NAME, dir, state_file, stderr_file: &d.stderr_file, cfg: CFG, mode: "concurrent" };
     let mut state = State::default();
     let mut rng = Rng::new(77);
     let (mut total_acked, mut total_in_flight) = (0usize, 0usize);
@@ -169,7 +142,11 @@ fn sigkill_during_concurrent_inserts_keeps_acknowledged_ones() {
         let acked: BTreeSet<u64> = run.acked.iter().map(id_of).collect();
         assert!(acked.is_subset(&begun), "{ctx}: an ack without its begin");
         let in_flight: Vec<u64> = begun.difference(&acked).copied().collect();
-        assert!(in_flight.len() <= WRITERS as usize, "{ctx}: {} inserts in flight with {WRITERS} writers", in_flight.len());
+        assert!(
+            in_flight.len() <= WRITERS as usize,
+            "{ctx}: {} inserts in flight with {WRITERS} writers",
+            in_flight.len()
+        );
         total_acked += acked.len();
         total_in_flight += in_flight.len();
         let db = ok(LsmVecDb::open(dir, options(CFG, false)), &format!("{ctx}: reopen"));

@@ -42,7 +42,11 @@ fn deleted_ids_are_never_returned_before_or_after_their_repair() {
     }
     assert_eq!(ok(db.len(), "len"), 2000);
     let s = ok(db.stats(), "stats");
-    assert_eq!(s.repair_backlog + s.repairs, victims.len() as u64, "every graph-node delete is pending or repaired: {s:?}");
+    assert_eq!(
+        s.repair_backlog + s.repairs,
+        victims.len() as u64,
+        "every graph-node delete is pending or repaired: {s:?}"
+    );
     // A deleted id can be inserted again at once, with another vector, while its old node may
     // still be pending.
     for &id in victims.iter().take(50) {
@@ -78,7 +82,12 @@ fn a_reopen_finishes_repairs_left_pending() {
     let db = open(dir.path(), reopen_options(DIM, DistanceMetric::L2, VectorStorageType::Paged));
     assert_eq!(ok(db.len(), "len"), 1000);
     let s = ok(db.stats(), "stats");
-    assert!(s.repair_backlog <= pending_at_close, "backlog grew across the reopen: {} -> {}", pending_at_close, s.repair_backlog);
+    assert!(
+        s.repair_backlog <= pending_at_close,
+        "backlog grew across the reopen: {} -> {}",
+        pending_at_close,
+        s.repair_backlog
+    );
     for &id in victims.iter().step_by(5) {
         assert_gone(&db, id, &data[id as usize], "after the reopen");
     }

@@ -43,28 +43,16 @@ fn measure(
     short: &mut Vec<String>,
 ) -> f64 {
     let so = SearchOptions::new(K, EF);
-    let results = ok(
-        db.search_knn_batch(&flatten(queries), &so, 0),
-        "search_knn_batch",
-    );
+    let results = ok(db.search_knn_batch(&flatten(queries), &so, 0), "search_knn_batch");
     let mut total = 0.0;
     for (qi, (q, found)) in queries.iter().zip(&results).enumerate() {
         check_result_shape(found, K).unwrap_or_else(|e| panic!("{what} query {qi}: {e}"));
         if found.len() != K.min(live.len()) {
-            short.push(format!(
-                "{what} query {qi}: {} results: {found:?}",
-                found.len()
-            ));
+            short.push(format!("{what} query {qi}: {} results: {found:?}", found.len()));
         }
         for r in found {
-            assert!(
-                !deleted.contains(&r.id),
-                "{what} query {qi}: deleted id {} returned: {found:?}",
-                r.id
-            );
-            let v = live
-                .get(&r.id)
-                .unwrap_or_else(|| panic!("{what} query {qi}: id {} was never live", r.id));
+            assert!(!deleted.contains(&r.id), "{what} query {qi}: deleted id {} returned: {found:?}", r.id);
+            let v = live.get(&r.id).unwrap_or_else(|| panic!("{what} query {qi}: id {} was never live", r.id));
             let exact = distance(metric, v, q);
             assert!(
                 distance_close(r.distance, exact),
@@ -91,30 +79,12 @@ fn fresh_build_recall(
     let vs: Vec<Vec<f32>> = live.values().cloned().collect();
     ok(db.insert_batch(&ids, &flatten(&vs), 0), "fresh insert_batch");
     let mut short = Vec::new();
-    let r = measure(
-        &db,
-        metric,
-        live,
-        &HashSet::new(),
-        queries,
-        "fresh build",
-        &mut short,
-    );
-    assert!(
-        short.is_empty(),
-        "a fresh build returned fewer than {K} results: {short:?}"
-    );
+    let r = measure(&db, metric, live, &HashSet::new(), queries, "fresh build", &mut short);
+    assert!(short.is_empty(), "a fresh build returned fewer than {K} results: {short:?}");
     r
 }
 
-fn churn(
-    metric: DistanceMetric,
-    storage: VectorStorageType,
-    n: usize,
-    rounds: usize,
-    fraction: f64,
-    seed: u64,
-) {
+fn churn(metric: DistanceMetric, storage: VectorStorageType, n: usize, rounds: usize, fraction: f64, seed: u64) {
     let mut rng = Rng::new(seed);
     let gen = ClusteredGen::new(&mut rng, DIM, 32, 0.8);
     let queries = gen.samples(&mut rng, 400);
@@ -130,25 +100,14 @@ fn churn(
     // Where the time goes (printed with --nocapture): build, deletes, inserts, measuring.
     let mut times = [Duration::ZERO; 4];
     let t = Instant::now();
-    ok(
-        db.insert_batch(&ids, &flatten(&initial), 0),
-        "initial insert_batch",
-    );
+    ok(db.insert_batch(&ids, &flatten(&initial), 0), "initial insert_batch");
     times[0] += t.elapsed();
     for (id, v) in ids.iter().zip(initial) {
         live.insert(*id, v);
     }
     next_id += n as u64;
     let mut short = Vec::new();
-    let r0 = measure(
-        &db,
-        metric,
-        &live,
-        &deleted,
-        &queries,
-        "initial build",
-        &mut short,
-    );
+    let r0 = measure(&db, metric, &live, &deleted, &queries, "initial build", &mut short);
 
     let per_round = ((n as f64) * fraction).round() as usize;
     let mut history = vec![r0];
@@ -200,19 +159,8 @@ fn churn(
             let mut o = opts.clone();
             o.reinit = false;
             db = open(dir.path(), o);
-            let r2 = measure(
-                &db,
-                metric,
-                &live,
-                &deleted,
-                &queries,
-                &format!("{what} after reopen"),
-                &mut short,
-            );
-            assert!(
-                (r2 - r).abs() <= 0.005,
-                "{what}: recall {r} before reopen, {r2} after"
-            );
+            let r2 = measure(&db, metric, &live, &deleted, &queries, &format!("{what} after reopen"), &mut short);
+            assert!((r2 - r).abs() <= 0.005, "{what}: recall {r} before reopen, {r2} after");
         }
     }
     // One fresh build of the final live set is the reference for every round: the live sets of
@@ -220,7 +168,9 @@ fn churn(
     // of it in every round, not only at the end.
     let t = Instant::now();
     let fresh = fresh_build_recall(metric, storage, &live, &queries);
-    eprintln!("{metric:?}/{storage:?} recall@{K} per round: {history:.3?}; fresh build of the final live set: {fresh:.3}");
+    eprintln!(
+        "{metric:?}/{storage:?} recall@{K} per round: {history:.3?}; fresh build of the final live set: {fresh:.3}"
+    );
     eprintln!(
         "{metric:?}/{storage:?} time: build {:.1?}, deletes {:.1?}, inserts {:.1?}, measuring {:.1?}, fresh build + measure {:.1?}",
         times[0],
@@ -257,35 +207,18 @@ fn churn(
         assert_eq!(&ok(db.get(*id), "get"), v, "id {id} after churn");
     }
     for id in deleted.iter().take(200) {
-        assert!(
-            !ok(db.contains(*id), "contains"),
-            "deleted id {id} is live again"
-        );
+        assert!(!ok(db.contains(*id), "contains"), "deleted id {id} is live again");
     }
 }
 
 #[test]
 fn churn_l2_paged_keeps_recall() {
-    churn(
-        DistanceMetric::L2,
-        VectorStorageType::Paged,
-        10_000,
-        20,
-        0.05,
-        1,
-    );
+    churn(DistanceMetric::L2, VectorStorageType::Paged, 10_000, 20, 0.05, 1);
 }
 
 #[test]
 fn churn_cosine_basic_keeps_recall() {
-    churn(
-        DistanceMetric::Cosine,
-        VectorStorageType::Basic,
-        10_000,
-        20,
-        0.05,
-        2,
-    );
+    churn(DistanceMetric::Cosine, VectorStorageType::Basic, 10_000, 20, 0.05, 2);
 }
 
 /// Deleting half of the vectors, whole clusters first, then the rest at random: the remaining
@@ -301,22 +234,12 @@ fn deleting_half_including_whole_regions_keeps_recall() {
     let queries = gen.samples(&mut rng, 200);
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path(), options(metric, storage));
-    ok(
-        db.insert_batch(&(0..n as u64).collect::<Vec<_>>(), &flatten(&data), 0),
-        "insert_batch",
-    );
-    let mut live: BTreeMap<u64, Vec<f32>> = data
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| (i as u64, v))
-        .collect();
+    ok(db.insert_batch(&(0..n as u64).collect::<Vec<_>>(), &flatten(&data), 0), "insert_batch");
+    let mut live: BTreeMap<u64, Vec<f32>> = data.into_iter().enumerate().map(|(i, v)| (i as u64, v)).collect();
     let mut deleted = HashSet::new();
     // A whole region: everything near the first query's nearest vector.
     let centre = live[&0].clone();
-    let mut by_dist: Vec<(u64, f64)> = live
-        .iter()
-        .map(|(i, v)| (*i, distance(metric, v, &centre)))
-        .collect();
+    let mut by_dist: Vec<(u64, f64)> = live.iter().map(|(i, v)| (*i, distance(metric, v, &centre))).collect();
     by_dist.sort_by(|a, b| a.1.total_cmp(&b.1));
     for (id, _) in by_dist.iter().take(n / 4) {
         ok(db.delete(*id), "delete region");
@@ -331,35 +254,18 @@ fn deleting_half_including_whole_regions_keeps_recall() {
         deleted.insert(id);
     }
     let mut short = Vec::new();
-    let churned = measure(
-        &db,
-        metric,
-        &live,
-        &deleted,
-        &queries,
-        "after deleting half",
-        &mut short,
-    );
+    let churned = measure(&db, metric, &live, &deleted, &queries, "after deleting half", &mut short);
     let fresh = fresh_build_recall(metric, storage, &live, &queries);
-    eprintln!(
-        "deleting half: churned {churned:.4} fresh {fresh:.4}, {} short searches",
-        short.len()
-    );
+    eprintln!("deleting half: churned {churned:.4} fresh {fresh:.4}, {} short searches", short.len());
     assert!(
         churned >= fresh - TOLERANCE,
         "after deleting half: recall {churned:.4} vs fresh build {fresh:.4}; {} searches returned fewer than {K} results, first: {:?}",
         short.len(),
         short.first()
     );
-    assert!(
-        short.is_empty(),
-        "after deleting half: short searches {short:?}"
-    );
+    assert!(short.is_empty(), "after deleting half: short searches {short:?}");
     // Queries aimed at the deleted region still return k live results.
-    let res = ok(
-        db.search_knn(&centre, &SearchOptions::new(K, EF)),
-        "search in deleted region",
-    );
+    let res = ok(db.search_knn(&centre, &SearchOptions::new(K, EF)), "search in deleted region");
     assert_eq!(res.len(), K, "{res:?}");
     assert!(res.iter().all(|r| live.contains_key(&r.id)), "{res:?}");
 }
@@ -367,22 +273,9 @@ fn deleting_half_including_whole_regions_keeps_recall() {
 #[test]
 #[ignore = "long churn; sizes from LSMVEC_CHURN_N and LSMVEC_CHURN_ROUNDS"]
 fn churn_long() {
-    let n = std::env::var("LSMVEC_CHURN_N")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(50_000);
-    let rounds = std::env::var("LSMVEC_CHURN_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100);
+    let n = std::env::var("LSMVEC_CHURN_N").ok().and_then(|s| s.parse().ok()).unwrap_or(50_000);
+    let rounds = std::env::var("LSMVEC_CHURN_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(100);
     for metric in ALL_METRICS {
-        churn(
-            metric,
-            VectorStorageType::Paged,
-            n,
-            rounds,
-            0.05,
-            1000 + metric.code() as u64,
-        );
+        churn(metric, VectorStorageType::Paged, n, rounds, 0.05, 1000 + metric.code() as u64);
     }
 }

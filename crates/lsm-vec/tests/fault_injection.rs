@@ -67,7 +67,11 @@ fn case6_vector_write_fault_on_insert_changes_nothing() {
         let t = tmp();
         let (db, mut model) = setup(t.path(), storage, false);
         ok(db.inject_fault(Fault::VectorWrite, 0), "inject_fault");
-        let e = expect_kind(db.insert(NEW_ID, &vector_for(61, NEW_ID, 0, DIM)), ErrorKind::IoError, "insert with a failing vector write");
+        let e = expect_kind(
+            db.insert(NEW_ID, &vector_for(61, NEW_ID, 0, DIM)),
+            ErrorKind::IoError,
+            "insert with a failing vector write",
+        );
         eprintln!("{storage:?}: {e}");
         assert!(!ok(db.contains(NEW_ID), "contains"), "{storage:?}: the failed insert is visible");
         assert_db_equals(&db, &model, "after the failed insert");
@@ -126,9 +130,16 @@ fn case6_commit_fault_outcome_is_unknown_then_all_or_nothing() {
                 };
                 let e = expect_kind(r, ErrorKind::IoError, &what);
                 eprintln!("{what}: {e}");
-                assert!(e.to_string().to_lowercase().contains("unknown"), "{what}: the error does not say the outcome is unknown: {e}");
+                assert!(
+                    e.to_string().to_lowercase().contains("unknown"),
+                    "{what}: the error does not say the outcome is unknown: {e}"
+                );
                 // Poisoned: later writes are refused.
-                expect_kind(db.insert(NEW_ID + 1, &vector_for(61, NEW_ID + 1, 0, DIM)), ErrorKind::Closed, &format!("{what}: write after the fault"));
+                expect_kind(
+                    db.insert(NEW_ID + 1, &vector_for(61, NEW_ID + 1, 0, DIM)),
+                    ErrorKind::Closed,
+                    &format!("{what}: write after the fault"),
+                );
                 close_quietly(db);
 
                 let db = reopen(t.path(), storage);
@@ -139,7 +150,11 @@ fn case6_commit_fault_outcome_is_unknown_then_all_or_nothing() {
                 assert_db_equals(&db, want, &format!("{what}: after reopen"));
                 assert!(!ok(db.contains(NEW_ID + 1), "contains"), "{what}: the refused write is present");
                 if let Mutation::Insert = m {
-                    assert_eq!(ok(db.contains(NEW_ID), "contains"), want.contains_key(&NEW_ID), "{what}: insert outcome");
+                    assert_eq!(
+                        ok(db.contains(NEW_ID), "contains"),
+                        want.contains_key(&NEW_ID),
+                        "{what}: insert outcome"
+                    );
                 }
                 // And the reopened database is writable.
                 ok(db.insert(NEW_ID + 2, &vector_for(61, NEW_ID + 2, 0, DIM)), &format!("{what}: insert after reopen"));
@@ -166,7 +181,10 @@ fn case6_insert_batch_commit_fault_keeps_a_prefix() {
             eprintln!("{what}: {e}");
             let msg = e.to_string().to_lowercase();
             assert!(msg.contains("unknown"), "{what}: the error does not say the outcome is unknown: {e}");
-            assert!(msg.contains(&format!("first {GROUP} of the {} vectors are committed", ids.len())), "{what}: the error does not say how many are committed: {e}");
+            assert!(
+                msg.contains(&format!("first {GROUP} of the {} vectors are committed", ids.len())),
+                "{what}: the error does not say how many are committed: {e}"
+            );
             match &e {
                 lsm_vec::Error::BatchIncomplete { committed, total, .. } => {
                     assert_eq!((*committed, *total), (GROUP, ids.len()), "{what}");
@@ -190,7 +208,11 @@ fn case6_insert_batch_commit_fault_keeps_a_prefix() {
             // Every committed vector is linked: it is its own nearest neighbour.
             for (id, v) in ids.iter().zip(&vs).take(kept).step_by(7) {
                 let r = ok(db.search_knn(v, &lsm_vec::SearchOptions { k: 1, ef_search: 64 }), "search");
-                assert_eq!(r.first().map(|x| x.id), Some(*id), "{what}: committed id {id} is not found by its own vector");
+                assert_eq!(
+                    r.first().map(|x| x.id),
+                    Some(*id),
+                    "{what}: committed id {id} is not found by its own vector"
+                );
             }
         }
     }

@@ -89,7 +89,11 @@ fn run_fixture(format: &str, name: &str, metric: DistanceMetric, storage: Vector
     let o = ok(db.options(), "options");
     assert_eq!((o.dim, o.metric, o.vector_storage_type), (DIM, metric, storage), "{what}: stored parameters");
     assert_eq!((o.m, o.m_max), (4, 8), "{what}: stored m / m_max");
-    assert_eq!(vector_file_of(&db), a.join("vectors.bin").canonicalize().unwrap(), "{what}: the copy does not use its own vector file");
+    assert_eq!(
+        vector_file_of(&db),
+        a.join("vectors.bin").canonicalize().unwrap(),
+        "{what}: the copy does not use its own vector file"
+    );
     check(&db, &expected, metric, &format!("{what} (open_existing)"));
 
     // Writes: inserts, deletes, updates.
@@ -123,7 +127,10 @@ fn run_fixture(format: &str, name: &str, metric: DistanceMetric, storage: Vector
     // The writes went into the copy's vector file.
     let vf = std::fs::read(a.join("vectors.bin")).unwrap();
     for v in &new_vectors {
-        assert!(!find_all(&vf, &f32_le_bytes(v)).is_empty(), "{what}: a written vector is not in the copy's vector file");
+        assert!(
+            !find_all(&vf, &f32_le_bytes(v)).is_empty(),
+            "{what}: a written vector is not in the copy's vector file"
+        );
     }
 
     // Reopen as the specification does: dim and metric only.
@@ -141,7 +148,11 @@ fn run_fixture(format: &str, name: &str, metric: DistanceMetric, storage: Vector
     copy_fixture(&src, &b);
     let expected_b = parse_expected(&src.join("expected.txt"));
     let db = ok(LsmVecDb::open(&b, spec), &format!("{what}: open() of a second copy"));
-    assert_eq!(vector_file_of(&db), b.join("vectors.bin").canonicalize().unwrap(), "{what}: the second copy does not use its own vector file");
+    assert_eq!(
+        vector_file_of(&db),
+        b.join("vectors.bin").canonicalize().unwrap(),
+        "{what}: the second copy does not use its own vector file"
+    );
     check(&db, &expected_b, metric, &format!("{what} second copy"));
     let v = vector_for(5, 1, 0, DIM);
     ok(db.insert(20_000, &v), "insert into the second copy");

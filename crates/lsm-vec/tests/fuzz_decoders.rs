@@ -94,14 +94,16 @@ fn ok() -> Result<(), TestCaseError> {
 // Value strategies.
 
 fn node() -> impl Strategy<Value = Node> {
-    (any::<u64>(), any::<u32>(), any::<u8>(), any::<u32>(), 0u8..3, any::<u32>()).prop_map(|(ext_id, slot, level, checksum, kind, head)| Node {
-        ext_id,
-        slot,
-        level,
-        checksum,
-        head: (kind == 2).then_some(head),
-        deleted: kind == 1,
-    })
+    (any::<u64>(), any::<u32>(), any::<u8>(), any::<u32>(), 0u8..3, any::<u32>()).prop_map(
+        |(ext_id, slot, level, checksum, kind, head)| Node {
+            ext_id,
+            slot,
+            level,
+            checksum,
+            head: (kind == 2).then_some(head),
+            deleted: kind == 1,
+        },
+    )
 }
 
 fn lists() -> impl Strategy<Value = Vec<Vec<u32>>> {
@@ -117,7 +119,9 @@ fn storage() -> impl Strategy<Value = VectorStorageType> {
 }
 
 fn path(max: usize) -> impl Strategy<Value = PathBuf> {
-    proptest::string::string_regex(&format!("[a-zA-Z0-9/._ \u{e9}\u{4e2d}-]{{0,{max}}}")).expect("regex").prop_map(PathBuf::from)
+    proptest::string::string_regex(&format!("[a-zA-Z0-9/._ \u{e9}\u{4e2d}-]{{0,{max}}}"))
+        .expect("regex")
+        .prop_map(PathBuf::from)
 }
 
 fn params() -> impl Strategy<Value = Params> {
@@ -135,7 +139,12 @@ fn params() -> impl Strategy<Value = Params> {
 }
 
 fn state() -> impl Strategy<Value = State> {
-    (any::<bool>(), any::<u64>(), any::<u64>(), path(120)).prop_map(|(clean, instance, seq, vector_file)| State { clean, instance, seq, vector_file })
+    (any::<bool>(), any::<u64>(), any::<u64>(), path(120)).prop_map(|(clean, instance, seq, vector_file)| State {
+        clean,
+        instance,
+        seq,
+        vector_file,
+    })
 }
 
 /// (dim, storage, instance, owner).

@@ -183,7 +183,11 @@ fn build_pristine(dir: &Path, storage: VectorStorageType) -> Pristine {
         })
         .collect();
     let tables = files.iter().filter(|(p, _)| p.components().any(|c| c.as_os_str() == "tables")).count();
-    assert!(tables > 0, "{storage:?}: no fjall table files after the flush: {:?}", files.iter().map(|f| &f.0).collect::<Vec<_>>());
+    assert!(
+        tables > 0,
+        "{storage:?}: no fjall table files after the flush: {:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
     let vf = &files.iter().find(|(p, _)| p == Path::new("vectors.bin")).expect("vectors.bin").1;
     let mut records = BTreeMap::new();
     for (&id, v) in &model {
@@ -285,7 +289,8 @@ fn damage(p: &Pristine, dir: &Path, rng: &mut Rng) -> Damage {
     };
     let before = p.files.iter().find(|(f, _)| *f == file).expect("a captured file").1.clone();
     let mut after = before.clone();
-    let hot: Vec<usize> = if file == Path::new("vectors.bin") { p.records.values().copied().collect() } else { Vec::new() };
+    let hot: Vec<usize> =
+        if file == Path::new("vectors.bin") { p.records.values().copied().collect() } else { Vec::new() };
     let ops = mutate(rng, &mut after, &hot);
     write_sparse(&dir.join(&file), &after);
     Damage { file, ops, before, after }
@@ -363,7 +368,11 @@ fn forge_value(
             let Some(mut n) = fz::decode_node(value) else { return (value.to_vec(), "unchanged (undecodable)".into()) };
             let change = match rng.index(7) {
                 0 => {
-                    n.slot = if rng.chance(0.5) { rng.below(500) as u32 } else { fz::decode_node(&other(rng)).map_or(0, |o| o.slot) };
+                    n.slot = if rng.chance(0.5) {
+                        rng.below(500) as u32
+                    } else {
+                        fz::decode_node(&other(rng)).map_or(0, |o| o.slot)
+                    };
                     format!("slot {}", n.slot)
                 }
                 1 => {
@@ -380,7 +389,11 @@ fn forge_value(
                     format!("deleted {}", n.deleted)
                 }
                 4 => {
-                    n.ext_id = if rng.chance(0.5) { rng.next_u64() } else { fz::decode_node(&other(rng)).map_or(0, |o| o.ext_id) };
+                    n.ext_id = if rng.chance(0.5) {
+                        rng.next_u64()
+                    } else {
+                        fz::decode_node(&other(rng)).map_or(0, |o| o.ext_id)
+                    };
                     format!("ext_id {}", n.ext_id)
                 }
                 5 => {
@@ -443,13 +456,24 @@ fn forge_value(
                 (fz::encode_entry(e), format!("{e:?}"))
             }
             b"params" => {
-                let Ok(mut pr) = fz::decode_params(value, fz::FORMAT_VERSION) else { return (value.to_vec(), "unchanged".into()) };
+                let Ok(mut pr) = fz::decode_params(value, fz::FORMAT_VERSION) else {
+                    return (value.to_vec(), "unchanged".into());
+                };
                 match rng.index(5) {
                     0 => pr.m = 2 + rng.index(511),
                     1 => pr.m_max = pr.m + rng.index(1025 - pr.m),
-                    2 => pr.storage = if pr.storage == VectorStorageType::Basic { VectorStorageType::Paged } else { VectorStorageType::Basic },
+                    2 => {
+                        pr.storage = if pr.storage == VectorStorageType::Basic {
+                            VectorStorageType::Paged
+                        } else {
+                            VectorStorageType::Basic
+                        }
+                    }
                     3 => pr.dim = 1 + rng.index(64),
-                    _ => pr.vector_file = PathBuf::from(["vectors.bin", "", "../vectors.bin", "lsm", "STATE"][rng.index(5)]),
+                    _ => {
+                        pr.vector_file =
+                            PathBuf::from(["vectors.bin", "", "../vectors.bin", "lsm", "STATE"][rng.index(5)])
+                    }
                 }
                 (fz::encode_params(&pr), format!("{pr:?}"))
             }
@@ -508,7 +532,10 @@ fn skip_version_files() -> bool {
 
 fn is_version_file(rel: &Path) -> bool {
     rel.starts_with("lsm")
-        && rel.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.len() > 1 && n.starts_with('v') && n[1..].bytes().all(|b| b.is_ascii_digit()))
+        && rel
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.len() > 1 && n.starts_with('v') && n[1..].bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Opens the damaged copy at `dir` and checks the properties; `Err` describes a violation.
@@ -517,7 +544,14 @@ fn is_version_file(rel: &Path) -> bool {
 /// Not strict (records forged through fjall, which no checksum of ours covers, such as a node
 /// record naming another caller id): any error but `Internal`, and answers that are well
 /// formed (right dimension, sorted, no NaN, no id that was never stored).
-fn exercise(p: &Pristine, dir: &Path, damaged: &[u64], state_changed: bool, seed: u64, strict: bool) -> Result<Outcome, String> {
+fn exercise(
+    p: &Pristine,
+    dir: &Path,
+    damaged: &[u64],
+    state_changed: bool,
+    seed: u64,
+    strict: bool,
+) -> Result<Outcome, String> {
     let opts = reopen_options(DIM, METRIC, p.storage);
     let db = match LsmVecDb::open(dir, opts) {
         Err(e) if !strict => {
@@ -536,7 +570,10 @@ fn exercise(p: &Pristine, dir: &Path, damaged: &[u64], state_changed: bool, seed
                 return Err(format!("open failed with {:?}: {e}", e.kind()));
             }
             if (!damaged.is_empty() || state_changed) && e.kind() != ErrorKind::Corruption {
-                return Err(format!("open of a copy with damaged records {damaged:?} / STATE failed with {:?}, not Corruption: {e}", e.kind()));
+                return Err(format!(
+                    "open of a copy with damaged records {damaged:?} / STATE failed with {:?}, not Corruption: {e}",
+                    e.kind()
+                ));
             }
             if std::env::var_os("LSM_VEC_FUZZ_ONLY").is_some() {
                 eprintln!("open refused: {e}");
@@ -546,7 +583,9 @@ fn exercise(p: &Pristine, dir: &Path, damaged: &[u64], state_changed: bool, seed
         Ok(db) => db,
     };
     if !damaged.is_empty() {
-        return Err(format!("opened although the live records of ids {damaged:?} were damaged (open verifies every record)"));
+        return Err(format!(
+            "opened although the live records of ids {damaged:?} were damaged (open verifies every record)"
+        ));
     }
     if state_changed {
         return Err("opened although STATE was changed (it is checksummed)".to_string());
@@ -580,7 +619,8 @@ fn exercise(p: &Pristine, dir: &Path, damaged: &[u64], state_changed: bool, seed
             Err(e) => return Err(format!("len() failed: {e}")),
         }
         for q in 0..3 {
-            let query = if q == 0 { uniform_vector(&mut rng, DIM) } else { p.model[&ids[rng.index(ids.len())]].clone() };
+            let query =
+                if q == 0 { uniform_vector(&mut rng, DIM) } else { p.model[&ids[rng.index(ids.len())]].clone() };
             match db.search_knn(&query, &SearchOptions::new(10, 64)) {
                 Ok(rs) => {
                     check_result_shape(&rs, 10).map_err(|m| format!("search: {m}"))?;
@@ -612,7 +652,9 @@ fn exercise(p: &Pristine, dir: &Path, damaged: &[u64], state_changed: bool, seed
                 Err(e) if e.kind() == ErrorKind::Corruption => corrupt += 1,
                 Err(e) => return Err(format!("get of the id just inserted failed: {e}")),
             },
-            Err(e) if matches!(e.kind(), ErrorKind::Corruption | ErrorKind::IoError | ErrorKind::Closed) => corrupt += 1,
+            Err(e) if matches!(e.kind(), ErrorKind::Corruption | ErrorKind::IoError | ErrorKind::Closed) => {
+                corrupt += 1
+            }
             Err(e) if !strict && e.kind() != ErrorKind::Internal => corrupt += 1,
             Err(e) => return Err(format!("insert failed with {:?}: {e}", e.kind())),
         }
@@ -645,7 +687,9 @@ fn iteration(p: &'static Pristine, root: &Path, seed: u64, mode: Mode) -> Result
             let state_changed = d.file == Path::new("STATE") && d.after != d.before;
             (what, damaged_records(p, &d), state_changed)
         }
-        Mode::Records => (format!("{:?} forged seed {seed}: {}", p.storage, forge(p, &dir, &mut rng)), Vec::new(), false),
+        Mode::Records => {
+            (format!("{:?} forged seed {seed}: {}", p.storage, forge(p, &dir, &mut rng)), Vec::new(), false)
+        }
     };
     // An abort (an allocation failure cannot be caught) loses the test's output: the running
     // iteration is named in a file that outlives the process.
@@ -658,7 +702,9 @@ fn iteration(p: &'static Pristine, root: &Path, seed: u64, mode: Mode) -> Result
     let handle = std::thread::Builder::new()
         .name(thread_name.clone())
         .spawn(move || {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exercise(p, &worker_dir, &damaged, state_changed, seed, strict)));
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                exercise(p, &worker_dir, &damaged, state_changed, seed, strict)
+            }));
             let _ = tx.send(r);
         })
         .expect("spawn");
@@ -702,13 +748,18 @@ fn run_layout(storage: VectorStorageType, mode: Mode) {
     install_panic_recorder();
     // On tmpfs where there is one: an iteration is a few fsyncs, which a busy disk makes slow.
     let shm = Path::new("/dev/shm");
-    let t = if shm.is_dir() { tempfile::Builder::new().prefix("lsm-vec-fuzz-open").tempdir_in(shm) } else { tempfile::tempdir() }
-        .expect("tempdir");
+    let t = if shm.is_dir() {
+        tempfile::Builder::new().prefix("lsm-vec-fuzz-open").tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    }
+    .expect("tempdir");
     let p: &'static Pristine = Box::leak(Box::new(build_pristine(&t.path().join("pristine"), storage)));
     let seeds: Vec<u64> = match env_u64("LSM_VEC_FUZZ_ONLY") {
         Some(s) => vec![s],
         None => {
-            let n = env_u64("LSM_VEC_FUZZ_CASES").unwrap_or(DEFAULT_CASES) / if mode == Mode::Bytes { OPEN_DIVISOR } else { FORGE_DIVISOR };
+            let n = env_u64("LSM_VEC_FUZZ_CASES").unwrap_or(DEFAULT_CASES)
+                / if mode == Mode::Bytes { OPEN_DIVISOR } else { FORGE_DIVISOR };
             let base = env_u64("LSM_VEC_FUZZ_SEED").unwrap_or(0) << 32 | (storage.code() as u64) << 31;
             (0..n.max(1)).map(|i| base + i).collect()
         }
@@ -717,7 +768,12 @@ fn run_layout(storage: VectorStorageType, mode: Mode) {
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
     let mut failures = Vec::new();
     let skip: Vec<u64> = std::env::var("LSM_VEC_FUZZ_SKIP")
-        .map(|v| v.split(',').filter(|s| !s.is_empty()).map(|s| s.trim().parse().expect("LSM_VEC_FUZZ_SKIP: seeds")).collect())
+        .map(|v| {
+            v.split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| s.trim().parse().expect("LSM_VEC_FUZZ_SKIP: seeds"))
+                .collect()
+        })
         .unwrap_or_default();
     for &seed in seeds.iter().filter(|s| !skip.contains(s)) {
         match iteration(p, t.path(), seed, mode) {
@@ -739,7 +795,13 @@ fn run_layout(storage: VectorStorageType, mode: Mode) {
     }
     let _ = std::fs::remove_file(running_marker(storage));
     eprintln!("{storage:?} {mode:?}: {} iterations in {:.2?}: {outcomes:?}", seeds.len(), start.elapsed());
-    assert!(failures.is_empty(), "{} of {} iterations failed (replay one with LSM_VEC_FUZZ_ONLY=<seed>):\n{}", failures.len(), seeds.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} iterations failed (replay one with LSM_VEC_FUZZ_ONLY=<seed>):\n{}",
+        failures.len(),
+        seeds.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -775,7 +837,10 @@ fn open_forged_records_basic_database() {
 /// database that holds exactly what was stored, and no panic: it runs under `--release` and is
 /// ignored in builds with debug assertions.
 #[test]
-#[cfg_attr(debug_assertions, ignore = "fjall 3.1.13 panics (debug_assert_eq!) on this damage in builds with debug assertions")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "fjall 3.1.13 panics (debug_assert_eq!) on this damage in builds with debug assertions"
+)]
 fn regression_damaged_journal_lengths_are_an_error() {
     let t = tempfile::tempdir().expect("tempdir");
     let dir = t.path().join("db");
@@ -789,7 +854,9 @@ fn regression_damaged_journal_lengths_are_an_error() {
     ok(db.close(), "close");
     let jnl = files_under(&dir.join("lsm"))
         .into_iter()
-        .find(|p| p.extension().is_some_and(|e| e == "jnl") && find_all(&std::fs::read(p).unwrap(), b"params").len() == 1)
+        .find(|p| {
+            p.extension().is_some_and(|e| e == "jnl") && find_all(&std::fs::read(p).unwrap(), b"params").len() == 1
+        })
         .expect("the journal holding meta/params");
     let mut b = std::fs::read(&jnl).unwrap();
     // Item entry: ..., key length u16, value length u32, on-disk value length u32, key, value.
@@ -798,7 +865,9 @@ fn regression_damaged_journal_lengths_are_an_error() {
     b[at..at + 4].copy_from_slice(&(len + 1).to_le_bytes());
     write_sparse(&jnl, &b);
     match LsmVecDb::open(&dir, reopen_options(DIM, METRIC, VectorStorageType::Paged)) {
-        Err(e) => assert!(matches!(e.kind(), ErrorKind::Corruption | ErrorKind::IoError), "open failed with {e} ({e:?})"),
+        Err(e) => {
+            assert!(matches!(e.kind(), ErrorKind::Corruption | ErrorKind::IoError), "open failed with {e} ({e:?})")
+        }
         Ok(db) => {
             assert_db_equals(&db, &model, "opened after the damage");
             ok(db.close(), "close");
@@ -829,7 +898,9 @@ fn regression_damaged_version_file_toc_count_is_an_error() {
     b[70..70 + 64].copy_from_slice(&chunk);
     write_sparse(&v, &b);
     match LsmVecDb::open(&dir, reopen_options(DIM, METRIC, VectorStorageType::Basic)) {
-        Err(e) => assert!(matches!(e.kind(), ErrorKind::Corruption | ErrorKind::IoError), "open failed with {e} ({e:?})"),
+        Err(e) => {
+            assert!(matches!(e.kind(), ErrorKind::Corruption | ErrorKind::IoError), "open failed with {e} ({e:?})")
+        }
         Ok(db) => {
             assert_db_equals(&db, &p.model, "opened after the damage");
             ok(db.close(), "close");
@@ -857,7 +928,8 @@ fn regression_forged_list_with_a_huge_id_is_an_error() {
     {
         let lsm = fjall::Database::builder(dir.join("lsm")).open().expect("fjall open");
         let adj0 = lsm.keyspace("adj0", fjall::KeyspaceCreateOptions::default).expect("adj0");
-        adj0.insert(lsm_vec::fuzzing::key_u32(3).to_vec(), lsm_vec::fuzzing::encode_list(&[1, 0x8000_0000])).expect("insert");
+        adj0.insert(lsm_vec::fuzzing::key_u32(3).to_vec(), lsm_vec::fuzzing::encode_list(&[1, 0x8000_0000]))
+            .expect("insert");
         lsm.persist(fjall::PersistMode::SyncAll).expect("persist");
     }
     match LsmVecDb::open(&dir, reopen_options(DIM, METRIC, VectorStorageType::Paged)) {

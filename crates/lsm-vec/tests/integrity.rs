@@ -62,14 +62,8 @@ fn same_bits(a: &[f32], b: &[f32]) -> bool {
 fn assert_names_file(e: &Error, file: &Path) {
     let msg = e.to_string();
     let given = file.display().to_string();
-    let canon = file
-        .canonicalize()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| given.clone());
-    assert!(
-        msg.contains(&given) || msg.contains(&canon),
-        "the error does not name the file {given}: {msg}"
-    );
+    let canon = file.canonicalize().map(|p| p.display().to_string()).unwrap_or_else(|_| given.clone());
+    assert!(msg.contains(&given) || msg.contains(&canon), "the error does not name the file {given}: {msg}");
 }
 
 /// How a damaged database behaved.
@@ -129,10 +123,7 @@ fn check_opened(
     let sorted: BTreeMap<u64, &Vec<f32>> = expected.iter().map(|(k, v)| (*k, v)).collect();
     for (&id, v) in &sorted {
         match db.get(id) {
-            Ok(got) => assert!(
-                same_bits(&got, v),
-                "{what}: get({id}) returned {got:?}, the database held {v:?}"
-            ),
+            Ok(got) => assert!(same_bits(&got, v), "{what}: get({id}) returned {got:?}, the database held {v:?}"),
             Err(e) if e.kind() == ErrorKind::Corruption => corrupt_reads += 1,
             Err(e) => panic!("{what}: get({id}) failed with {e} ({e:?}), expected the vector or Corruption"),
         }
@@ -326,7 +317,11 @@ fn case1_two_fresh_databases_sharing_one_vector_file() {
     ok(db1.close(), "close D1");
     let before = read(&shared);
 
-    let e = expect_kind(LsmVecDb::open(&d2, o.clone()), ErrorKind::Corruption, "second fresh database on the same vector file");
+    let e = expect_kind(
+        LsmVecDb::open(&d2, o.clone()),
+        ErrorKind::Corruption,
+        "second fresh database on the same vector file",
+    );
     eprintln!("refused as expected: {e}");
     assert_names_file(&e, &shared);
     assert!(read(&shared) == before, "the shared vector file changed");
@@ -411,9 +406,19 @@ fn case1_lost_lsm_current_file_does_not_truncate_vectors() {
         let outcome = check_intact_or_corruption(&w, &reopen_opts(DistanceMetric::L2, storage), &model, &[], 5, &what);
         let after = read(&w.join("vectors.bin"));
         if outcome == Outcome::RefusedAtOpen {
-            assert!(after == before, "{what}: the refused open changed vectors.bin ({} -> {} bytes)", before.len(), after.len());
+            assert!(
+                after == before,
+                "{what}: the refused open changed vectors.bin ({} -> {} bytes)",
+                before.len(),
+                after.len()
+            );
         } else {
-            assert!(after.len() >= before.len(), "{what}: vectors.bin shrank ({} -> {} bytes)", before.len(), after.len());
+            assert!(
+                after.len() >= before.len(),
+                "{what}: vectors.bin shrank ({} -> {} bytes)",
+                before.len(),
+                after.len()
+            );
         }
         eprintln!("{what}: {outcome:?}");
     });
@@ -516,10 +521,18 @@ fn case2_copy_with_external_vector_file_is_detected() {
 
     let mut same_vf = reopen_opts(DistanceMetric::L2, storage);
     same_vf.vector_file_path = ext.clone();
-    let e = expect_kind(LsmVecDb::open(&cc, DbOptions::new(DIM)), ErrorKind::Corruption, "copy opened with no vector file path");
+    let e = expect_kind(
+        LsmVecDb::open(&cc, DbOptions::new(DIM)),
+        ErrorKind::Corruption,
+        "copy opened with no vector file path",
+    );
     eprintln!("refused as expected: {e}");
     expect_kind(LsmVecDb::open_existing(&cc), ErrorKind::Corruption, "copy opened with open_existing");
-    expect_kind(LsmVecDb::open(&cc, same_vf.clone()), ErrorKind::Corruption, "copy opened with the original's vector file");
+    expect_kind(
+        LsmVecDb::open(&cc, same_vf.clone()),
+        ErrorKind::Corruption,
+        "copy opened with the original's vector file",
+    );
     assert!(read(&ext) == ext_before, "the refused opens changed the original's vector file");
     let db = open(&c, same_vf.clone());
     assert_db_equals(&db, &model, "original after the copy's attempts");
@@ -700,7 +713,10 @@ fn check_damaged_vectors(dir: &Path, o: &DbOptions, model: &Model, damaged: &[u6
     for &id in damaged {
         match db.get(id) {
             Err(e) if e.kind() == ErrorKind::Corruption => {
-                assert!(e.to_string().contains("vectors.bin"), "{what}: the Corruption does not name the vector file: {e}");
+                assert!(
+                    e.to_string().contains("vectors.bin"),
+                    "{what}: the Corruption does not name the vector file: {e}"
+                );
             }
             Err(e) => panic!("{what}: get({id}) of a damaged record failed with {e} ({e:?}), not Corruption"),
             Ok(v) => assert!(
@@ -749,7 +765,12 @@ fn case4_vector_bit_flips_are_corruption() {
         let image = DirImage::capture(&pristine);
         let vf = read(&pristine.join("vectors.bin"));
         let located = locate_records(&vf, &model);
-        assert!(located.len() >= 17, "{storage:?}: only {} of {} records found in vectors.bin", located.len(), model.len());
+        assert!(
+            located.len() >= 17,
+            "{storage:?}: only {} of {} records found in vectors.bin",
+            located.len(),
+            model.len()
+        );
         let ids: Vec<u64> = located.keys().copied().collect();
         let mut rng = Rng::new(0x4444 + storage.code() as u64);
         let ro = reopen_opts(DistanceMetric::L2, storage);
@@ -833,12 +854,19 @@ fn case4_vector_damage_under_an_open_handle_is_corruption_on_read() {
             xor_byte_in_place(&vf_path, off as u64, mask);
             match db.get(id) {
                 Err(e) if e.kind() == ErrorKind::Corruption => {
-                    assert!(e.to_string().contains("vectors.bin"), "{what}: the Corruption does not name the vector file: {e}");
+                    assert!(
+                        e.to_string().contains("vectors.bin"),
+                        "{what}: the Corruption does not name the vector file: {e}"
+                    );
                     corrupt += 1;
                 }
                 Err(e) => panic!("{what}: get failed with {e} ({e:?}), not Corruption"),
                 Ok(v) => {
-                    assert!(same_bits(&v, &model[&id]), "{what}: get returned the damaged record {v:?} as data (stored {:?})", model[&id]);
+                    assert!(
+                        same_bits(&v, &model[&id]),
+                        "{what}: get returned the damaged record {v:?} as data (stored {:?})",
+                        model[&id]
+                    );
                     cached += 1;
                 }
             }
@@ -948,7 +976,11 @@ fn case5_lost_tail_cannot_attach_a_reused_slot_to_another_id() {
                         Ok(rs) => {
                             assert!(rs.iter().all(|r| r.id != b), "{what}: search returned B: {rs:?}");
                             if let Some(r) = rs.iter().find(|r| r.id == a) {
-                                assert!(r.distance.abs() < 1e-6, "{what}: A found at distance {} from its own vector", r.distance);
+                                assert!(
+                                    r.distance.abs() < 1e-6,
+                                    "{what}: A found at distance {} from its own vector",
+                                    r.distance
+                                );
                             }
                         }
                         Err(e) if e.kind() == ErrorKind::Corruption => {}
@@ -1112,8 +1144,16 @@ fn case8_overflowing_vectors_are_rejected() {
                 expect_kind(db.update(5, v), ErrorKind::InvalidArgument, &format!("{what}: update to {v:?}"));
                 let ids = [1000 + i as u64, 2000 + i as u64];
                 let batch = [vector_for(81, 1000, 0, DIM), v.clone()];
-                expect_kind(db.insert_batch(&ids, &flatten(&batch), 0), ErrorKind::InvalidArgument, &format!("{what}: insert_batch with {v:?}"));
-                expect_kind(db.search_knn(v, &SearchOptions::new(5, 32)), ErrorKind::InvalidArgument, &format!("{what}: query {v:?}"));
+                expect_kind(
+                    db.insert_batch(&ids, &flatten(&batch), 0),
+                    ErrorKind::InvalidArgument,
+                    &format!("{what}: insert_batch with {v:?}"),
+                );
+                expect_kind(
+                    db.search_knn(v, &SearchOptions::new(5, 32)),
+                    ErrorKind::InvalidArgument,
+                    &format!("{what}: query {v:?}"),
+                );
                 expect_kind(
                     db.search_knn_batch(&flatten(&[model[&1].clone(), v.clone()]), &SearchOptions::new(5, 32), 2),
                     ErrorKind::InvalidArgument,
@@ -1242,7 +1282,11 @@ fn reinit_keeps_unrelated_files() {
     let v = vector_for(111, 1, 1, DIM);
     ok(db.insert(1, &v), "insert after reinit");
     ok(db.close(), "close");
-    assert_eq!(std::fs::read(&precious).ok().as_deref(), Some(&b"do not delete me"[..]), "reinit deleted lsm/precious.txt");
+    assert_eq!(
+        std::fs::read(&precious).ok().as_deref(),
+        Some(&b"do not delete me"[..]),
+        "reinit deleted lsm/precious.txt"
+    );
     assert_eq!(std::fs::read(&notes).ok().as_deref(), Some(&b"mine too"[..]), "reinit deleted notes.txt");
     let db = open(&dir, reopen_opts(DistanceMetric::L2, VectorStorageType::Paged));
     assert_db_equals(&db, &Model::from([(1, v)]), "after reinit");

@@ -14,9 +14,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use lsm_vec::{
-    DbOptions, DistanceMetric, Error, ErrorKind, LsmVecDb, SearchOptions, VectorStorageType,
-};
+use lsm_vec::{DbOptions, DistanceMetric, Error, ErrorKind, LsmVecDb, SearchOptions, VectorStorageType};
 
 const MIN_MEAN_RECALL: f64 = 0.9;
 
@@ -46,12 +44,7 @@ impl Run {
     fn ctx(&self) -> String {
         format!(
             "seed {} ({:?}/{:?}, dim {}) step {}; last ops: {:?}",
-            self.seed,
-            self.metric,
-            self.opts.vector_storage_type,
-            self.dim,
-            self.step,
-            self.last_ops
+            self.seed, self.metric, self.opts.vector_storage_type, self.dim, self.step, self.last_ops
         )
     }
 
@@ -91,9 +84,7 @@ impl Run {
                 }
                 uniform_vector(&mut self.rng, self.dim)
             }
-            1 => (0..self.dim)
-                .map(|_| self.rng.below(3) as f32 - 1.0)
-                .collect(),
+            1 => (0..self.dim).map(|_| self.rng.below(3) as f32 - 1.0).collect(),
             _ => uniform_vector(&mut self.rng, self.dim),
         }
     }
@@ -103,11 +94,7 @@ impl Run {
     }
 
     fn insert(&mut self) {
-        let id = if self.rng.chance(0.3) {
-            self.live_id().unwrap_or(1)
-        } else {
-            self.pick_id()
-        };
+        let id = if self.rng.chance(0.3) { self.live_id().unwrap_or(1) } else { self.pick_id() };
         let v = self.vector();
         self.log(format!("insert({id})"));
         let r = self.db().insert(id, &v);
@@ -121,10 +108,7 @@ impl Run {
         } else if self.model.contains_key(&id) {
             match r {
                 Err(Error::AlreadyExists(x)) if x == id => {}
-                other => panic!(
-                    "insert of live id {id}: expected AlreadyExists, got {other:?}; {}",
-                    self.ctx()
-                ),
+                other => panic!("insert of live id {id}: expected AlreadyExists, got {other:?}; {}", self.ctx()),
             }
         } else {
             ok(r, &format!("insert({id}); {}", self.ctx()));
@@ -150,9 +134,7 @@ impl Run {
         } else if poison == 1 {
             ids.push(ids[0]);
         }
-        let vs: Vec<Vec<f32>> = (0..ids.len())
-            .map(|_| uniform_vector(&mut self.rng, self.dim))
-            .collect();
+        let vs: Vec<Vec<f32>> = (0..ids.len()).map(|_| uniform_vector(&mut self.rng, self.dim)).collect();
         self.log(format!("insert_batch({ids:?})"));
         let r = self.db().insert_batch(&ids, &flatten(&vs), 0);
         let mut uniq = ids.clone();
@@ -174,29 +156,18 @@ impl Run {
     }
 
     fn update(&mut self) {
-        let id = if self.rng.chance(0.7) {
-            self.live_id().unwrap_or(5)
-        } else {
-            self.pick_id()
-        };
+        let id = if self.rng.chance(0.7) { self.live_id().unwrap_or(5) } else { self.pick_id() };
         let v = self.vector();
         self.log(format!("update({id})"));
         let r = self.db().update(id, &v);
         if !self.model.contains_key(&id) && self.is_invalid_for_metric(&v) {
             // Both errors apply; either may be reported first.
             let e = r.expect_err("update of a missing id with an invalid vector must fail");
-            assert!(
-                matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::NotFound),
-                "{e:?}; {}",
-                self.ctx()
-            );
+            assert!(matches!(e.kind(), ErrorKind::InvalidArgument | ErrorKind::NotFound), "{e:?}; {}", self.ctx());
         } else if !self.model.contains_key(&id) {
             match r {
                 Err(Error::NotFound(x)) if x == id => {}
-                other => panic!(
-                    "update of missing id {id}: expected NotFound, got {other:?}; {}",
-                    self.ctx()
-                ),
+                other => panic!("update of missing id {id}: expected NotFound, got {other:?}; {}", self.ctx()),
             }
         } else if self.is_invalid_for_metric(&v) {
             expect_kind(
@@ -211,11 +182,7 @@ impl Run {
     }
 
     fn delete(&mut self) {
-        let id = if self.rng.chance(0.7) {
-            self.live_id().unwrap_or(5)
-        } else {
-            self.pick_id()
-        };
+        let id = if self.rng.chance(0.7) { self.live_id().unwrap_or(5) } else { self.pick_id() };
         self.log(format!("delete({id})"));
         let r = self.db().delete(id);
         if self.model.remove(&id).is_some() {
@@ -223,33 +190,19 @@ impl Run {
         } else {
             match r {
                 Err(Error::NotFound(x)) if x == id => {}
-                other => panic!(
-                    "delete of missing id {id}: expected NotFound, got {other:?}; {}",
-                    self.ctx()
-                ),
+                other => panic!("delete of missing id {id}: expected NotFound, got {other:?}; {}", self.ctx()),
             }
         }
     }
 
     fn get(&mut self) {
-        let id = if self.rng.chance(0.6) {
-            self.live_id().unwrap_or(5)
-        } else {
-            self.pick_id()
-        };
+        let id = if self.rng.chance(0.6) { self.live_id().unwrap_or(5) } else { self.pick_id() };
         self.log(format!("get({id})"));
         let r = self.db().get(id);
         match (self.model.get(&id), r) {
-            (Some(want), Ok(got)) => assert!(
-                &got == want,
-                "get({id}) = {got:?}, model {want:?}; {}",
-                self.ctx()
-            ),
+            (Some(want), Ok(got)) => assert!(&got == want, "get({id}) = {got:?}, model {want:?}; {}", self.ctx()),
             (None, Err(Error::NotFound(x))) if x == id => {}
-            (want, got) => panic!(
-                "get({id}): model {want:?}, database {got:?}; {}",
-                self.ctx()
-            ),
+            (want, got) => panic!("get({id}): model {want:?}, database {got:?}; {}", self.ctx()),
         }
     }
 
@@ -257,28 +210,14 @@ impl Run {
         let id = self.pick_id();
         self.log(format!("contains({id})"));
         let c = ok(self.db().contains(id), "contains");
-        assert_eq!(
-            c,
-            self.model.contains_key(&id),
-            "contains({id}); {}",
-            self.ctx()
-        );
+        assert_eq!(c, self.model.contains_key(&id), "contains({id}); {}", self.ctx());
         let len = ok(self.db().len(), "len");
         assert_eq!(len, self.model.len(), "len; {}", self.ctx());
-        assert_eq!(
-            ok(self.db().is_empty(), "is_empty"),
-            self.model.is_empty(),
-            "is_empty; {}",
-            self.ctx()
-        );
+        assert_eq!(ok(self.db().is_empty(), "is_empty"), self.model.is_empty(), "is_empty; {}", self.ctx());
     }
 
     fn search(&mut self) {
-        let q = if self.rng.chance(0.3) {
-            self.vector()
-        } else {
-            uniform_vector(&mut self.rng, self.dim)
-        };
+        let q = if self.rng.chance(0.3) { self.vector() } else { uniform_vector(&mut self.rng, self.dim) };
         let k = 1 + self.rng.index(20);
         let ef = k + self.rng.index(64);
         self.log(format!("search(k {k}, ef {ef})"));
@@ -302,13 +241,10 @@ impl Run {
             ));
         }
         for h in &found {
-            let v = self.model.get(&h.id).unwrap_or_else(|| {
-                panic!(
-                    "search returned id {} which is not live: {found:?}; {}",
-                    h.id,
-                    self.ctx()
-                )
-            });
+            let v = self
+                .model
+                .get(&h.id)
+                .unwrap_or_else(|| panic!("search returned id {} which is not live: {found:?}; {}", h.id, self.ctx()));
             let exact = distance(self.metric, v, &q);
             assert!(
                 distance_close(h.distance, exact),
@@ -318,12 +254,7 @@ impl Run {
                 self.ctx()
             );
         }
-        let truth = brute_force_knn(
-            self.metric,
-            self.model.iter().map(|(i, v)| (*i, v.as_slice())),
-            &q,
-            k,
-        );
+        let truth = brute_force_knn(self.metric, self.model.iter().map(|(i, v)| (*i, v.as_slice())), &q, k);
         let metric = self.metric;
         let model = &self.model;
         self.recall_sum += recall_at_k(&found, &truth, |id| distance(metric, &model[&id], &q));
@@ -339,27 +270,17 @@ impl Run {
         nan[self.rng.index(self.dim)] = f32::NAN;
         match self.rng.below(5) {
             0 => assert!(
-                matches!(
-                    self.db().insert(id, &bad_dim),
-                    Err(Error::DimensionMismatch { .. })
-                ),
+                matches!(self.db().insert(id, &bad_dim), Err(Error::DimensionMismatch { .. })),
                 "{}",
                 self.ctx()
             ),
             1 => {
-                expect_kind(
-                    self.db().insert(id, &nan),
-                    ErrorKind::InvalidArgument,
-                    "insert NaN",
-                );
+                expect_kind(self.db().insert(id, &nan), ErrorKind::InvalidArgument, "insert NaN");
             }
             2 => {
                 let e = self.db().update(id, &bad_dim);
                 assert!(
-                    matches!(
-                        e.as_ref().map_err(Error::kind),
-                        Err(ErrorKind::InvalidArgument | ErrorKind::NotFound)
-                    ),
+                    matches!(e.as_ref().map_err(Error::kind), Err(ErrorKind::InvalidArgument | ErrorKind::NotFound)),
                     "{e:?}; {}",
                     self.ctx()
                 );
@@ -373,26 +294,12 @@ impl Run {
             }
             _ => {
                 let q = vec![0.5; self.dim];
-                expect_kind(
-                    self.db().search_knn(&q, &SearchOptions::new(5, 4)),
-                    ErrorKind::InvalidArgument,
-                    "ef < k",
-                );
+                expect_kind(self.db().search_knn(&q, &SearchOptions::new(5, 4)), ErrorKind::InvalidArgument, "ef < k");
             }
         }
-        assert_eq!(
-            ok(self.db().len(), "len"),
-            before,
-            "a failed call changed len; {}",
-            self.ctx()
-        );
+        assert_eq!(ok(self.db().len(), "len"), before, "a failed call changed len; {}", self.ctx());
         if let Some(want) = self.model.get(&id) {
-            assert_eq!(
-                &ok(self.db().get(id), "get"),
-                want,
-                "a failed call changed id {id}; {}",
-                self.ctx()
-            );
+            assert_eq!(&ok(self.db().get(id), "get"), want, "a failed call changed id {id}; {}", self.ctx());
         }
     }
 
@@ -420,35 +327,17 @@ impl Run {
                 self.db = Some(ok(LsmVecDb::open_existing(path), "open_existing"));
             }
         }
-        assert_eq!(
-            ok(self.db().len(), "len after reopen"),
-            self.model.len(),
-            "len after reopen; {}",
-            self.ctx()
-        );
+        assert_eq!(ok(self.db().len(), "len after reopen"), self.model.len(), "len after reopen; {}", self.ctx());
     }
 
     /// Full comparison with the model.
     fn verify_all(&mut self) {
-        assert_eq!(
-            ok(self.db().len(), "len"),
-            self.model.len(),
-            "final len; {}",
-            self.ctx()
-        );
+        assert_eq!(ok(self.db().len(), "len"), self.model.len(), "final len; {}", self.ctx());
         let mut ids: Vec<u64> = self.model.keys().copied().collect();
         ids.sort_unstable();
         for id in &ids {
-            let got = ok(
-                self.db().get(*id),
-                &format!("get({id}) of a live id; {}", self.ctx()),
-            );
-            assert!(
-                got == self.model[id],
-                "final get({id}) = {got:?}, model {:?}; {}",
-                self.model[id],
-                self.ctx()
-            );
+            let got = ok(self.db().get(*id), &format!("get({id}) of a live id; {}", self.ctx()));
+            assert!(got == self.model[id], "final get({id}) = {got:?}, model {:?}; {}", self.model[id], self.ctx());
         }
         for p in 0..self.pool {
             let id = p * 1_000_003;
@@ -464,10 +353,7 @@ impl Run {
         if n > 0 {
             let mut q = vec![0.25; self.dim];
             q[0] = 1.0;
-            let all = ok(
-                self.db().search_knn(&q, &SearchOptions::new(n, n)),
-                "search all",
-            );
+            let all = ok(self.db().search_knn(&q, &SearchOptions::new(n, n)), "search all");
             check_result_shape(&all, n).unwrap_or_else(|e| panic!("{e}; {}", self.ctx()));
             assert!(
                 all.iter().all(|h| self.model.contains_key(&h.id)),
@@ -478,11 +364,7 @@ impl Run {
             // in-links: they are almost never anyone's nearest neighbour, so they cost little
             // recall. Allow 5% there, 1% for the metrics.
             let missing = n - all.len();
-            let allowed_pct = if self.metric == DistanceMetric::InnerProduct {
-                5
-            } else {
-                1
-            };
+            let allowed_pct = if self.metric == DistanceMetric::InnerProduct { 5 } else { 1 };
             assert!(
                 missing * 100 <= n * allowed_pct,
                 "exhaustive search reached only {} of {n} live vectors (graph disconnected?, {allowed_pct}% allowed); {}",
@@ -493,13 +375,7 @@ impl Run {
     }
 }
 
-fn run(
-    seed: u64,
-    ops: usize,
-    dim: usize,
-    metric: DistanceMetric,
-    storage: VectorStorageType,
-) -> f64 {
+fn run(seed: u64, ops: usize, dim: usize, metric: DistanceMetric, storage: VectorStorageType) -> f64 {
     run_with_pool(seed, ops, dim, metric, storage, 400)
 }
 
@@ -556,11 +432,7 @@ fn run_with_pool(
     r.verify_all();
     r.reopen(dir.path());
     r.verify_all();
-    let mean = if r.recall_n == 0 {
-        1.0
-    } else {
-        r.recall_sum / r.recall_n as f64
-    };
+    let mean = if r.recall_n == 0 { 1.0 } else { r.recall_sum / r.recall_n as f64 };
     eprintln!(
         "seed {seed} {metric:?}/{storage:?} dim {dim}: {ops} ops, {} searches, mean recall {mean:.4}, {} live at the end, {} short searches",
         r.recall_n,
@@ -599,13 +471,7 @@ fn model_cosine_paged() {
 
 #[test]
 fn model_inner_product_basic() {
-    run(
-        4,
-        3000,
-        8,
-        DistanceMetric::InnerProduct,
-        VectorStorageType::Basic,
-    );
+    run(4, 3000, 8, DistanceMetric::InnerProduct, VectorStorageType::Basic);
 }
 
 #[test]
@@ -616,39 +482,20 @@ fn model_low_dim_many_ties() {
 
 #[test]
 fn model_odd_dim_cosine_basic() {
-    run(
-        6,
-        2000,
-        33,
-        DistanceMetric::Cosine,
-        VectorStorageType::Basic,
-    );
+    run(6, 2000, 33, DistanceMetric::Cosine, VectorStorageType::Basic);
 }
 
 #[test]
 #[ignore = "long model run; size from LSMVEC_MODEL_OPS (default 200000) and LSMVEC_MODEL_SEEDS (default 4)"]
 fn model_long() {
-    let ops = std::env::var("LSMVEC_MODEL_OPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200_000);
-    let seeds: u64 = std::env::var("LSMVEC_MODEL_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(4);
+    let ops = std::env::var("LSMVEC_MODEL_OPS").ok().and_then(|s| s.parse().ok()).unwrap_or(200_000);
+    let seeds: u64 = std::env::var("LSMVEC_MODEL_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(4);
     for s in 0..seeds {
         let metric = ALL_METRICS[(s % 3) as usize];
         let storage = ALL_STORAGES[(s % 2) as usize];
         // A larger id pool for long runs, so the live set grows into the thousands.
         let pool = (ops as u64 / 8).clamp(400, 20_000);
-        run_with_pool(
-            1000 + s,
-            ops,
-            4 + (s as usize * 5) % 29,
-            metric,
-            storage,
-            pool,
-        );
+        run_with_pool(1000 + s, ops, 4 + (s as usize * 5) % 29, metric, storage, pool);
     }
 }
 
@@ -777,8 +624,6 @@ fn regression_fresh_insert_is_not_an_island() {
 /// The generator of the regression sequences above (a 64-bit LCG), kept verbatim so the
 /// recorded sequences stay the same.
 fn lcg(s: &mut u64) -> f32 {
-    *s = s
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    *s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     ((*s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
 }

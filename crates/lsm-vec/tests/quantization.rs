@@ -15,9 +15,9 @@ fn parts(s: &lsm_vec::Stats) -> u64 {
 
 #[test]
 fn codes_train_on_growth_and_are_rebuilt_at_open() {
-    let cases = [Quantization::Sq8, Quantization::Sq4].into_iter().flat_map(|q| {
-        [DistanceMetric::L2, DistanceMetric::Cosine, DistanceMetric::InnerProduct].map(move |m| (q, m))
-    });
+    let cases = [Quantization::Sq8, Quantization::Sq4]
+        .into_iter()
+        .flat_map(|q| [DistanceMetric::L2, DistanceMetric::Cosine, DistanceMetric::InnerProduct].map(move |m| (q, m)));
     for (quantization, metric) in cases {
         let t = tempfile::tempdir().unwrap();
         let mut rng = Rng::new(5);
@@ -34,7 +34,10 @@ fn codes_train_on_growth_and_are_rebuilt_at_open() {
         }
         let codes = ok(db.stats(), "stats").code_bytes;
         let per = if quantization == Quantization::Sq4 { DIM / 2 } else { DIM };
-        assert!(codes >= (2500 * per) as u64 && codes < (2500 * (per + 8) * 5 / 4) as u64, "{quantization:?} {metric:?}: codes {codes}");
+        assert!(
+            codes >= (2500 * per) as u64 && codes < (2500 * (per + 8) * 5 / 4) as u64,
+            "{quantization:?} {metric:?}: codes {codes}"
+        );
         let so = SearchOptions::new(5, 64);
         let check = |db: &LsmVecDb, what: &str| {
             for i in (0..2500).step_by(97) {
@@ -42,7 +45,12 @@ fn codes_train_on_growth_and_are_rebuilt_at_open() {
                 assert_eq!(hits[0].id, i as u64, "{metric:?} {what}: vector {i} is not its own nearest neighbour");
                 for h in &hits {
                     let exact = distance(metric, &data[h.id as usize], &data[i]);
-                    assert!(distance_close(h.distance, exact), "{metric:?} {what}: id {} reported {} exact {exact}", h.id, h.distance);
+                    assert!(
+                        distance_close(h.distance, exact),
+                        "{metric:?} {what}: id {} reported {} exact {exact}",
+                        h.id,
+                        h.distance
+                    );
                 }
             }
         };
@@ -117,7 +125,11 @@ fn bad_quantization_values_are_invalid_and_change_nothing() {
     let mut big = test_options(512, DistanceMetric::L2, VectorStorageType::Paged);
     big.memory_budget_bytes = 1 << 20;
     let tb = tempfile::tempdir().unwrap();
-    let dbb = open(tb.path(), { let mut b = big.clone(); b.memory_budget_bytes = 0; b });
+    let dbb = open(tb.path(), {
+        let mut b = big.clone();
+        b.memory_budget_bytes = 0;
+        b
+    });
     let vb = uniform_vectors(&mut rng, 3000, 512);
     ok(dbb.insert_batch(&(0..3000).collect::<Vec<u64>>(), &flatten(&vb), 0), "insert_batch 512-d");
     ok(dbb.close(), "close");
@@ -126,7 +138,11 @@ fn bad_quantization_values_are_invalid_and_change_nothing() {
     let dbb = ok(LsmVecDb::open_existing(tb.path()), "reopen without a budget");
     assert_eq!(ok(dbb.len(), "len"), 3000);
     // quantization none under a budget needs no room for codes.
-    let db = open(&dir, { let mut n = o.clone(); n.quantization = Quantization::None; n });
+    let db = open(&dir, {
+        let mut n = o.clone();
+        n.quantization = Quantization::None;
+        n
+    });
     assert_eq!(ok(db.stats(), "stats").code_bytes, 0);
     assert_eq!(ok(db.len(), "len"), 2000);
 }
@@ -151,7 +167,12 @@ fn probabilistic_routing_skips_neighbours_and_keeps_answers() {
             }
             for h in &hits {
                 let exact = distance(metric, &data[h.id as usize], &data[i]);
-                assert!(distance_close(h.distance, exact), "{metric:?}: id {} reported {} exact {exact}", h.id, h.distance);
+                assert!(
+                    distance_close(h.distance, exact),
+                    "{metric:?}: id {} reported {} exact {exact}",
+                    h.id,
+                    h.distance
+                );
             }
         }
         let s = ok(db.stats(), "stats");

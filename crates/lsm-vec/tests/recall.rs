@@ -21,10 +21,7 @@ const K: usize = 10;
 const MIN_RECALL: f64 = 0.95;
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
 fn recall_case(metric: DistanceMetric, storage: VectorStorageType, seed: u64) {
@@ -35,9 +32,7 @@ fn recall_case(metric: DistanceMetric, storage: VectorStorageType, seed: u64) {
     let data = gen.samples(&mut rng, n);
     let queries = gen.samples(&mut rng, nq);
     // Sparse, non-sequential ids: the engine maps them onto dense internal ids.
-    let ids: Vec<u64> = (0..n as u64)
-        .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 8)
-        .collect();
+    let ids: Vec<u64> = (0..n as u64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 8).collect();
 
     let dir = tempfile::tempdir().unwrap();
     let mut o = test_options(DIM, metric, storage);
@@ -48,25 +43,17 @@ fn recall_case(metric: DistanceMetric, storage: VectorStorageType, seed: u64) {
     let started = std::time::Instant::now();
     // Half through insert_batch, half one by one: both paths must build the same quality.
     let half = n / 2;
-    ok(
-        db.insert_batch(&ids[..half], &flatten(&data[..half]), 0),
-        "insert_batch",
-    );
+    ok(db.insert_batch(&ids[..half], &flatten(&data[..half]), 0), "insert_batch");
     for i in half..n {
         ok(db.insert(ids[i], &data[i]), "insert");
     }
     let build = started.elapsed();
     assert_eq!(ok(db.len(), "len"), n);
 
-    let by_id: std::collections::HashMap<u64, &[f32]> = ids
-        .iter()
-        .copied()
-        .zip(data.iter().map(|v| v.as_slice()))
-        .collect();
-    let truth: Vec<Vec<(u64, f64)>> = queries
-        .iter()
-        .map(|q| brute_force_knn(metric, by_id.iter().map(|(i, v)| (*i, *v)), q, K))
-        .collect();
+    let by_id: std::collections::HashMap<u64, &[f32]> =
+        ids.iter().copied().zip(data.iter().map(|v| v.as_slice())).collect();
+    let truth: Vec<Vec<(u64, f64)>> =
+        queries.iter().map(|q| brute_force_knn(metric, by_id.iter().map(|(i, v)| (*i, *v)), q, K)).collect();
     let codes = ok(db.stats(), "stats").code_bytes;
     assert!(codes >= (n * DIM) as u64, "{metric:?}/{storage:?}: sq8 codes not built ({codes} bytes for {n} vectors)");
     check_recall(&db, metric, storage, "sq8", &queries, &truth, &by_id, build);
@@ -105,22 +92,14 @@ fn check_recall(
     let (n, nq) = (by_id.len(), queries.len());
     let so = SearchOptions::new(K, 128);
     let started = std::time::Instant::now();
-    let results = ok(
-        db.search_knn_batch(&flatten(queries), &so, 0),
-        "search_knn_batch",
-    );
+    let results = ok(db.search_knn_batch(&flatten(queries), &so, 0), "search_knn_batch");
     let search = started.elapsed();
     assert_eq!(results.len(), nq);
     let mut total = 0.0;
     let mut worst = (1.0, 0usize);
     for (qi, (q, found)) in queries.iter().zip(&results).enumerate() {
-        check_result_shape(found, K)
-            .unwrap_or_else(|e| panic!("{metric:?}/{storage:?}/{quant} query {qi}: {e}"));
-        assert_eq!(
-            found.len(),
-            K,
-            "{metric:?}/{storage:?}/{quant} query {qi}: fewer than k results from {n} vectors"
-        );
+        check_result_shape(found, K).unwrap_or_else(|e| panic!("{metric:?}/{storage:?}/{quant} query {qi}: {e}"));
+        assert_eq!(found.len(), K, "{metric:?}/{storage:?}/{quant} query {qi}: fewer than k results from {n} vectors");
         for r in found {
             let v = by_id
                 .get(&r.id)
@@ -194,30 +173,18 @@ fn recall_survives_reopen() {
     o.m_max = 24;
     o.ef_construction = 100.0;
     let db = open(dir.path(), o.clone());
-    ok(
-        db.insert_batch(&(0..n as u64).collect::<Vec<_>>(), &flatten(&data), 0),
-        "insert_batch",
-    );
+    ok(db.insert_batch(&(0..n as u64).collect::<Vec<_>>(), &flatten(&data), 0), "insert_batch");
     let so = SearchOptions::new(K, 64);
     let before = ok(db.search_knn_batch(&flatten(&queries), &so, 1), "search");
     ok(db.close(), "close");
     o.reinit = false;
     let db = open(dir.path(), o);
-    let after = ok(
-        db.search_knn_batch(&flatten(&queries), &so, 1),
-        "search after reopen",
-    );
+    let after = ok(db.search_knn_batch(&flatten(&queries), &so, 1), "search after reopen");
     let mut r_before = 0.0;
     let mut r_after = 0.0;
     for (qi, q) in queries.iter().enumerate() {
-        let truth = brute_force_knn(
-            DistanceMetric::L2,
-            data.iter()
-                .enumerate()
-                .map(|(i, v)| (i as u64, v.as_slice())),
-            q,
-            K,
-        );
+        let truth =
+            brute_force_knn(DistanceMetric::L2, data.iter().enumerate().map(|(i, v)| (i as u64, v.as_slice())), q, K);
         let td = |id: u64| distance(DistanceMetric::L2, &data[id as usize], q);
         r_before += recall_at_k(&before[qi], &truth, td);
         r_after += recall_at_k(&after[qi], &truth, td);
@@ -225,8 +192,5 @@ fn recall_survives_reopen() {
     r_before /= queries.len() as f64;
     r_after /= queries.len() as f64;
     assert!(r_before >= MIN_RECALL, "recall before reopen {r_before}");
-    assert!(
-        (r_after - r_before).abs() <= 0.005,
-        "recall changed across a reopen: {r_before} before, {r_after} after"
-    );
+    assert!((r_after - r_before).abs() <= 0.005, "recall changed across a reopen: {r_before} before, {r_after} after");
 }

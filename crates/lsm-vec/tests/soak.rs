@@ -302,7 +302,14 @@ fn searcher(t: usize, db: &LsmVecDb, sh: &Shared, counts: &Mutex<Counts>) {
     *counts.lock().unwrap() = c;
 }
 
-fn check(res: &[lsm_vec::SearchResult], k: usize, q: &[f32], s0: u64, sh: &Shared, c: &mut Counts) -> Result<(), String> {
+fn check(
+    res: &[lsm_vec::SearchResult],
+    k: usize,
+    q: &[f32],
+    s0: u64,
+    sh: &Shared,
+    c: &mut Counts,
+) -> Result<(), String> {
     check_result_shape(res, k)?;
     // At least WRITER_LIVE + BATCH_LIVE - 512 ids are live at any time.
     if res.len() != k {
@@ -311,7 +318,10 @@ fn check(res: &[lsm_vec::SearchResult], k: usize, q: &[f32], s0: u64, sh: &Share
     let m = sh.model.read().unwrap();
     for r in res {
         let Some(vs) = m.get(&r.id) else {
-            return Err(format!("search begun at sequence {s0} returned id {}, which is neither live nor recently deleted: {res:?}", r.id));
+            return Err(format!(
+                "search begun at sequence {s0} returned id {}, which is neither live nor recently deleted: {res:?}",
+                r.id
+            ));
         };
         let hit = vs
             .iter()
@@ -377,7 +387,14 @@ fn soak(secs: u64, check_memory: bool) {
                     status_kb("RssAnon"),
                     status_kb("RssFile"),
                     sh.model.read().unwrap().len(),
-                    st.map(|st| format!("live {}, repair backlog {}, engine memory {} KiB, ghosts {}", st.count, st.repair_backlog, st.memory_bytes / 1024, st.ghost_nodes)).unwrap_or_else(|e| e.to_string())
+                    st.map(|st| format!(
+                        "live {}, repair backlog {}, engine memory {} KiB, ghosts {}",
+                        st.count,
+                        st.repair_backlog,
+                        st.memory_bytes / 1024,
+                        st.ghost_nodes
+                    ))
+                    .unwrap_or_else(|e| e.to_string())
                 );
             }
         }
@@ -402,7 +419,11 @@ fn soak(secs: u64, check_memory: bool) {
             .filter(|(t, _)| *t >= duration.mul_f64(lo) && *t <= duration.mul_f64(hi))
             .map(|(_, r)| *r)
             .collect();
-        if v.is_empty() { samples.last().map(|x| x.1).unwrap_or(rss0) } else { median(v) }
+        if v.is_empty() {
+            samples.last().map(|x| x.1).unwrap_or(rss0)
+        } else {
+            median(v)
+        }
     };
     let (rss_start, rss_mid, rss_end) = (at(0.0, 0.1), at(0.45, 0.55), at(0.9, 1.0));
     let rss_max = samples.iter().map(|x| x.1).max().unwrap_or(rss0);
@@ -422,7 +443,10 @@ fn soak(secs: u64, check_memory: bool) {
     let inserted = w.inserts + b.batch_vectors;
     let deleted = w.deletes + b.batch_deletes;
     assert_eq!(live as u64 + deleted, WRITER_LIVE + BATCH_LIVE + inserted, "len() does not match the writes");
-    assert!(w.inserts > 0 && w.updates > 0 && w.deletes > 0 && b.batches > 0 && srch.searches > 0, "some kind of operation never ran: {w:?} {b:?} {srch:?}");
+    assert!(
+        w.inserts > 0 && w.updates > 0 && w.deletes > 0 && b.batches > 0 && srch.searches > 0,
+        "some kind of operation never ran: {w:?} {b:?} {srch:?}"
+    );
     if check_memory {
         assert!(
             rss_end <= rss_mid + RSS_GROWTH_BOUND_KB,
@@ -443,7 +467,10 @@ fn soak_short() {
 #[test]
 #[ignore = "long: 10 minutes by default (LSM_VEC_SOAK_SECS)"]
 fn soak_long() {
-    let secs = std::env::var("LSM_VEC_SOAK_SECS").ok().map(|s| s.parse().expect("LSM_VEC_SOAK_SECS is a number of seconds")).unwrap_or(600);
+    let secs = std::env::var("LSM_VEC_SOAK_SECS")
+        .ok()
+        .map(|s| s.parse().expect("LSM_VEC_SOAK_SECS is a number of seconds"))
+        .unwrap_or(600);
     soak(secs, true);
 }
 

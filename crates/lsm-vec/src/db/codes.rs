@@ -24,10 +24,11 @@ impl Engine {
             let st = self.read_state();
             let n = st.live - st.twins.values().map(|t| t.len()).sum::<usize>();
             let fits = self.memory.codes_fit(n + n / 4);
-            let due = fits && match &st.codes {
-                None => n >= quant::TRAIN_MIN,
-                Some(c) => (n >= 2 * c.trained_on && c.trained_on < quant::RETRAIN_MAX) || c.drifted(),
-            };
+            let due = fits
+                && match &st.codes {
+                    None => n >= quant::TRAIN_MIN,
+                    Some(c) => (n >= 2 * c.trained_on && c.trained_on < quant::RETRAIN_MAX) || c.drifted(),
+                };
             if !due {
                 return Ok(());
             }

@@ -19,8 +19,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use super::fault::{Fault, Faults};
 use super::lock::DirLock;
 use super::meta;
-use super::state_file::StateRecord;
 use super::state::{IndexState, GHOST, TWIN};
+use super::state_file::StateRecord;
 use super::txn::Changes;
 use super::view::View;
 use crate::distance::Metric;
@@ -421,9 +421,12 @@ impl Engine {
         let code_bytes = state.codes.as_ref().map(|c| c.bytes()).unwrap_or(0);
         let adjacency_bytes = state.adj.bytes();
         let page_cache_bytes = self.vectors.cached_pages() as u64 * crate::vectors::PAGE_BYTES as u64;
-        let edge_cache_bytes = self.edges.len() as u64 * (crate::graph::AdjTable::row_bytes(self.params.max_degree0) + 48);
-        let upper: u64 = state.upper.values().map(|ls| ls.iter().map(|l| l.capacity() as u64 * 4 + 24).sum::<u64>() + 48).sum();
-        let bookkeeping_bytes = state.nodes.capacity() as u64 * std::mem::size_of::<Option<crate::graph::codec::NodeRecord>>() as u64
+        let edge_cache_bytes =
+            self.edges.len() as u64 * (crate::graph::AdjTable::row_bytes(self.params.max_degree0) + 48);
+        let upper: u64 =
+            state.upper.values().map(|ls| ls.iter().map(|l| l.capacity() as u64 * 4 + 24).sum::<u64>() + 48).sum();
+        let bookkeeping_bytes = state.nodes.capacity() as u64
+            * std::mem::size_of::<Option<crate::graph::codec::NodeRecord>>() as u64
             + (state.slots.capacity() + state.indeg.capacity()) as u64 * 4
             + state.ids.capacity() as u64 * 16
             + upper;

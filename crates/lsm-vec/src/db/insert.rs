@@ -218,7 +218,8 @@ impl Engine {
         };
 
         // 4. Reverse links, merged per target.
-        let member_of: HashMap<u32, usize, IdHashBuilder> = graph.iter().enumerate().map(|(k, &i)| (members[i].id, k)).collect();
+        let member_of: HashMap<u32, usize, IdHashBuilder> =
+            graph.iter().enumerate().map(|(k, &i)| (members[i].id, k)).collect();
         let mut wanted: BTreeMap<(u32, usize), Vec<u32>> = BTreeMap::new();
         for (k, lists) in own.iter().enumerate() {
             for (l, list) in lists.iter().enumerate() {
@@ -266,7 +267,8 @@ impl Engine {
         for &i in &graph {
             let m = &members[i];
             hnsw::Graph::neighbors(txn, m.id, 0, &mut nb)?;
-            let hints: Vec<u32> = nb.iter().filter_map(|&n| txn.node(n)).map(|n| n.slot).filter(|&s| s != UNPLACED).collect();
+            let hints: Vec<u32> =
+                nb.iter().filter_map(|&n| txn.node(n)).map(|n| n.slot).filter(|&s| s != UNPLACED).collect();
             let slot = self.write_vector(w, &hints, m.v)?;
             txn.set_slot(m.id, slot);
         }
@@ -478,7 +480,8 @@ impl Engine {
                     .map(|&i| {
                         let seen = group[i].seen_commits;
                         let s = lock_mutex(&group[i].searched).take().filter(|_| now - seen <= STALE_COMMITS)?;
-                        let unseen = recent.iter().filter(|(c, _)| *c > seen).flat_map(|(_, ids)| ids.iter().copied()).collect();
+                        let unseen =
+                            recent.iter().filter(|(c, _)| *c > seen).flat_map(|(_, ids)| ids.iter().copied()).collect();
                         Some((s, unseen))
                     })
                     .collect();

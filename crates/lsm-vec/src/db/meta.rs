@@ -48,7 +48,14 @@ pub(crate) struct StoredParams {
 
 impl StoredParams {
     pub fn from_options(o: &DbOptions, vector_file: VectorFileLocation) -> StoredParams {
-        StoredParams { dim: o.dim, metric: o.metric, m: o.m, m_max: o.m_max, storage: o.vector_storage_type, vector_file }
+        StoredParams {
+            dim: o.dim,
+            metric: o.metric,
+            m: o.m,
+            m_max: o.m_max,
+            storage: o.vector_storage_type,
+            vector_file,
+        }
     }
 
     /// Format 2: dim u32, metric u8, m u32, m_max u32, storage u8, quantization u8 (0 = none;
@@ -143,7 +150,11 @@ impl StoredParams {
             o.m_max = self.m_max;
         }
         if o.vector_storage_type != self.storage {
-            changed.push(format!("vector_storage_type {} (asked {})", self.storage.code(), o.vector_storage_type.code()));
+            changed.push(format!(
+                "vector_storage_type {} (asked {})",
+                self.storage.code(),
+                o.vector_storage_type.code()
+            ));
             o.vector_storage_type = self.storage;
         }
         changed

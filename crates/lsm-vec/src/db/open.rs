@@ -17,14 +17,14 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::engine::{Engine, WriterState};
 use super::budget::{self, MemoryPlan};
+use super::engine::{Engine, WriterState};
 use super::fault::Faults;
 use super::lock::lock_dir;
 use super::meta::{self, StoredParams};
 use super::paths::{self, VectorFileLocation};
-use super::state_file::StateRecord;
 use super::state::{IndexState, FREE, TWIN};
+use super::state_file::StateRecord;
 use crate::distance::Metric;
 use crate::error::{Error, Result};
 use crate::graph::{EdgeCache, LsmStore, StoreWrite};
@@ -50,7 +50,9 @@ fn new_instance_id(dir: &Path) -> u64 {
 fn meta_u64(store: &LsmStore, key: &str, lsm: &Path) -> Result<Option<u64>> {
     match store.meta(key)? {
         None => Ok(None),
-        Some(b) => meta::decode_u64(&b).map(Some).ok_or_else(|| Error::corruption(lsm, None, format!("bad {key} record"))),
+        Some(b) => {
+            meta::decode_u64(&b).map(Some).ok_or_else(|| Error::corruption(lsm, None, format!("bad {key} record")))
+        }
     }
 }
 
@@ -204,7 +206,12 @@ impl Engine {
 }
 
 /// Opens or creates the LSM and the vector file and checks that they belong together.
-fn open_files(dir: &Path, opts: Option<DbOptions>, requested: Option<&Path>, notes: &mut Vec<String>) -> Result<Opened> {
+fn open_files(
+    dir: &Path,
+    opts: Option<DbOptions>,
+    requested: Option<&Path>,
+    notes: &mut Vec<String>,
+) -> Result<Opened> {
     let lsm = lsm_dir(dir);
     let state = StateRecord::read(dir)?;
     let cache_bytes = opts.as_ref().map(|o| o.lsm_cache_bytes).unwrap_or_else(|| DbOptions::default().lsm_cache_bytes);
@@ -218,7 +225,13 @@ fn open_files(dir: &Path, opts: Option<DbOptions>, requested: Option<&Path>, not
     }
 }
 
-fn create(dir: &Path, store: LsmStore, opts: Option<DbOptions>, requested: Option<&Path>, state: Option<StateRecord>) -> Result<Opened> {
+fn create(
+    dir: &Path,
+    store: LsmStore,
+    opts: Option<DbOptions>,
+    requested: Option<&Path>,
+    state: Option<StateRecord>,
+) -> Result<Opened> {
     let lsm = lsm_dir(dir);
     if let Some(st) = state {
         return Err(Error::corruption(
@@ -270,7 +283,15 @@ fn create(dir: &Path, store: LsmStore, opts: Option<DbOptions>, requested: Optio
             i
         }
     };
-    let vectors = VectorFile::create(&vf, o.dim, o.vector_storage_type, instance, dir, o.paged_max_cached_pages, resume.is_some())?;
+    let vectors = VectorFile::create(
+        &vf,
+        o.dim,
+        o.vector_storage_type,
+        instance,
+        dir,
+        o.paged_max_cached_pages,
+        resume.is_some(),
+    )?;
     let sp = StoredParams::from_options(&o, location);
     store.commit(
         vec![
@@ -283,7 +304,17 @@ fn create(dir: &Path, store: LsmStore, opts: Option<DbOptions>, requested: Optio
         true,
     )?;
     store.persist()?;
-    Ok(Opened { opts: o, store, vectors, instance, format: meta::FORMAT_VERSION, seq: 0, is_new: true, new_params: None, memory })
+    Ok(Opened {
+        opts: o,
+        store,
+        vectors,
+        instance,
+        format: meta::FORMAT_VERSION,
+        seq: 0,
+        is_new: true,
+        new_params: None,
+        memory,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -360,7 +391,8 @@ fn open_existing(
     if header.version == 1 || (location.is_outside() && header.owner.as_deref() != Some(dir)) {
         vectors.rewrite_header(instance, dir)?;
     }
-    let new_params = (format == 1 || location != sp.vector_file).then(|| StoredParams { vector_file: location, ..sp.clone() });
+    let new_params =
+        (format == 1 || location != sp.vector_file).then(|| StoredParams { vector_file: location, ..sp.clone() });
     Ok(Opened { opts: o, store, vectors, instance, format, seq, is_new: false, new_params, memory })
 }
 
@@ -369,10 +401,21 @@ fn open_existing(
 fn check_state(dir: &Path, instance: u64, seq: u64, state: Option<&StateRecord>) -> Result<()> {
     let file = dir.join(super::state_file::FILE_NAME);
     let Some(st) = state else {
-        return Err(Error::corruption(&file, None, "the state file is missing (it records what a reopen must recover)"));
+        return Err(Error::corruption(
+            &file,
+            None,
+            "the state file is missing (it records what a reopen must recover)",
+        ));
     };
     if st.instance != instance {
-        return Err(Error::corruption(&file, None, format!("the state file belongs to another database (instance {:x}, the LSM says {instance:x})", st.instance)));
+        return Err(Error::corruption(
+            &file,
+            None,
+            format!(
+                "the state file belongs to another database (instance {:x}, the LSM says {instance:x})",
+                st.instance
+            ),
+        ));
     }
     if st.clean && seq != st.seq {
         return Err(Error::corruption(
@@ -381,7 +424,11 @@ fn check_state(dir: &Path, instance: u64, seq: u64, state: Option<&StateRecord>)
             format!(
                 "the database was closed cleanly at sequence {} but the LSM recovered sequence {seq}: {}",
                 st.seq,
-                if seq < st.seq { "committed writes were lost (damaged journal or tables)" } else { "the state file is older than the LSM" }
+                if seq < st.seq {
+                    "committed writes were lost (damaged journal or tables)"
+                } else {
+                    "the state file is older than the LSM"
+                }
             ),
         ));
     }
@@ -423,7 +470,12 @@ fn check_not_a_copy(dir: &Path, instance: u64, vf: &Path, header: &Header) -> Re
 
 /// Rebuilds the in-memory index from the LSM, verifies every referenced vector record, applies
 /// a pending migration, makes the recovered state durable and records it.
-fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Option<Mutex<std::fs::File>>) -> Result<Engine> {
+fn build(
+    dir: std::path::PathBuf,
+    o: Opened,
+    lock: super::lock::DirLock,
+    log: Option<Mutex<std::fs::File>>,
+) -> Result<Engine> {
     let Opened { mut opts, store, vectors, instance, format, seq, is_new, new_params, memory } = o;
     opts.vector_file_path = vectors.path().to_path_buf();
     // Tables are sized up front from `vec_file_capacity` (a hint), or, under a memory budget,
@@ -449,7 +501,11 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
         let mut checks: Vec<(u32, u32, u32)> = Vec::new();
         store.for_each_node(format, |id, n| {
             if n.deleted && (format < 3 || n.head.is_some()) {
-                return Err(Error::corruption(&lsm, Some(id as u64), "a node record marked deleted in a format without deletes, or a deleted twin"));
+                return Err(Error::corruption(
+                    &lsm,
+                    Some(id as u64),
+                    "a node record marked deleted in a format without deletes, or a deleted twin",
+                ));
             }
             if n.deleted {
                 // Deleted before the crash or close, its repair pending: finished by the
@@ -514,7 +570,11 @@ fn build(dir: std::path::PathBuf, o: Opened, lock: super::lock::DirLock, log: Op
         for id in 0..state.nodes.len() as u32 {
             if let Some(h) = state.node(id).and_then(|n| n.head) {
                 if state.node(h).is_none_or(|hn| hn.head.is_some()) {
-                    return Err(Error::corruption(&lsm, Some(id as u64), format!("twin {id} names {h}, which is not a graph node")));
+                    return Err(Error::corruption(
+                        &lsm,
+                        Some(id as u64),
+                        format!("twin {id} names {h}, which is not a graph node"),
+                    ));
                 }
                 state.set_twin(h, id, true);
             }

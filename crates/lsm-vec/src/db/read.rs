@@ -16,7 +16,9 @@ impl Engine {
     pub fn get(&self, ext_id: u64) -> Result<Vec<f32>> {
         let state = self.read_state();
         let id = *state.ids.get(&ext_id).ok_or(Error::NotFound(ext_id))?;
-        let n = *state.node(id).ok_or_else(|| Error::corruption(self.vectors.path(), None, format!("id {ext_id} has no node")))?;
+        let n = *state
+            .node(id)
+            .ok_or_else(|| Error::corruption(self.vectors.path(), None, format!("id {ext_id} has no node")))?;
         let mut view = self.view(&state);
         let mut out = Vec::with_capacity(self.opts.dim);
         let r = view.verified(id, &n, Some(&mut out));
@@ -114,7 +116,9 @@ impl Engine {
                 .map(|t| {
                     let lo = (t * chunk).min(n);
                     let hi = ((t + 1) * chunk).min(n);
-                    s.spawn(move || (lo..hi).map(|i| self.search(&queries[i * dim..(i + 1) * dim], so)).collect::<Vec<_>>())
+                    s.spawn(move || {
+                        (lo..hi).map(|i| self.search(&queries[i * dim..(i + 1) * dim], so)).collect::<Vec<_>>()
+                    })
                 })
                 .collect();
             for h in handles {

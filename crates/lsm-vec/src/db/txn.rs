@@ -93,7 +93,10 @@ impl<'a> Txn<'a> {
 
     /// Adds a graph node whose vector is held in memory until its slot is chosen.
     pub fn add_node(&mut self, id: u32, ext_id: u64, level: usize, v: &[f32], checksum: u32) {
-        self.nodes.insert(id, Some(NodeRecord { ext_id, slot: UNPLACED, level: level as u8, checksum, head: None, deleted: false }));
+        self.nodes.insert(
+            id,
+            Some(NodeRecord { ext_id, slot: UNPLACED, level: level as u8, checksum, head: None, deleted: false }),
+        );
         self.vecs.insert(id, v.to_vec());
         self.ids.push((ext_id, Some(id)));
         self.bound = self.bound.max(id as usize + 1);
@@ -148,7 +151,11 @@ impl<'a> Txn<'a> {
     /// twin's own record and slot go.
     pub fn promote_twin(&mut self, head: u32, twin: u32, unmap_ext: bool) -> Result<()> {
         let (Some(h), Some(t)) = (self.node(head), self.node(twin)) else {
-            return Err(Error::corruption(self.base.vectors.path(), None, format!("twin {twin} of {head} has no record")));
+            return Err(Error::corruption(
+                self.base.vectors.path(),
+                None,
+                format!("twin {twin} of {head} has no record"),
+            ));
         };
         if unmap_ext {
             self.ids.push((h.ext_id, None));
@@ -211,7 +218,12 @@ impl<'a> Txn<'a> {
                 .iter()
                 .filter(|&(_, &g)| g)
                 .map(|(&id, _)| id)
-                .chain(self.indeg.keys().copied().filter(|&id| self.base.state.is_ghost(id) && !self.ghosts.contains_key(&id)))
+                .chain(
+                    self.indeg
+                        .keys()
+                        .copied()
+                        .filter(|&id| self.base.state.is_ghost(id) && !self.ghosts.contains_key(&id)),
+                )
                 .filter(|&id| self.indeg(id) <= 0)
                 .collect();
             if dead.is_empty() {
@@ -295,14 +307,7 @@ impl<'a> Txn<'a> {
             let lists: Vec<Vec<u32>> = (1..=n.level as usize)
                 .map(|l| match self.adj.get(&adj_key(id, l)) {
                     Some(x) => x.clone(),
-                    None => self
-                        .base
-                        .state
-                        .upper
-                        .get(&id)
-                        .and_then(|ls| ls.get(l - 1))
-                        .cloned()
-                        .unwrap_or_default(),
+                    None => self.base.state.upper.get(&id).and_then(|ls| ls.get(l - 1)).cloned().unwrap_or_default(),
                 })
                 .collect();
             ch.writes.push(StoreWrite::Upper(id, Some(lists.clone())));

@@ -91,7 +91,11 @@ impl<'a> View<'a> {
         self.slots.clear();
         for &id in ids {
             let Some(n) = self.state.node(id) else {
-                return Err(Error::corruption(self.vectors.path(), None, format!("internal id {id} has no node record")));
+                return Err(Error::corruption(
+                    self.vectors.path(),
+                    None,
+                    format!("internal id {id} has no node record"),
+                ));
             };
             self.slots.push(n.slot);
         }
@@ -132,9 +136,9 @@ impl<'a> View<'a> {
     }
 
     fn slot(&self, id: u32) -> Result<u32> {
-        self.state.live_slot(id).ok_or_else(|| {
-            Error::corruption(self.vectors.path(), None, format!("internal id {id} has no node record"))
-        })
+        self.state
+            .live_slot(id)
+            .ok_or_else(|| Error::corruption(self.vectors.path(), None, format!("internal id {id} has no node record")))
     }
 }
 
@@ -226,7 +230,11 @@ impl Graph for View<'_> {
             out.clear();
             for &id in ids {
                 if state.live_slot(id).is_none() {
-                    return Err(Error::corruption(self.vectors.path(), None, format!("internal id {id} has no node record")));
+                    return Err(Error::corruption(
+                        self.vectors.path(),
+                        None,
+                        format!("internal id {id} has no node record"),
+                    ));
                 }
                 out.push(hnsw::sane(codes.score(cq, id)));
             }

@@ -32,7 +32,9 @@ impl Engine {
     /// Plans the removal of internal `id`: repairs its neighbourhood and moves the entry point.
     /// A twin is simply dropped; a graph node with twins hands its place to one of them.
     pub(super) fn plan_remove(&self, txn: &mut Txn<'_>, id: u32, unmap_ext: bool, visited: &mut Visited) -> Result<()> {
-        let node = txn.node(id).ok_or_else(|| Error::corruption(self.vectors.path(), None, format!("internal id {id} vanished")))?;
+        let node = txn
+            .node(id)
+            .ok_or_else(|| Error::corruption(self.vectors.path(), None, format!("internal id {id} vanished")))?;
         if node.head.is_some() {
             txn.remove_twin(id, node, unmap_ext);
             return Ok(());
@@ -46,7 +48,12 @@ impl Engine {
         // Nodes the repair did not find may still link here: keep routing through the node
         // (as a ghost) until its in-degree falls to zero.
         let route = if txn.indeg(id) > 0 {
-            Some(l0.iter().copied().filter(|&x| x != id && (hnsw::Graph::is_live(txn, x) || hnsw::Graph::is_ghost(txn, x))).collect())
+            Some(
+                l0.iter()
+                    .copied()
+                    .filter(|&x| x != id && (hnsw::Graph::is_live(txn, x) || hnsw::Graph::is_ghost(txn, x)))
+                    .collect(),
+            )
         } else {
             None
         };
@@ -154,7 +161,10 @@ impl Engine {
                 self.log(&format!("ghost sweep: all {ghosts} ghosts purged, {} lists rewritten", linkers.len()));
             } else {
                 txn.purge_ghosts_except(&keep)?;
-                self.log(&format!("ghost sweep: {} of {ghosts} ghosts purged (no route reaches them)", ghosts - routed));
+                self.log(&format!(
+                    "ghost sweep: {} of {ghosts} ghosts purged (no route reaches them)",
+                    ghosts - routed
+                ));
             }
             self.adopt_orphans(&mut txn)?;
             txn.into_changes()
@@ -202,9 +212,7 @@ impl Engine {
         let planned = {
             let state = self.read_state();
             let mut txn = Txn::new(self.write_view(&state));
-            plan(&mut txn, w, &mut visited)
-                .and_then(|()| self.adopt_orphans(&mut txn))
-                .map(|()| txn.into_changes())
+            plan(&mut txn, w, &mut visited).and_then(|()| self.adopt_orphans(&mut txn)).map(|()| txn.into_changes())
         };
         self.return_visited(visited);
         let undo_ids = std::mem::take(&mut w.undo_ids);
@@ -287,8 +295,11 @@ impl Engine {
         let threads = resolve_threads(threads);
         let mut done = 0;
         for group in ids.chunks(super::insert::GROUP) {
-            let items: Vec<(u64, &[f32])> =
-                group.iter().enumerate().map(|(k, &id)| (id, &vectors[(done + k) * dim..(done + k + 1) * dim])).collect();
+            let items: Vec<(u64, &[f32])> = group
+                .iter()
+                .enumerate()
+                .map(|(k, &id)| (id, &vectors[(done + k) * dim..(done + k + 1) * dim]))
+                .collect();
             let r = self.mutate(Op::Insert, items.len(), |txn, w, visited| {
                 // A concurrent insert may have taken an id since the validation.
                 if let Some(&(id, _)) = items.iter().find(|(id, _)| txn.base.state.ids.contains_key(id)) {
@@ -324,7 +335,9 @@ impl Engine {
     pub fn delete(&self, ext_id: u64) -> Result<()> {
         self.mutate(Op::Delete, 1, |txn, _w, visited| {
             let Some(&id) = txn.base.state.ids.get(&ext_id) else { return Err(Error::NotFound(ext_id)) };
-            let n = txn.node(id).ok_or_else(|| Error::corruption(self.vectors.path(), None, format!("id {ext_id} has no node")))?;
+            let n = txn
+                .node(id)
+                .ok_or_else(|| Error::corruption(self.vectors.path(), None, format!("id {ext_id} has no node")))?;
             if n.head.is_some() || !txn.twins_of(id).is_empty() {
                 return self.plan_remove(txn, id, true, visited);
             }

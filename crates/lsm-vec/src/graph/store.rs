@@ -80,7 +80,8 @@ impl LsmStore {
         let err = |e| Error::from_lsm(dir, "open the LSM", e);
         // A 64 MiB journal cap (fjall's default is 512 MiB) bounds recovery time and disk use:
         // past it, fjall flushes memtables so that old journals can be dropped.
-        let db = Database::builder(dir).cache_size(cache_bytes).max_journaling_size(64 * 1024 * 1024).open().map_err(err)?;
+        let db =
+            Database::builder(dir).cache_size(cache_bytes).max_journaling_size(64 * 1024 * 1024).open().map_err(err)?;
         let small = || KeyspaceCreateOptions::default().max_memtable_size(8 * 1024 * 1024);
         let point = || small().expect_point_read_hits(true);
         Ok(LsmStore {

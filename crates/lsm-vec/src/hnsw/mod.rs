@@ -102,7 +102,12 @@ pub(crate) fn draw_level(hash: u64, m: usize) -> usize {
 
 /// Descends from the entry point to `level + 1` greedily, returning the entry points for
 /// `level` (one element).
-fn descend<G: Graph>(g: &mut G, q: &Query<'_>, to_level: usize, visited: &mut Visited) -> Result<Option<Vec<(f32, u32)>>> {
+fn descend<G: Graph>(
+    g: &mut G,
+    q: &Query<'_>,
+    to_level: usize,
+    visited: &mut Visited,
+) -> Result<Option<Vec<(f32, u32)>>> {
     let Some((ep, top)) = g.entry() else { return Ok(None) };
     let mut s = Vec::with_capacity(1);
     g.scores(q, &[ep], &mut s)?;
@@ -248,7 +253,13 @@ impl InsertPlan {
 
 /// The searches of an insertion of vector `v` at `level`: descent, then an `ef_construction`
 /// search on every level the new node will be on (and that exists).
-pub(crate) fn insert_search<G: Graph>(g: &mut G, p: &Params, v: &[f32], level: usize, visited: &mut Visited) -> Result<InsertPlan> {
+pub(crate) fn insert_search<G: Graph>(
+    g: &mut G,
+    p: &Params,
+    v: &[f32],
+    level: usize,
+    visited: &mut Visited,
+) -> Result<InsertPlan> {
     let metric = g.metric();
     let q = metric.prepare(v);
     let Some((_, top)) = g.entry() else { return Ok(InsertPlan { found: Vec::new() }) };
@@ -293,7 +304,14 @@ pub(crate) fn select_lists<G: Graph>(g: &mut G, p: &Params, cands: &[Vec<(f32, u
 /// The list of `n` on `level` once the new nodes `add` link to it: its live `current` list
 /// plus `add`, pruned with the heuristic when that exceeds the level's cap. (Dead ids found in
 /// `current` are dropped on the way, ghosts replaced by their lists.)
-pub(crate) fn merge_links<G: Graph>(g: &mut G, p: &Params, n: u32, level: usize, current: &[u32], add: &[u32]) -> Result<Vec<u32>> {
+pub(crate) fn merge_links<G: Graph>(
+    g: &mut G,
+    p: &Params,
+    n: u32,
+    level: usize,
+    current: &[u32],
+    add: &[u32],
+) -> Result<Vec<u32>> {
     let mut list = live_neighbors(g, current, &[n], level)?;
     for &x in add {
         if x != n && !list.contains(&x) {
@@ -312,7 +330,14 @@ pub(crate) fn merge_links<G: Graph>(g: &mut G, p: &Params, n: u32, level: usize,
 /// [`select_lists`] and a [`merge_links`] into each chosen neighbour. `id` must already be live
 /// in `g` with its vector readable.
 #[cfg(test)]
-pub(crate) fn insert<G: GraphMut>(g: &mut G, p: &Params, id: u32, v: &[f32], level: usize, visited: &mut Visited) -> Result<Vec<u32>> {
+pub(crate) fn insert<G: GraphMut>(
+    g: &mut G,
+    p: &Params,
+    id: u32,
+    v: &[f32],
+    level: usize,
+    visited: &mut Visited,
+) -> Result<Vec<u32>> {
     let top = g.entry().map(|e| e.1);
     let mut cands = insert_search(g, p, v, level, visited)?.into_found();
     cands.resize(level + 1, Vec::new());

@@ -141,9 +141,8 @@ fn build_search_and_delete_keep_recall() {
 fn levels_follow_the_geometric_law() {
     let m = 16;
     let n = 100_000u64;
-    let above0 = (0..n)
-        .filter(|&i| draw_level(i.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ i, m) > 0)
-        .count() as f64
-        / n as f64;
+    let above0 =
+        (0..n).filter(|&i| draw_level(i.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) ^ i, m) > 0).count() as f64
+            / n as f64;
     assert!((above0 - 1.0 / 16.0).abs() < 0.01, "{above0}");
 }

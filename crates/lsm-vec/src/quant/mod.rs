@@ -251,9 +251,10 @@ mod tests {
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         };
         let vs: Vec<Vec<f32>> = (0..200).map(|_| (0..dim).map(|_| next()).collect()).collect();
-        for (bits, metric) in [8u8, 4].into_iter().flat_map(|b| {
-            [DistanceMetric::L2, DistanceMetric::InnerProduct, DistanceMetric::Cosine].map(|m| (b, m))
-        }) {
+        for (bits, metric) in [8u8, 4]
+            .into_iter()
+            .flat_map(|b| [DistanceMetric::L2, DistanceMetric::InnerProduct, DistanceMetric::Cosine].map(|m| (b, m)))
+        {
             let sq = ScalarQuantizer::train(dim, bits, vs.iter().map(|v| v.as_slice()));
             let mut codes = Codes::new(sq, metric, vs.len());
             for (i, v) in vs.iter().enumerate() {

@@ -54,7 +54,6 @@ impl ScalarQuantizer {
         ScalarQuantizer { bits, lo, scale }
     }
 
-
     fn levels_of(bits: u8) -> f32 {
         ((1u32 << bits) - 1) as f32
     }

@@ -123,7 +123,10 @@ fn decode_header(path: &Path, h: &[u8]) -> Result<Header> {
             (34 + len, Some(&h[34..34 + len]))
         }
         v => {
-            return Err(bad(8, &format!("unsupported vector file format version {v} (this build reads 1 and {FILE_VERSION})")));
+            return Err(bad(
+                8,
+                &format!("unsupported vector file format version {v} (this build reads 1 and {FILE_VERSION})"),
+            ));
         }
     };
     let sum = u64::from_le_bytes(h[sum_at..sum_at + 8].try_into().expect("8 bytes"));
@@ -220,7 +223,13 @@ impl VectorFile {
 
     /// Opens an existing vector file and checks it belongs to this database (instance id,
     /// dim, storage type). Returns the file and its header.
-    pub fn open(path: &Path, dim: usize, storage: VectorStorageType, instance: u64, cache_pages: usize) -> Result<(VectorFile, Header)> {
+    pub fn open(
+        path: &Path,
+        dim: usize,
+        storage: VectorStorageType,
+        instance: u64,
+        cache_pages: usize,
+    ) -> Result<(VectorFile, Header)> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -228,13 +237,21 @@ impl VectorFile {
             .map_err(|e| Error::io(format!("open vector file {}", path.display()), e))?;
         let hd = read_header_of(&file, path)?;
         if hd.instance != instance {
-            return Err(Error::corruption(path, Some(24), "vector file belongs to another database (instance id mismatch)"));
+            return Err(Error::corruption(
+                path,
+                Some(24),
+                "vector file belongs to another database (instance id mismatch)",
+            ));
         }
         if hd.dim != dim || hd.storage != storage {
-            return Err(Error::corruption(path, Some(12), format!(
-                "vector file has dim {} / storage {:?}, the database says dim {dim} / storage {storage:?}",
-                hd.dim, hd.storage
-            )));
+            return Err(Error::corruption(
+                path,
+                Some(12),
+                format!(
+                    "vector file has dim {} / storage {:?}, the database says dim {dim} / storage {storage:?}",
+                    hd.dim, hd.storage
+                ),
+            ));
         }
         Ok((Self::wrap(file, path, Layout::new(storage, dim), dim, cache_pages), hd))
     }
@@ -243,9 +260,7 @@ impl VectorFile {
     /// and fsyncs it. Used when a database is moved, and to migrate a format-1 header.
     pub fn rewrite_header(&self, instance: u64, owner: &Path) -> Result<()> {
         let h = encode_header(self.dim, self.layout.storage, self.layout.rec_bytes, instance, owner);
-        self.file
-            .write_all_at(&h, 0)
-            .map_err(|e| Error::io(format!("write header of {}", self.path.display()), e))?;
+        self.file.write_all_at(&h, 0).map_err(|e| Error::io(format!("write header of {}", self.path.display()), e))?;
         self.sync()
     }
 
@@ -270,7 +285,11 @@ impl VectorFile {
                     .map_err(|e| Error::io(format!("read {} at {off}", self.path.display()), e))?;
                 buf.truncate(n);
                 if (n as u64) < rec {
-                    return Err(Error::corruption(&self.path, Some(off), format!("record of internal id {id} lies past the end of the file")));
+                    return Err(Error::corruption(
+                        &self.path,
+                        Some(off),
+                        format!("record of internal id {id} lies past the end of the file"),
+                    ));
                 }
             }
             let start = (off - buf_off) as usize;
@@ -362,7 +381,13 @@ impl VectorFile {
 
     /// Calls `f` with the record of `slot`: in place when it lies in one page, else gathered
     /// into `scratch`.
-    pub fn with_record<R>(&self, slot: u32, scratch: &mut Vec<f32>, io: &mut IoCounters, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    pub fn with_record<R>(
+        &self,
+        slot: u32,
+        scratch: &mut Vec<f32>,
+        io: &mut IoCounters,
+        f: impl FnOnce(&[f32]) -> R,
+    ) -> Result<R> {
         let (first, start) = self.layout.locate(slot);
         let dim = self.dim;
         if start + dim <= PAGE_FLOATS {
@@ -534,7 +559,10 @@ mod tests {
             for dim in [3usize, 100, 128, 1536, 3000] {
                 let p = dir.path().join(format!("v-{storage:?}-{dim}"));
                 let f = VectorFile::create(&p, dim, storage, 7, dir.path(), 4, false).unwrap();
-                assert!(VectorFile::create(&p, dim, storage, 7, dir.path(), 4, false).is_err(), "an existing file is not overwritten");
+                assert!(
+                    VectorFile::create(&p, dim, storage, 7, dir.path(), 4, false).is_err(),
+                    "an existing file is not overwritten"
+                );
                 let mut io = IoCounters::default();
                 let mut scratch = Vec::new();
                 for slot in 0..20u32 {

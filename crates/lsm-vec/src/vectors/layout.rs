@@ -23,11 +23,8 @@ pub(crate) struct Layout {
 impl Layout {
     pub fn new(storage: VectorStorageType, dim: usize) -> Layout {
         let rec_bytes = dim * 4;
-        let (slots_per_page, pages_per_slot) = if rec_bytes <= PAGE_BYTES {
-            (PAGE_BYTES / rec_bytes, 1)
-        } else {
-            (1, rec_bytes.div_ceil(PAGE_BYTES))
-        };
+        let (slots_per_page, pages_per_slot) =
+            if rec_bytes <= PAGE_BYTES { (PAGE_BYTES / rec_bytes, 1) } else { (1, rec_bytes.div_ceil(PAGE_BYTES)) };
         Layout { storage, rec_bytes, slots_per_page, pages_per_slot }
     }
 

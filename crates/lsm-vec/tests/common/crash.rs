@@ -149,10 +149,20 @@ impl State {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     /// A new id (version 0) or the re-insert of a deleted id (its last version + 1).
-    Insert { id: u64, version: u64 },
-    Batch { ids: Vec<u64> },
-    Update { id: u64, version: u64 },
-    Delete { id: u64 },
+    Insert {
+        id: u64,
+        version: u64,
+    },
+    Batch {
+        ids: Vec<u64>,
+    },
+    Update {
+        id: u64,
+        version: u64,
+    },
+    Delete {
+        id: u64,
+    },
     /// `close()` of the child's handle, then a new `open`.
     Reopen,
 }
@@ -161,10 +171,7 @@ impl Op {
     pub fn encode(&self) -> String {
         match self {
             Op::Insert { id, version } => format!("I {id} {version}"),
-            Op::Batch { ids } => format!(
-                "B {}",
-                ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
-            ),
+            Op::Batch { ids } => format!("B {}", ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")),
             Op::Update { id, version } => format!("U {id} {version}"),
             Op::Delete { id } => format!("D {id}"),
             Op::Reopen => "R".to_string(),
@@ -460,7 +467,10 @@ pub fn observe(db: &LsmVecDb, metric: DistanceMetric, id: u64, versions: &[u64],
         Ok(v) => {
             assert!(present, "{ctx}: get({id}) succeeds but contains({id}) is false");
             let which = versions.iter().copied().find(|ver| v == vec_of(metric, id, *ver));
-            assert!(which.is_some(), "{ctx}: id {id} holds a vector that is none of versions {versions:?} (torn or foreign write): {v:?}");
+            assert!(
+                which.is_some(),
+                "{ctx}: id {id} holds a vector that is none of versions {versions:?} (torn or foreign write): {v:?}"
+            );
             which
         }
         Err(lsm_vec::Error::NotFound(_)) => {
@@ -533,8 +543,15 @@ pub fn verify(
                 }
             }
             let p = present.len();
-            assert!(present[..] == ids[..p], "{ctx}: the interrupted batch left {p} vectors that are not a prefix of it");
-            assert!(p % GROUP == 0 || p == ids.len(), "{ctx}: the interrupted batch left {p} of {} vectors, not whole groups of {GROUP}", ids.len());
+            assert!(
+                present[..] == ids[..p],
+                "{ctx}: the interrupted batch left {p} vectors that are not a prefix of it"
+            );
+            assert!(
+                p % GROUP == 0 || p == ids.len(),
+                "{ctx}: the interrupted batch left {p} of {} vectors, not whole groups of {GROUP}",
+                ids.len()
+            );
             for &id in present.iter().step_by(17) {
                 if let Err(e) = self_nearest(db, metric, id, 0, 64) {
                     out.shortfalls.push(format!("{ctx}: committed batch member: {e}"));
@@ -626,10 +643,8 @@ pub fn verify(
             ));
         }
         for r in &res {
-            let ver = state
-                .live
-                .get(&r.id)
-                .unwrap_or_else(|| panic!("{ctx}: search returned id {} which is not live", r.id));
+            let ver =
+                state.live.get(&r.id).unwrap_or_else(|| panic!("{ctx}: search returned id {} which is not live", r.id));
             let exact = distance(metric, &vec_of(r.id, *ver), &q);
             assert!(distance_close(r.distance, exact), "{ctx}: id {} distance {} exact {exact}", r.id, r.distance);
         }
@@ -638,7 +653,9 @@ pub fn verify(
         }
     }
     if self_found * 10 < probes * 9 {
-        out.shortfalls.push(format!("{ctx}: a stored vector was its own nearest neighbour in only {self_found} of {probes} probes"));
+        out.shortfalls.push(format!(
+            "{ctx}: a stored vector was its own nearest neighbour in only {self_found} of {probes} probes"
+        ));
     }
     out
 }

@@ -7,9 +7,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use lsm_vec::{
-    DbOptions, DistanceMetric, Error, ErrorKind, LsmVecDb, SearchResult, VectorStorageType,
-};
+use lsm_vec::{DbOptions, DistanceMetric, Error, ErrorKind, LsmVecDb, SearchResult, VectorStorageType};
 
 /// SplitMix64: tiny, fast, good enough for test data, and fully reproducible.
 #[derive(Debug, Clone)]
@@ -83,18 +81,12 @@ pub struct ClusteredGen {
 impl ClusteredGen {
     pub fn new(rng: &mut Rng, dim: usize, clusters: usize, spread: f32) -> Self {
         let centres = (0..clusters).map(|_| uniform_vector(rng, dim)).collect();
-        ClusteredGen {
-            centres,
-            spread,
-            dim,
-        }
+        ClusteredGen { centres, spread, dim }
     }
 
     pub fn sample(&self, rng: &mut Rng) -> Vec<f32> {
         let c = &self.centres[rng.index(self.centres.len())];
-        (0..self.dim)
-            .map(|i| c[i] + self.spread * rng.normal())
-            .collect()
+        (0..self.dim).map(|i| c[i] + self.spread * rng.normal()).collect()
     }
 
     pub fn samples(&self, rng: &mut Rng, n: usize) -> Vec<Vec<f32>> {
@@ -105,9 +97,7 @@ impl ClusteredGen {
 /// The vector of `(id, version)` under `seed`: a pure function, so a checker can recompute what
 /// a writer (another thread or process) stored without logging floats.
 pub fn vector_for(seed: u64, id: u64, version: u64, dim: usize) -> Vec<f32> {
-    let mut rng = Rng::new(
-        seed ^ id.wrapping_mul(0xD6E8_FEB8_6659_FD93) ^ version.wrapping_mul(0xA076_1D64_78BD_642F),
-    );
+    let mut rng = Rng::new(seed ^ id.wrapping_mul(0xD6E8_FEB8_6659_FD93) ^ version.wrapping_mul(0xA076_1D64_78BD_642F));
     // Keep the vector away from zero so it is valid under every metric.
     let mut v = uniform_vector(&mut rng, dim);
     v[0] += 2.0;
@@ -137,11 +127,7 @@ pub fn distance(metric: DistanceMetric, a: &[f32], b: &[f32]) -> f64 {
             }
             1.0 - dot / (na.sqrt() * nb.sqrt())
         }
-        DistanceMetric::InnerProduct => -a
-            .iter()
-            .zip(b)
-            .map(|(&x, &y)| x as f64 * y as f64)
-            .sum::<f64>(),
+        DistanceMetric::InnerProduct => -a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum::<f64>(),
     }
 }
 
@@ -153,19 +139,11 @@ pub fn distance_close(reported: f32, exact: f64) -> bool {
 }
 
 /// The exact `k` nearest of `data` (id, vector) to `query`, ascending, ties broken by id.
-pub fn brute_force_knn<'a, I>(
-    metric: DistanceMetric,
-    data: I,
-    query: &[f32],
-    k: usize,
-) -> Vec<(u64, f64)>
+pub fn brute_force_knn<'a, I>(metric: DistanceMetric, data: I, query: &[f32], k: usize) -> Vec<(u64, f64)>
 where
     I: IntoIterator<Item = (u64, &'a [f32])>,
 {
-    let mut all: Vec<(u64, f64)> = data
-        .into_iter()
-        .map(|(id, v)| (id, distance(metric, v, query)))
-        .collect();
+    let mut all: Vec<(u64, f64)> = data.into_iter().map(|(id, v)| (id, distance(metric, v, query))).collect();
     let order = |a: &(u64, f64), b: &(u64, f64)| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0));
     if k < all.len() {
         // Partial selection, then sort only the k best: the total order (distance, id) makes
@@ -180,21 +158,13 @@ where
 /// recall@k of `found` against the exact answer `truth` (ascending, `truth.len() = min(k, n)`).
 /// A found id counts as a hit when its true distance is within the k-th true distance, so ties
 /// at the boundary are not punished. `true_dist` gives the exact distance of a found id.
-pub fn recall_at_k(
-    found: &[SearchResult],
-    truth: &[(u64, f64)],
-    true_dist: impl Fn(u64) -> f64,
-) -> f64 {
+pub fn recall_at_k(found: &[SearchResult], truth: &[(u64, f64)], true_dist: impl Fn(u64) -> f64) -> f64 {
     if truth.is_empty() {
         return if found.is_empty() { 1.0 } else { 0.0 };
     }
     let kth = truth[truth.len() - 1].1;
     let eps = 1e-6 * kth.abs().max(1.0);
-    let hits = found
-        .iter()
-        .take(truth.len())
-        .filter(|r| true_dist(r.id) <= kth + eps)
-        .count();
+    let hits = found.iter().take(truth.len()).filter(|r| true_dist(r.id) <= kth + eps).count();
     hits as f64 / truth.len() as f64
 }
 
@@ -202,10 +172,7 @@ pub fn recall_at_k(
 /// distances, no duplicate ids. Returns a description of the first violation.
 pub fn check_result_shape(results: &[SearchResult], k: usize) -> Result<(), String> {
     if results.len() > k {
-        return Err(format!(
-            "{} results for k = {k}: {results:?}",
-            results.len()
-        ));
+        return Err(format!("{} results for k = {k}: {results:?}", results.len()));
     }
     for w in results.windows(2) {
         // partial_cmp, not `>`, so that a NaN distance is reported too.
@@ -213,10 +180,7 @@ pub fn check_result_shape(results: &[SearchResult], k: usize) -> Result<(), Stri
             w[0].distance.partial_cmp(&w[1].distance),
             Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
         ) {
-            return Err(format!(
-                "results not sorted ascending: {:?} before {:?} in {results:?}",
-                w[0], w[1]
-            ));
+            return Err(format!("results not sorted ascending: {:?} before {:?} in {results:?}", w[0], w[1]));
         }
     }
     let mut ids: Vec<u64> = results.iter().map(|r| r.id).collect();
@@ -274,13 +238,8 @@ pub fn flatten(vs: &[Vec<f32>]) -> Vec<f32> {
     vs.iter().flat_map(|v| v.iter().copied()).collect()
 }
 
-pub const ALL_METRICS: [DistanceMetric; 3] = [
-    DistanceMetric::L2,
-    DistanceMetric::Cosine,
-    DistanceMetric::InnerProduct,
-];
-pub const ALL_STORAGES: [VectorStorageType; 2] =
-    [VectorStorageType::Basic, VectorStorageType::Paged];
+pub const ALL_METRICS: [DistanceMetric; 3] = [DistanceMetric::L2, DistanceMetric::Cosine, DistanceMetric::InnerProduct];
+pub const ALL_STORAGES: [VectorStorageType; 2] = [VectorStorageType::Basic, VectorStorageType::Paged];
 
 // ---------------------------------------------------------------------------------------------
 // File helpers for the tests that copy, move or damage databases (integrity.rs, format_fixtures.rs,
@@ -291,8 +250,7 @@ pub const ALL_STORAGES: [VectorStorageType; 2] =
 /// tail is zeros (fjall preallocates its journal) is copied as a sparse file of the same length,
 /// so copying a database is cheap; its contents read back identical.
 pub fn copy_dir_recursive(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst)
-        .unwrap_or_else(|e| panic!("create {}: {e}", dst.display()));
+    std::fs::create_dir_all(dst).unwrap_or_else(|e| panic!("create {}: {e}", dst.display()));
     let entries = std::fs::read_dir(src).unwrap_or_else(|e| panic!("read_dir {}: {e}", src.display()));
     for entry in entries {
         let entry = entry.unwrap_or_else(|e| panic!("read_dir {}: {e}", src.display()));
@@ -319,12 +277,10 @@ pub fn write_sparse(path: &Path, bytes: &[u8]) {
     let f = std::fs::File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
     use std::io::Write as _;
     let mut w = std::io::BufWriter::new(&f);
-    w.write_all(&bytes[..used])
-        .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    w.write_all(&bytes[..used]).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     w.flush().unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     drop(w);
-    f.set_len(bytes.len() as u64)
-        .unwrap_or_else(|e| panic!("set_len {}: {e}", path.display()));
+    f.set_len(bytes.len() as u64).unwrap_or_else(|e| panic!("set_len {}: {e}", path.display()));
 }
 
 /// Length of `bytes` without its trailing zeros (the "used part" of a preallocated file).
@@ -370,12 +326,7 @@ pub fn find_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
     if needle.is_empty() || haystack.len() < needle.len() {
         return Vec::new();
     }
-    haystack
-        .windows(needle.len())
-        .enumerate()
-        .filter(|(_, w)| *w == needle)
-        .map(|(i, _)| i)
-        .collect()
+    haystack.windows(needle.len()).enumerate().filter(|(_, w)| *w == needle).map(|(i, _)| i).collect()
 }
 
 /// Options with `reinit = false` (the reopen of an existing database).
@@ -409,9 +360,7 @@ pub fn xor_byte_in_place(path: &Path, offset: u64, mask: u8) {
         .open(path)
         .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
     let mut b = [0u8; 1];
-    f.read_exact_at(&mut b, offset)
-        .unwrap_or_else(|e| panic!("read {} at {offset}: {e}", path.display()));
+    f.read_exact_at(&mut b, offset).unwrap_or_else(|e| panic!("read {} at {offset}: {e}", path.display()));
     b[0] ^= mask;
-    f.write_all_at(&b, offset)
-        .unwrap_or_else(|e| panic!("write {} at {offset}: {e}", path.display()));
+    f.write_all_at(&b, offset).unwrap_or_else(|e| panic!("write {} at {offset}: {e}", path.display()));
 }
