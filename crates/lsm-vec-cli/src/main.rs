@@ -6,13 +6,10 @@
 //! dataset + brute-force ground truth), `datasets` (file formats), `report` (measurements and
 //! output). The CLI uses only the public API of the `lsm-vec` crate.
 
-mod bench;
-mod datasets;
+mod commands;
+mod data;
 mod error;
-mod load;
-mod report;
-mod synthetic;
-mod trace;
+mod measure;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -345,12 +342,12 @@ pub struct StatsArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Bench(a) => bench::run(a),
-        Command::GenData(a) => bench::gen_data(a),
-        Command::GenTrace(a) => trace::gen_trace(a),
-        Command::Replay(a) => trace::replay(a),
-        Command::Stats(a) => report::run_stats(a),
-        Command::Load(a) => load::run(a),
+        Command::Bench(a) => commands::bench::run(a),
+        Command::GenData(a) => commands::gen_data::gen_data(a),
+        Command::GenTrace(a) => commands::trace::gen_trace(a),
+        Command::Replay(a) => commands::trace::replay(a),
+        Command::Stats(a) => commands::stats::run_stats(a),
+        Command::Load(a) => commands::load::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,10 +14,10 @@ use std::time::Instant;
 use lsm_vec::{DistanceMetric, LsmVecDb};
 use serde::Serialize;
 
-use crate::bench::{batch_error, resolve_threads, BUILD_CHUNK};
-use crate::datasets::{self, VecReader};
+use crate::commands::bench::{batch_error, resolve_threads, BUILD_CHUNK};
+use crate::data::{self, VecReader};
 use crate::error::{CliError, Context, Result};
-use crate::report;
+use crate::measure::report;
 use crate::{bail, LoadArgs};
 
 /// What `load` prints (`--json`: this object).
@@ -67,7 +67,7 @@ impl Ids {
 fn read_ids(path: &Path) -> Result<Ids> {
     let is_u32 = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("u32"));
     if is_u32 {
-        let ids = datasets::read_u32_list(path)?;
+        let ids = data::read_u32_list(path)?;
         return Ok(Ids { ids: ids.into_iter().map(u64::from).collect(), lines: Vec::new() });
     }
     let bytes = std::fs::read(path).context(|| format!("{}: cannot read", path.display()))?;

@@ -3,9 +3,6 @@
 //! * TEXMEX: `.fvecs` (per row: i32 dim, then f32 values), `.bvecs` (i32 dim, then u8),
 //!   `.ivecs` (i32 dim, then i32 values).
 //! * Big-ANN: `.fbin` / `.u8bin` / `.ibin` (i32 n, i32 d, then n*d values, row-major).
-//! * Ground truth: `.ivecs`, `.ibin`, the Big-ANN ground-truth layout (u32 n, u32 k, ids[n*k],
-//!   f32 distances[n*k]; accepted under `.ibin`, `.bin` and `.gt100`).
-//! * Headerless little-endian u32 id lists (`*.u32`) of streaming traces.
 //!
 //! Everything is little-endian. Vector files are streamed row by row ([`VecReader`]) or read at
 //! a row index with positioned I/O ([`RowFile`]), so a base set never has to sit in memory.
@@ -104,13 +101,13 @@ impl Format {
     }
 }
 
-fn open_file(path: &Path) -> Result<(File, u64)> {
+pub(super) fn open_file(path: &Path) -> Result<(File, u64)> {
     let f = File::open(path).map_err(|e| CliError(format!("{}: cannot open: {e}", path.display())))?;
     let len = f.metadata().map_err(|e| CliError(format!("{}: cannot stat: {e}", path.display())))?.len();
     Ok((f, len))
 }
 
-fn read_i32_at(f: &File, path: &Path, offset: u64, what: &str) -> Result<i32> {
+pub(super) fn read_i32_at(f: &File, path: &Path, offset: u64, what: &str) -> Result<i32> {
     let mut b = [0u8; 4];
     f.read_exact_at(&mut b, offset)
         .map_err(|e| CliError(format!("{}: cannot read {what} at offset {offset}: {e}", path.display())))?;
@@ -402,7 +399,7 @@ impl std::fmt::Debug for VecWriter {
     }
 }
 
-fn write_err(path: &Path, e: std::io::Error) -> CliError {
+pub(super) fn write_err(path: &Path, e: std::io::Error) -> CliError {
     CliError(format!("{}: write failed: {e}", path.display()))
 }
 
@@ -485,293 +482,10 @@ pub fn write_matrix(path: impl AsRef<Path>, m: &Matrix) -> Result<()> {
     w.finish()
 }
 
-/// Ground truth: `k` ids per query (and the distances when the file holds them).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Truth {
-    /// Number of queries.
-    pub n: usize,
-    /// Neighbours per query.
-    pub k: usize,
-    /// `n * k` ids, nearest first. Negative ids of int files (padding) become `u32::MAX`.
-    pub ids: Vec<u32>,
-    /// `n * k` distances (squared L2 for traces), when the file has them.
-    pub dists: Option<Vec<f32>>,
-}
-
-impl Truth {
-    /// The ids of query `q`.
-    pub fn row(&self, q: usize) -> &[u32] {
-        &self.ids[q * self.k..(q + 1) * self.k]
-    }
-}
-
-fn read_u32s(bytes: &[u8]) -> Vec<u32> {
+pub(super) fn read_u32s(bytes: &[u8]) -> Vec<u32> {
     bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
-fn read_file(path: &Path) -> Result<Vec<u8>> {
+pub(super) fn read_file(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| CliError(format!("{}: cannot read: {e}", path.display())))
-}
-
-/// Reads a ground-truth file: `.ivecs`, `.ibin`, or the Big-ANN / trace ground-truth layout
-/// (u32 n, u32 k, ids, f32 distances) under `.ibin`, `.bin` or `.gtNNN`.
-pub fn read_truth(path: impl AsRef<Path>) -> Result<Truth> {
-    let path = path.as_ref();
-    let ext = path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).unwrap_or_default();
-    if ext == "ivecs" {
-        let m = VecReader::open_as(path, Format::Ivecs)?;
-        let (n, k) = (m.len(), m.dim());
-        let bytes = read_file(path)?;
-        if bytes.len() != n * (4 + 4 * k) {
-            bail!("{}: the file changed while it was read", path.display());
-        }
-        let mut ids = Vec::with_capacity(n * k);
-        for r in 0..n {
-            let row = r * (4 + 4 * k);
-            let d = i32::from_le_bytes([bytes[row], bytes[row + 1], bytes[row + 2], bytes[row + 3]]);
-            if d as i64 != k as i64 {
-                bail!("{}: row {r} at offset {row} has {d} ids, expected {k} like row 0", path.display());
-            }
-            ids.extend(read_u32s(&bytes[row + 4..row + 4 + 4 * k]));
-        }
-        return Ok(Truth { n, k, ids, dists: None });
-    }
-    let is_gt = ext == "bin" || ext.starts_with("gt");
-    if ext != "ibin" && ext != "i32bin" && !is_gt {
-        bail!("{}: unknown ground-truth extension {ext:?} (expected .ivecs, .ibin, .bin or .gt100)", path.display());
-    }
-    let bytes = read_file(path)?;
-    let len = bytes.len() as u64;
-    if len < 8 {
-        bail!("{}: truncated: {len} bytes is shorter than the 8-byte header (n, k)", path.display());
-    }
-    let n = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as u64;
-    let k = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as u64;
-    if k == 0 || k > MAX_FILE_DIM as u64 || n > i32::MAX as u64 {
-        bail!("{}: not a ground-truth file: header says n={n}, k={k} at offset 0", path.display());
-    }
-    let ids_end = 8 + 4 * n * k;
-    let with_dists = 8 + 8 * n * k;
-    let has_dists = if len == with_dists {
-        true
-    } else if len == ids_end && !is_gt {
-        false
-    } else if len < if is_gt { with_dists } else { ids_end } {
-        bail!(
-            "{}: truncated: the header says {n} queries x {k} neighbours, {} bytes expected{}, \
-             the file has {len} bytes (ends inside {} at offset {len})",
-            path.display(),
-            if is_gt { with_dists } else { ids_end },
-            if is_gt { " (ids then f32 distances)" } else { "" },
-            if len < ids_end { "the ids" } else { "the distances" }
-        );
-    } else {
-        bail!(
-            "{}: not a ground-truth file: the header says {n} queries x {k} neighbours but the \
-             file has {len} bytes (expected {ids_end} or {with_dists})",
-            path.display()
-        );
-    };
-    let ids = read_u32s(&bytes[8..ids_end as usize]);
-    let dists = has_dists.then(|| {
-        bytes[ids_end as usize..with_dists as usize]
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect()
-    });
-    Ok(Truth { n: n as usize, k: k as usize, ids, dists })
-}
-
-/// Writes ground truth as `.ivecs` (ids only).
-pub fn write_ivecs(path: impl AsRef<Path>, t: &Truth) -> Result<()> {
-    let path = path.as_ref();
-    let mut out = Vec::with_capacity(t.n * (4 + 4 * t.k));
-    for q in 0..t.n {
-        out.extend_from_slice(&(t.k as i32).to_le_bytes());
-        for &id in t.row(q) {
-            out.extend_from_slice(&id.to_le_bytes());
-        }
-    }
-    std::fs::write(path, out).map_err(|e| write_err(path, e))
-}
-
-/// Writes ground truth in the trace layout (u32 n, u32 k, u32 ids, f32 distances).
-pub fn write_gt(path: impl AsRef<Path>, t: &Truth) -> Result<()> {
-    let path = path.as_ref();
-    let dists = match &t.dists {
-        Some(d) => d,
-        None => bail!("{}: ground truth without distances cannot be written as .gt", path.display()),
-    };
-    let mut out = Vec::with_capacity(8 + 8 * t.n * t.k);
-    out.extend_from_slice(&(t.n as u32).to_le_bytes());
-    out.extend_from_slice(&(t.k as u32).to_le_bytes());
-    for &id in &t.ids {
-        out.extend_from_slice(&id.to_le_bytes());
-    }
-    for &d in dists {
-        out.extend_from_slice(&d.to_le_bytes());
-    }
-    std::fs::write(path, out).map_err(|e| write_err(path, e))
-}
-
-/// Reads a headerless little-endian u32 list.
-pub fn read_u32_list(path: impl AsRef<Path>) -> Result<Vec<u32>> {
-    let path = path.as_ref();
-    let bytes = read_file(path)?;
-    if bytes.len() % 4 != 0 {
-        bail!(
-            "{}: truncated or not a u32 list: {} bytes is not a multiple of 4 (last id at offset \
-             {} is incomplete)",
-            path.display(),
-            bytes.len(),
-            bytes.len() / 4 * 4
-        );
-    }
-    Ok(read_u32s(&bytes))
-}
-
-/// Writes a headerless little-endian u32 list.
-pub fn write_u32_list(path: impl AsRef<Path>, ids: &[u32]) -> Result<()> {
-    let path = path.as_ref();
-    let mut out = Vec::with_capacity(ids.len() * 4);
-    for &id in ids {
-        out.extend_from_slice(&id.to_le_bytes());
-    }
-    std::fs::write(path, out).map_err(|e| write_err(path, e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample(n: usize, dim: usize, integral: bool) -> Matrix {
-        let data = (0..n * dim).map(|i| if integral { (i % 251) as f32 } else { (i as f32) * 0.37 - 5.0 }).collect();
-        Matrix { n, dim, data }
-    }
-
-    #[test]
-    fn every_vector_format_round_trips() {
-        let dir = tempfile::tempdir().unwrap();
-        for (ext, integral) in
-            [("fvecs", false), ("fbin", false), ("bvecs", true), ("u8bin", true), ("ivecs", true), ("ibin", true)]
-        {
-            let m = sample(37, 13, integral);
-            let p = dir.path().join(format!("x.{ext}"));
-            write_matrix(&p, &m).unwrap();
-            let back = read_matrix(&p).unwrap();
-            assert_eq!(back, m, "{ext}");
-            // Random access agrees with streaming.
-            let rf = RowFile::open(&p).unwrap();
-            assert_eq!((rf.len(), rf.dim()), (37, 13));
-            let mut row = vec![0f32; 13];
-            rf.read_row(36, &mut row).unwrap();
-            assert_eq!(row, m.row(36), "{ext}");
-            assert!(rf.read_row(37, &mut row).is_err());
-        }
-    }
-
-    #[test]
-    fn empty_files_have_no_rows() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("e.fbin");
-        VecWriter::create(&p, 4).unwrap().finish().unwrap();
-        let r = VecReader::open(&p).unwrap();
-        assert_eq!((r.len(), r.dim()), (0, 4));
-        let p = dir.path().join("e.fvecs");
-        std::fs::write(&p, b"").unwrap();
-        assert_eq!(VecReader::open(&p).unwrap().len(), 0);
-    }
-
-    #[test]
-    fn truncated_files_name_file_and_offset() {
-        let dir = tempfile::tempdir().unwrap();
-        for ext in ["fvecs", "fbin", "bvecs", "u8bin"] {
-            let m = sample(10, 8, true);
-            let p = dir.path().join(format!("t.{ext}"));
-            write_matrix(&p, &m).unwrap();
-            let len = std::fs::metadata(&p).unwrap().len();
-            let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
-            f.set_len(len - 3).unwrap();
-            let err = VecReader::open(&p).unwrap_err().to_string();
-            assert!(err.contains("t.") && err.contains("truncated"), "{ext}: {err}");
-            assert!(err.contains("offset"), "{ext}: {err}");
-        }
-    }
-
-    #[test]
-    fn foreign_files_are_rejected() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("junk.fvecs");
-        std::fs::write(&p, b"hello world, this is not vectors").unwrap();
-        let err = VecReader::open(&p).unwrap_err().to_string();
-        assert!(err.contains("junk.fvecs"), "{err}");
-        let p = dir.path().join("junk.fbin");
-        std::fs::write(&p, [1u8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9]).unwrap();
-        let err = VecReader::open(&p).unwrap_err().to_string();
-        assert!(err.contains("unexpected bytes"), "{err}");
-        let p = dir.path().join("x.txt");
-        std::fs::write(&p, b"").unwrap();
-        assert!(VecReader::open(&p).unwrap_err().to_string().contains("extension"));
-        assert!(VecReader::open(dir.path().join("missing.fvecs")).unwrap_err().to_string().contains("missing.fvecs"));
-    }
-
-    #[test]
-    fn mixed_dimensions_in_fvecs_are_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("m.fvecs");
-        let mut bytes = Vec::new();
-        for d in [2i32, 3] {
-            bytes.extend_from_slice(&d.to_le_bytes());
-            for _ in 0..2 {
-                bytes.extend_from_slice(&1f32.to_le_bytes());
-            }
-        }
-        std::fs::write(&p, bytes).unwrap();
-        let mut r = VecReader::open(&p).unwrap();
-        let mut row = [0f32; 2];
-        assert!(r.read_row(&mut row).unwrap());
-        let err = r.read_row(&mut row).unwrap_err().to_string();
-        assert!(err.contains("row 1 at offset 12"), "{err}");
-    }
-
-    #[test]
-    fn truth_round_trips_in_every_layout() {
-        let dir = tempfile::tempdir().unwrap();
-        let t = Truth { n: 3, k: 4, ids: (0..12).collect(), dists: Some((0..12).map(|i| i as f32 * 0.5).collect()) };
-        let p = dir.path().join("g.gt100");
-        write_gt(&p, &t).unwrap();
-        assert_eq!(read_truth(&p).unwrap(), t);
-        let p = dir.path().join("g.ibin");
-        write_gt(&p, &t).unwrap();
-        assert_eq!(read_truth(&p).unwrap(), t, "Big-ANN ground truth under .ibin");
-        let p = dir.path().join("g.ivecs");
-        write_ivecs(&p, &t).unwrap();
-        let back = read_truth(&p).unwrap();
-        assert_eq!((back.n, back.k, &back.ids), (3, 4, &t.ids));
-        // An .ivecs row whose header disagrees with row 0.
-        let p = dir.path().join("mixed.ivecs");
-        let words: [i32; 6] = [2, 5, 6, 3, 7, 8];
-        std::fs::write(&p, words.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
-        let err = read_truth(&p).unwrap_err().to_string();
-        assert!(err.contains("row 1 at offset 12"), "{err}");
-        // Truncated trace ground truth.
-        let p = dir.path().join("bad.gt100");
-        write_gt(&p, &t).unwrap();
-        let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
-        f.set_len(8 + 48 + 10).unwrap();
-        let err = read_truth(&p).unwrap_err().to_string();
-        assert!(err.contains("truncated") && err.contains("distances"), "{err}");
-    }
-
-    #[test]
-    fn u32_lists_round_trip_and_detect_truncation() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("a.u32");
-        let ids = vec![0, 7, u32::MAX, 42];
-        write_u32_list(&p, &ids).unwrap();
-        assert_eq!(read_u32_list(&p).unwrap(), ids);
-        std::fs::write(&p, [1u8, 0, 0, 0, 5]).unwrap();
-        let err = read_u32_list(&p).unwrap_err().to_string();
-        assert!(err.contains("offset 4"), "{err}");
-    }
 }

@@ -10,14 +10,15 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use lsm_vec::{DistanceMetric, LsmVecDb, SearchOptions, Stats};
+use lsm_vec::{DistanceMetric, LsmVecDb};
 use serde::Serialize;
 
-use crate::datasets::{self, Matrix, Truth, VecReader};
+use crate::data::synthetic::{Generator, KnnAccumulator, CHUNK_ROWS};
+use crate::data::{self, Matrix, Truth, VecReader};
 use crate::error::{Context, Result};
-use crate::report::{self, Latency};
-use crate::synthetic::{Generator, KnnAccumulator, CHUNK_ROWS};
-use crate::{bail, BenchArgs, GenDataArgs};
+use crate::measure::pass::{per, search_pass, SweepRow};
+use crate::measure::report;
+use crate::{bail, BenchArgs};
 
 /// Vectors per `insert_batch` call of a build (bench and load): large enough for the engine's
 /// parallel groups of 256, small enough for the progress line to move.
@@ -93,40 +94,6 @@ impl BaseStream {
         }
         Ok(())
     }
-}
-
-/// One row of the ef_search sweep.
-#[derive(Debug, Clone, Serialize)]
-pub struct SweepRow {
-    /// ef_search requested.
-    pub ef_search: usize,
-    /// ef_search used (at least k).
-    pub ef_search_effective: usize,
-    /// Mean true recall@k.
-    pub recall: f64,
-    /// Queries per second (one thread, one query at a time).
-    pub qps: f64,
-    /// Per-query latency measured around each search call.
-    pub latency: Latency,
-    /// Vector pages read from the file per query (page cache misses).
-    pub pages_read_per_query: f64,
-    /// Page cache hits per query.
-    pub page_cache_hits_per_query: f64,
-    /// Distance computations per query.
-    pub distance_computations_per_query: f64,
-    /// Nodes visited per query.
-    pub nodes_visited_per_query: f64,
-    /// Adjacency lists read from the LSM per query.
-    pub lsm_gets_per_query: f64,
-    /// Adjacency lists served by the edge cache per query.
-    pub edge_cache_hits_per_query: f64,
-    /// Bytes this process read from the storage device per query (`read_bytes` of
-    /// /proc/self/io: page cache misses of the OS, so 0 while the files are cached).
-    pub device_read_bytes_per_query: f64,
-    /// Whether the OS page cache was dropped (and the database reopened) before the pass.
-    pub cold: bool,
-    /// Seconds for the whole pass.
-    pub seconds: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -210,14 +177,6 @@ struct BenchReport {
     upper_layer_nodes: u64,
 }
 
-fn per(x: u64, n: usize) -> f64 {
-    if n == 0 {
-        0.0
-    } else {
-        x as f64 / n as f64
-    }
-}
-
 /// Runs `lsm-vec bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
     let quiet = args.json;
@@ -252,7 +211,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     // 2. Queries.
     let mut queries = match &source {
         Source::Synthetic { generator, .. } => generator.queries(args.queries.unwrap_or(1000)),
-        Source::File { query, .. } => datasets::read_matrix(query)?,
+        Source::File { query, .. } => data::read_matrix(query)?,
     };
     if let Some(limit) = args.queries {
         if limit < queries.n {
@@ -449,7 +408,7 @@ fn ground_truth(
         Truth { n: lists.len(), k, ids, dists: Some(dists) }
     };
     match source {
-        Source::File { truth: Some(t), .. } => Ok((datasets::read_truth(t)?, "file")),
+        Source::File { truth: Some(t), .. } => Ok((data::read_truth(t)?, "file")),
         _ => {
             let mut stream = BaseStream::open(source)?;
             let n = stream.len();
@@ -538,62 +497,6 @@ pub fn batch_error(e: &lsm_vec::Error, before: usize, total: usize, what: &str) 
         _ => before,
     };
     crate::error::CliError(format!("{what}: {e}; the first {committed} of the {total} vectors are in the database"))
-}
-
-fn delta(a: &Stats, b: &Stats, f: impl Fn(&Stats) -> u64) -> u64 {
-    f(b).saturating_sub(f(a))
-}
-
-/// One query pass: every query once, one at a time, on this thread.
-pub fn search_pass(
-    db: &LsmVecDb,
-    queries: &Matrix,
-    truth: &Truth,
-    k: usize,
-    ef: usize,
-    show: bool,
-) -> Result<SweepRow> {
-    let eff = ef.max(k);
-    let so = SearchOptions::new(k, eff);
-    let pb = report::progress(show, queries.n as u64, &format!("search ef={ef}"));
-    let before = db.stats()?;
-    let io_before = report::device_read_bytes();
-    let mut lat = Vec::with_capacity(queries.n);
-    let mut recall_sum = 0.0;
-    let mut ids = Vec::with_capacity(k);
-    let start = Instant::now();
-    for q in 0..queries.n {
-        let t = Instant::now();
-        let res = db.search_knn(queries.row(q), &so)?;
-        lat.push(t.elapsed());
-        ids.clear();
-        ids.extend(res.iter().map(|r| r.id));
-        recall_sum += report::recall_at_k(&ids, truth.row(q), k);
-        if q % 64 == 0 {
-            pb.set_position(q as u64);
-        }
-    }
-    let total = start.elapsed().as_secs_f64();
-    pb.finish_and_clear();
-    let io_after = report::device_read_bytes();
-    let after = db.stats()?;
-    let nq = queries.n;
-    Ok(SweepRow {
-        ef_search: ef,
-        ef_search_effective: eff,
-        recall: recall_sum / nq as f64,
-        qps: report::rate(nq, total),
-        latency: Latency::from_durations(&lat),
-        pages_read_per_query: per(delta(&before, &after, |s| s.vector_pages_read), nq),
-        page_cache_hits_per_query: per(delta(&before, &after, |s| s.page_cache_hits), nq),
-        distance_computations_per_query: per(delta(&before, &after, |s| s.distance_computations), nq),
-        nodes_visited_per_query: per(delta(&before, &after, |s| s.nodes_visited), nq),
-        lsm_gets_per_query: per(delta(&before, &after, |s| s.lsm_gets), nq),
-        edge_cache_hits_per_query: per(delta(&before, &after, |s| s.edge_cache_hits), nq),
-        device_read_bytes_per_query: per(io_after.saturating_sub(io_before), nq),
-        cold: false,
-        seconds: total,
-    })
 }
 
 fn print_table(r: &BenchReport) {
@@ -700,60 +603,4 @@ fn print_table(r: &BenchReport) {
         report::mib(r.disk.lsm_disk_bytes)
     );
     println!("graph        {} vectors, max level {}, {} upper-layer nodes", r.count, r.max_level, r.upper_layer_nodes);
-}
-
-/// Runs `lsm-vec gen-data`: base.fvecs, query.fvecs, groundtruth.ivecs (exact top-K, L2).
-pub fn gen_data(args: &GenDataArgs) -> Result<()> {
-    if args.n == 0 || args.dim == 0 || args.queries == 0 || args.gt_k == 0 {
-        bail!("--n, --dim, --queries and --gt-k must be > 0");
-    }
-    if args.n > u32::MAX as usize {
-        bail!("--n must be < 2^32");
-    }
-    let show = report::progress_enabled(false);
-    std::fs::create_dir_all(&args.out).context(|| format!("cannot create {}", args.out.display()))?;
-    let g = Generator::new(args.dim, args.clusters, args.seed);
-    let t = Instant::now();
-    let queries = g.queries(args.queries);
-    datasets::write_matrix(args.out.join("query.fvecs"), &queries)?;
-    let mut w = datasets::VecWriter::create(args.out.join("base.fvecs"), args.dim)?;
-    let mut acc = KnnAccumulator::new(&queries.data, args.dim, args.gt_k, DistanceMetric::L2);
-    let pb = report::progress(show, args.n as u64, "base + truth");
-    let mut buf = Vec::new();
-    let all: Vec<u64> = (0..args.n as u64).collect();
-    for chunk in all.chunks(CHUNK_ROWS) {
-        g.base_chunk(chunk, &mut buf);
-        for row in buf.chunks_exact(args.dim) {
-            w.write_row(row)?;
-        }
-        acc.add_chunk(chunk, &buf);
-        pb.inc(chunk.len() as u64);
-    }
-    pb.finish_and_clear();
-    w.finish()?;
-    let lists = acc.finish();
-    let k = args.gt_k.min(args.n);
-    let mut ids = Vec::with_capacity(lists.len() * k);
-    for l in &lists {
-        ids.extend(l.iter().take(k).map(|x| x.0 as u32));
-    }
-    let truth = Truth { n: lists.len(), k, ids, dists: None };
-    datasets::write_ivecs(args.out.join("groundtruth.ivecs"), &truth)?;
-    let info = serde_json::json!({
-        "generator": "lsm-vec gen-data",
-        "version": env!("CARGO_PKG_VERSION"),
-        "n": args.n, "dim": args.dim, "queries": args.queries, "seed": args.seed,
-        "clusters": args.clusters, "metric": "l2", "groundtruth_k": k,
-        "files": {"base": "base.fvecs", "query": "query.fvecs", "groundtruth": "groundtruth.ivecs"},
-    });
-    report::write_json_file(&args.out.join("dataset.json"), &info)?;
-    eprintln!(
-        "wrote {} ({} base, {} queries, dim {}, exact top-{k} L2 ground truth) in {:.1} s",
-        args.out.display(),
-        args.n,
-        args.queries,
-        args.dim,
-        t.elapsed().as_secs_f64()
-    );
-    Ok(())
 }

@@ -180,12 +180,12 @@ impl Generator {
     }
 
     /// The first `n` query vectors.
-    pub fn queries(&self, n: usize) -> crate::datasets::Matrix {
+    pub fn queries(&self, n: usize) -> crate::data::Matrix {
         let mut data = vec![0f32; n * self.dim];
         for (j, row) in data.chunks_exact_mut(self.dim.max(1)).enumerate() {
             self.query_vector(j as u64, row);
         }
-        crate::datasets::Matrix { n, dim: self.dim, data }
+        crate::data::Matrix { n, dim: self.dim, data }
     }
 }
 

@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 use lsm_vec::{DistanceMetric, LsmVecDb};
 use serde::Serialize;
 
-use crate::bench::search_pass;
-use crate::datasets::{self, RowFile, Truth, VecReader, VecWriter};
+use crate::data::synthetic::{ground_truth_synthetic, Generator, Rng};
+use crate::data::{self, RowFile, Truth, VecReader, VecWriter};
 use crate::error::{CliError, Context, Result};
-use crate::report::{self, JsonLines};
-use crate::synthetic::{ground_truth_synthetic, Generator, Rng};
+use crate::measure::pass::search_pass;
+use crate::measure::report::{self, JsonLines};
 use crate::{bail, GenTraceArgs, ReplayArgs};
 
 /// Format name and version written to `manifest.json`.
@@ -62,7 +62,7 @@ struct Manifest {
 fn write_vectors(path: &Path, g: &Generator, ids: &[u64], pb: &indicatif::ProgressBar) -> Result<()> {
     let mut w = VecWriter::create(path, g.dim())?;
     let mut buf = Vec::new();
-    for chunk in ids.chunks(crate::synthetic::CHUNK_ROWS) {
+    for chunk in ids.chunks(crate::data::synthetic::CHUNK_ROWS) {
         g.base_chunk(chunk, &mut buf);
         for row in buf.chunks_exact(g.dim()) {
             w.write_row(row)?;
@@ -106,10 +106,10 @@ pub fn gen_trace(a: &GenTraceArgs) -> Result<()> {
     write_vectors(&out.join("pool.fbin"), &g, &pool_ids, &pb)?;
     pb.finish_and_clear();
     let as_u32 = |v: &[u64]| v.iter().map(|&x| x as u32).collect::<Vec<u32>>();
-    datasets::write_u32_list(out.join("base.ids.u32"), &as_u32(&base_ids))?;
-    datasets::write_u32_list(out.join("pool.ids.u32"), &as_u32(&pool_ids))?;
+    data::write_u32_list(out.join("base.ids.u32"), &as_u32(&base_ids))?;
+    data::write_u32_list(out.join("pool.ids.u32"), &as_u32(&pool_ids))?;
     let queries = g.queries(a.queries);
-    datasets::write_matrix(out.join("query.fbin"), &queries)?;
+    data::write_matrix(out.join("query.fbin"), &queries)?;
 
     // Epochs. `live` keeps a deterministic order so that the seed fixes the deletes.
     let mut live: Vec<u32> = as_u32(&base_ids);
@@ -136,7 +136,7 @@ pub fn gen_trace(a: &GenTraceArgs) -> Result<()> {
                 }
             }
         }
-        datasets::write_gt(gt_path(out, e), &t)
+        data::write_gt(gt_path(out, e), &t)
     };
     write_gt(0, &live)?;
     gt_epochs.push(0);
@@ -150,8 +150,8 @@ pub fn gen_trace(a: &GenTraceArgs) -> Result<()> {
         let inss: Vec<u32> = pool_ids[next_pool..next_pool + ins].iter().map(|&x| x as u32).collect();
         next_pool += ins;
         live.extend_from_slice(&inss);
-        datasets::write_u32_list(out.join(format!("{}.del.u32", epoch_name(e))), &dels)?;
-        datasets::write_u32_list(out.join(format!("{}.ins.u32", epoch_name(e))), &inss)?;
+        data::write_u32_list(out.join(format!("{}.del.u32", epoch_name(e))), &dels)?;
+        data::write_u32_list(out.join(format!("{}.ins.u32", epoch_name(e))), &inss)?;
         if e % a.gt_every == 0 || e == a.epochs {
             write_gt(e, &live)?;
             gt_epochs.push(e);
@@ -249,7 +249,7 @@ fn count_epochs(dir: &Path) -> Result<usize> {
 /// Reads `<name>.ids.u32` of a trace and checks it has one id per vector of `<name>.fbin`.
 fn read_ids_for(dir: &Path, name: &str, vectors: usize) -> Result<Vec<u32>> {
     let path = dir.join(format!("{name}.ids.u32"));
-    let ids = datasets::read_u32_list(&path)?;
+    let ids = data::read_u32_list(&path)?;
     if ids.len() != vectors {
         bail!("{}: {} ids for {} {name} vectors", path.display(), ids.len(), vectors);
     }
@@ -258,7 +258,7 @@ fn read_ids_for(dir: &Path, name: &str, vectors: usize) -> Result<Vec<u32>> {
 
 fn read_ids_if_exists(path: &Path) -> Result<Vec<u32>> {
     if path.exists() {
-        datasets::read_u32_list(path)
+        data::read_u32_list(path)
     } else {
         Ok(Vec::new())
     }
@@ -302,7 +302,7 @@ pub fn replay(a: &ReplayArgs) -> Result<()> {
     } else {
         (None, HashMap::new())
     };
-    let queries = datasets::read_matrix(dir.join("query.fbin"))?;
+    let queries = data::read_matrix(dir.join("query.fbin"))?;
     if queries.dim != dim {
         bail!("query.fbin has dimension {} but base.fbin has {dim}", queries.dim);
     }
@@ -442,7 +442,7 @@ fn epoch_pass(
     epoch: usize,
     (inserts, ins_time): (usize, Duration),
     (deletes, del_time): (usize, Duration),
-    queries: &datasets::Matrix,
+    queries: &data::Matrix,
     db_dir: &Path,
     vector_file: &Path,
     t_start: Instant,
@@ -450,7 +450,7 @@ fn epoch_pass(
 ) -> Result<EpochLine> {
     let gt_file = gt_path(dir, epoch);
     let truth = if gt_file.exists() {
-        let t = datasets::read_truth(&gt_file)?;
+        let t = data::read_truth(&gt_file)?;
         if t.n < queries.n {
             bail!("{}: {} rows for {} queries", gt_file.display(), t.n, queries.n);
         }
