@@ -176,6 +176,10 @@ lsm_vec_status_t lsm_vec_is_closed(const lsm_vec_db_t *db, bool *closed);
 /* Persists the journal and the vector file (fsync). */
 lsm_vec_status_t lsm_vec_flush(const lsm_vec_db_t *db);
 
+/* Repairs now every deleted node whose repair is pending (repair_backlog of the stats), which a
+ * background thread otherwise does shortly after the deletes. */
+lsm_vec_status_t lsm_vec_finish_repairs(const lsm_vec_db_t *db);
+
 /* ---- Writes ---------------------------------------------------------------------------------- */
 
 /* Inserts vector `id` (`len` floats, must equal the dimension). An id that is already live is

@@ -371,6 +371,10 @@ class LSMVecDB {
   /// Persists the journal and the vector file (fsync).
   Status Flush() { return Status::FromC(lsm_vec_flush(handle_.get())); }
 
+  /// Repairs now every deleted node whose repair is pending (Stats::repair_backlog), which a
+  /// background thread otherwise does shortly after the deletes.
+  Status FinishRepairs() { return Status::FromC(lsm_vec_finish_repairs(handle_.get())); }
+
   /// Fills *stats with counters, sizes and (with enable_stats) latency percentiles.
   Status GetStatistics(Statistics* stats) const {
     if (stats == nullptr) return Status::InvalidArgument("stats must not be NULL");

@@ -302,6 +302,9 @@ class LSMVecDB:
         """Deletes the id; it is never returned by a search again. ``KeyError`` if absent."""
     def flush(self) -> None:
         """Persists everything written so far to stable storage (fsync)."""
+    def finish_repairs(self) -> None:
+        """Repairs now every deleted node whose repair is pending (``stats()["repair_backlog"]``),
+        which a background thread otherwise does shortly after the deletes."""
     def stats(self) -> dict[str, Any]:
         """Counters, sizes and latency percentiles as a dict; the ``*_latency`` entries are
         dicts with ``count``, ``p50_us``, ``p95_us``, ``p99_us``, ``max_us`` (filled only with

@@ -243,6 +243,7 @@ static void test_null_handle(void) {
     CHECK(strcmp(lsm_vec_last_error_message(), "db must not be NULL") == 0);
     CHECK_RC(lsm_vec_is_closed(NULL, &b), LSM_VEC_INVALID_ARGUMENT);
     CHECK_RC(lsm_vec_flush(NULL), LSM_VEC_INVALID_ARGUMENT);
+    CHECK_RC(lsm_vec_finish_repairs(NULL), LSM_VEC_INVALID_ARGUMENT);
     CHECK_RC(lsm_vec_insert(NULL, 1, v, DIM), LSM_VEC_INVALID_ARGUMENT);
     CHECK_RC(lsm_vec_insert_batch(NULL, ids, 1, v, DIM, 0), LSM_VEC_INVALID_ARGUMENT);
     CHECK_RC(lsm_vec_update(NULL, 1, v, DIM), LSM_VEC_INVALID_ARGUMENT);
@@ -499,6 +500,10 @@ static void test_main_database(void) {
     CHECK_RC(lsm_vec_print_statistics(db), LSM_VEC_OK);
 
     CHECK_RC(lsm_vec_flush(db), LSM_VEC_OK);
+    /* Deletes above left repairs to the background thread: finish them now. */
+    CHECK_RC(lsm_vec_finish_repairs(db), LSM_VEC_OK);
+    CHECK_RC(lsm_vec_get_stats(db, &st), LSM_VEC_OK);
+    CHECK(st.repair_backlog == 0);
 
     /* A second open of the same directory is BUSY. */
     lsm_vec_db_t *db2 = (lsm_vec_db_t *)&g_checks;

@@ -9,6 +9,8 @@ import time
 import numpy as np
 import pytest
 
+import lsm_vec
+
 DIM = 16
 
 
@@ -203,3 +205,20 @@ def test_failure_after_the_first_group_says_what_is_committed(open_db):
         return
     pytest.fail("the concurrent insert never landed between two groups of the batch")
 
+
+
+def test_finish_repairs_empties_the_backlog(open_db):
+    """Deletes leave their repairs to a background thread; finish_repairs() does them now."""
+    x = dataset(3000)
+    db = open_db(DIM, m=8, ef_construction=64.0)
+    db.insert_batch(np.arange(3000, dtype=np.uint64), x)
+    for i in range(0, 3000, 3):
+        db.delete(i)
+    db.finish_repairs()
+    s = db.stats()
+    assert s["repair_backlog"] == 0 and s["repairs"] >= 1
+    res = db.search_knn(x[1], k=5, ef_search=64)
+    assert res[0].id == 1 and all(r.id % 3 != 0 for r in res)
+    db.close()
+    with pytest.raises(lsm_vec.ClosedError):
+        db.finish_repairs()

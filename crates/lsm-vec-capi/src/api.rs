@@ -271,6 +271,20 @@ pub unsafe extern "C" fn lsm_vec_flush(db: *const lsm_vec_db_t) -> c_int {
     })
 }
 
+/// Repairs now every deleted node whose repair is pending (`repair_backlog` of the stats),
+/// which a background thread otherwise does shortly after the deletes.
+///
+/// # Safety
+/// `db` NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn lsm_vec_finish_repairs(db: *const lsm_vec_db_t) -> c_int {
+    guard(|| {
+        // SAFETY: per the contract.
+        unsafe { db_arg(db) }?.finish_repairs()?;
+        Ok(())
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Writes.
 // ---------------------------------------------------------------------------------------------

@@ -263,6 +263,12 @@ impl PyLsmVecDb {
         py.detach(|| self.db.flush()).py()
     }
 
+    /// Repairs now every deleted node whose repair is pending (``stats()["repair_backlog"]``),
+    /// which a background thread otherwise does shortly after the deletes.
+    fn finish_repairs(&self, py: Python<'_>) -> PyResult<()> {
+        py.detach(|| self.db.finish_repairs()).py()
+    }
+
     /// Counters, sizes and latency percentiles (``*_latency`` dicts, in microseconds; filled
     /// only with ``enable_stats``), as a dict. Memory in bytes: ``code_bytes``,
     /// ``adjacency_bytes`` (for ``adjacency_lists`` lists), ``page_cache_bytes``,
