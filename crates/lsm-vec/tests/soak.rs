@@ -51,8 +51,8 @@ const BATCH_BASE: u64 = 1 << 40;
 /// memtables can differ by up to 16 MiB; both ends are medians over a tenth of the run (about a
 /// minute, several memtable cycles at the write rate here), which smooths that further. A leak
 /// proportional to the writes is what the bound must catch: the run prints the writes of the
-/// second half and the smallest per-write leak 16 MiB detects (about 900 bytes per write in the
-/// 10-minute run on the 2-core machine, where 8 searchers leave the writers ~60 writes/s).
+/// second half and the smallest per-write leak 16 MiB detects (255-806 bytes per write in the
+/// 10-minute runs on the 2-core machine, where 8 searchers leave the writers 100-250 writes/s).
 const RSS_GROWTH_BOUND_KB: u64 = 16 * 1024;
 
 fn vec_of(id: u64, version: u64) -> Vec<f32> {
@@ -463,7 +463,10 @@ fn soak_short() {
     soak(5, false);
 }
 
-/// The soak: `LSM_VEC_SOAK_SECS` seconds (default 600), with the memory assertion.
+/// The soak: `LSM_VEC_SOAK_SECS` seconds (default 600), with the memory assertion. The
+/// 10-minute run failed it at 906ce15 (+19.9 MiB over the second half: deleted nodes piled up
+/// as ghosts, see `ghost_nodes_level_off_under_constant_churn`) and passes at c4345a9 (+1.6 MiB);
+/// figures in docs/durability.md.
 #[test]
 #[ignore = "long: 10 minutes by default (LSM_VEC_SOAK_SECS)"]
 fn soak_long() {
