@@ -11,6 +11,9 @@ mod x86_avx2;
 
 use std::sync::OnceLock;
 
+/// The packing of SQ4 codes (shared with `quant`, which writes them).
+pub(crate) use scalar::nibble;
+
 use crate::options::DistanceMetric;
 
 /// A set of kernels for one instruction set.

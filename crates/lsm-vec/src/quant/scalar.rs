@@ -104,7 +104,7 @@ impl ScalarQuantizer {
     #[inline]
     pub fn component(&self, c: &[u8], i: usize) -> f32 {
         if self.bits == 4 {
-            ((c[i / 2] >> ((i & 1) * 4)) & 0x0F) as f32
+            crate::distance::nibble(c, i)
         } else {
             c[i] as f32
         }
