@@ -499,6 +499,7 @@ fn build(
         let id_bound = store.id_bound()?;
         check_id_bound(&lsm, id_bound)?;
         let mut checks: Vec<(u32, u32, u32)> = Vec::new();
+        let file_len = vectors.len_bytes();
         store.for_each_node(format, |id, n| {
             if n.deleted && (format < 3 || n.head.is_some()) {
                 return Err(Error::corruption(
@@ -519,7 +520,7 @@ fn build(
             }
             // Before the allocator grows to the slot: a damaged slot must not make it grow
             // to billions of entries.
-            vectors.check_holds(n.slot)?;
+            vectors.check_holds_in(n.slot, file_len)?;
             state.set_node(id, Some(n));
             alloc.mark_used(n.slot);
             checks.push((n.slot, n.checksum, id));

@@ -173,11 +173,16 @@ fn read_header_of(f: &File, path: &Path) -> Result<Header> {
 }
 
 impl VectorFile {
-    /// Checks that the file is long enough to hold `slot` (called at open for the highest slot
-    /// in use, so a truncated file is reported instead of read as zeros).
+    /// Checks that the file is long enough to hold `slot`, so a truncated file is reported
+    /// instead of read as zeros.
     pub fn check_holds(&self, slot: u32) -> Result<()> {
+        self.check_holds_in(slot, self.len_bytes())
+    }
+
+    /// [`VectorFile::check_holds`] against a file length read once (open checks every node's
+    /// slot: one `fstat` for all of them).
+    pub fn check_holds_in(&self, slot: u32, len: u64) -> Result<()> {
         let end = self.layout.offset(slot) + self.layout.rec_bytes as u64;
-        let len = self.len_bytes();
         if len < end {
             return Err(Error::corruption(
                 &self.path,
