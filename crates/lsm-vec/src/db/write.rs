@@ -146,14 +146,13 @@ impl Engine {
                 return Ok(());
             }
             let mut txn = Txn::new(self.write_view(&state));
-            let keep = hnsw::routed_ghosts(&mut txn, state.slots.len())?;
+            let (keep, linkers) = hnsw::routed_ghosts(&mut txn, state.slots.len())?;
             let routed = keep.iter().filter(|&&k| k).count();
             let full = routed > (state.live / 4).max(64);
             if !full && routed == ghosts {
                 return Ok(());
             }
             if full {
-                let linkers = hnsw::ghost_linkers(&mut txn, state.slots.len())?;
                 for &n in &linkers {
                     hnsw::drop_ghost_links(&mut txn, &self.params, n)?;
                 }

@@ -9,7 +9,7 @@ mod policy;
 mod search;
 mod visited;
 
-pub(crate) use policy::{drop_ghost_links, ghost_linkers, reconnect, replacement_entry, routed_ghosts, unreachable};
+pub(crate) use policy::{drop_ghost_links, reconnect, replacement_entry, routed_ghosts, unreachable};
 pub(crate) use search::search_layer;
 pub(crate) use visited::Visited;
 

@@ -42,10 +42,12 @@ pub(crate) fn reconnect<G: GraphMut>(g: &mut G, p: &Params, unreachable: &[u32],
 }
 
 /// Which ids below `bound` are ghosts that a route can reach: linked from a live node's
-/// layer-0 list, directly or through other such ghosts. The others are kept alive only by each
-/// other's lists (in-degree counts those links too) and can go.
-pub(crate) fn routed_ghosts<G: Graph>(g: &mut G, bound: usize) -> Result<Vec<bool>> {
+/// layer-0 list, directly or through other such ghosts (the others are kept alive only by each
+/// other's lists, since in-degree counts those links too, and can go); and the live nodes whose
+/// lists link to a ghost.
+pub(crate) fn routed_ghosts<G: Graph>(g: &mut G, bound: usize) -> Result<(Vec<bool>, Vec<u32>)> {
     let mut marked = vec![false; bound];
+    let mut linkers = Vec::new();
     let mut stack = Vec::new();
     let mut nb = Vec::new();
     for x in 0..bound as u32 {
@@ -53,11 +55,19 @@ pub(crate) fn routed_ghosts<G: Graph>(g: &mut G, bound: usize) -> Result<Vec<boo
             continue;
         }
         g.neighbors(x, 0, &mut nb)?;
+        let mut links_ghost = false;
         for &y in &nb {
-            if (y as usize) < bound && !marked[y as usize] && g.is_ghost(y) {
+            if !g.is_ghost(y) {
+                continue;
+            }
+            links_ghost = true;
+            if (y as usize) < bound && !marked[y as usize] {
                 marked[y as usize] = true;
                 stack.push(y);
             }
+        }
+        if links_ghost {
+            linkers.push(x);
         }
     }
     while let Some(x) = stack.pop() {
@@ -69,23 +79,7 @@ pub(crate) fn routed_ghosts<G: Graph>(g: &mut G, bound: usize) -> Result<Vec<boo
             }
         }
     }
-    Ok(marked)
-}
-
-/// Live nodes (ids below `bound`) whose layer-0 list links to a ghost.
-pub(crate) fn ghost_linkers<G: Graph>(g: &mut G, bound: usize) -> Result<Vec<u32>> {
-    let mut out = Vec::new();
-    let mut nb = Vec::new();
-    for x in 0..bound as u32 {
-        if !g.is_live(x) {
-            continue;
-        }
-        g.neighbors(x, 0, &mut nb)?;
-        if nb.iter().any(|&y| g.is_ghost(y)) {
-            out.push(x);
-        }
-    }
-    Ok(out)
+    Ok((marked, linkers))
 }
 
 /// Rewrites the layer-0 list of live node `n` without its ghosts: each ghost is replaced by
