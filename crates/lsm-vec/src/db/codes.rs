@@ -47,17 +47,12 @@ impl Engine {
                 ..Default::default()
             },
         )?;
-        let mut codes = self.new_codes(sq, graph_nodes);
+        let mut codes = new_codes(&self.opts, sq, graph_nodes);
         self.vectors.read_verified(&mut items, |id, v| codes.set(id, v))?;
         codes.reset_drift();
         self.log(&format!("quantizer trained on {graph_nodes} vectors"));
         self.write_state().codes = Some(codes);
         Ok(())
-    }
-
-    /// Empty codes for quantizer `sq`, with routing signatures if `routing` asks for them.
-    pub(super) fn new_codes(&self, sq: ScalarQuantizer, trained_on: usize) -> Codes {
-        new_codes(&self.opts, sq, trained_on)
     }
 
     /// (slot, checksum, internal id) of every live graph node.
