@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::layout::{Layout, HEADER_BYTES, PAGE_BYTES, PAGE_FLOATS};
+use super::readahead;
 use std::sync::Arc;
 
 use crate::cache::{ClockCache, Entry};
@@ -42,6 +43,8 @@ pub(crate) fn checksum(v: &[f32]) -> u32 {
 
 /// One cached page, held inline in the cache entry (one pointer hop from the cache slot).
 type PageBuf = [f32; PAGE_FLOATS];
+/// A cached page, shared with the cache.
+type PageRef = Arc<Entry<PageBuf>>;
 
 /// Cache and I/O counters a caller accumulates locally.
 #[derive(Debug, Default, Clone, Copy)]
@@ -462,14 +465,83 @@ impl VectorFile {
                 }
             }
         }
-        if misses.len() > 1 {
-            let layout = self.layout;
-            misses.sort_unstable_by_key(|&i| layout.first_page(slots[i as usize]));
+        if misses.len() < 2 {
+            for &i in misses.iter() {
+                self.with_record(slots[i as usize], scratch, io, |r| f(i as usize, r))?;
+            }
+            return Ok(());
         }
+        let layout = self.layout;
+        misses.sort_unstable_by_key(|&i| layout.first_page(slots[i as usize]));
+        let pages = self.load_pages(slots, misses, io)?;
+        let page_of = |p: u32| &pages[pages.partition_point(|(q, _)| *q < p)].1.value;
         for &i in misses.iter() {
-            self.with_record(slots[i as usize], scratch, io, |r| f(i as usize, r))?;
+            let (first, start) = layout.locate(slots[i as usize]);
+            if start + dim <= PAGE_FLOATS {
+                f(i as usize, &page_of(first)[start..start + dim]);
+                continue;
+            }
+            scratch.clear();
+            let (mut page, mut from) = (first, start);
+            while scratch.len() < dim {
+                let take = (dim - scratch.len()).min(PAGE_FLOATS - from);
+                scratch.extend_from_slice(&page_of(page)[from..from + take]);
+                page += 1;
+                from = 0;
+            }
+            f(i as usize, scratch);
         }
         Ok(())
+    }
+
+    /// The pages holding the records `slots[i]` for `i` in `misses`, sorted by page number:
+    /// from the cache where it has them, else from the file, with the reads that must wait for
+    /// the device started together (see `readahead`). Pages read are added to the cache.
+    fn load_pages(&self, slots: &[u32], misses: &[u32], io: &mut IoCounters) -> Result<Vec<(u32, PageRef)>> {
+        let mut wanted = Vec::with_capacity(misses.len());
+        for &i in misses {
+            let (first, start) = self.layout.locate(slots[i as usize]);
+            let span = (start + self.dim).div_ceil(PAGE_FLOATS) as u32;
+            wanted.extend(first..first + span);
+        }
+        wanted.sort_unstable();
+        wanted.dedup();
+        let offset = |page: u32| HEADER_BYTES + page as u64 * PAGE_BYTES as u64;
+        let mut got: Vec<(u32, Option<PageRef>, bool)> = Vec::with_capacity(wanted.len());
+        let mut waiting = 0;
+        for &page in &wanted {
+            if let Some(e) = self.cache.get(page).and_then(|h| h.as_ref().cloned()) {
+                io.page_hits += 1;
+                got.push((page, Some(e), false));
+                continue;
+            }
+            let mut e = zeroed_page_entry();
+            let buf = &mut Arc::get_mut(&mut e).expect("a new Arc is unique").value;
+            if readahead::read_cached(&self.file, f32_bytes_mut(buf), offset(page)) {
+                io.page_misses += 1;
+                got.push((page, Some(e), true));
+            } else {
+                waiting += 1;
+                got.push((page, None, true));
+            }
+        }
+        if waiting > 1 {
+            for (page, _, _) in got.iter().filter(|g| g.1.is_none()) {
+                readahead::will_need(&self.file, offset(*page), PAGE_BYTES as u64);
+            }
+        }
+        let mut out = Vec::with_capacity(got.len());
+        for (page, e, new) in got {
+            let e = match e {
+                Some(e) => e,
+                None => self.read_page(page, io)?,
+            };
+            if new {
+                self.cache.put_entry(page, Arc::clone(&e));
+            }
+            out.push((page, e));
+        }
+        Ok(out)
     }
 
     /// Writes a record (positioned write; the caller invalidates cached pages after commit).
@@ -506,17 +578,7 @@ impl VectorFile {
     /// pages, and readahead would fetch (and evict for) pages nobody asked for. Called after the
     /// sequential verification pass of open. A hint: failure is ignored.
     pub fn advise_random(&self) {
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd;
-            extern "C" {
-                fn posix_fadvise(fd: i32, offset: i64, len: i64, advice: i32) -> i32;
-            }
-            const POSIX_FADV_RANDOM: i32 = 1;
-            // SAFETY: posix_fadvise only reads its integer arguments; the descriptor is open for
-            // the lifetime of `self.file`.
-            let _ = unsafe { posix_fadvise(self.file.as_raw_fd(), 0, 0, POSIX_FADV_RANDOM) };
-        }
+        readahead::random_access(&self.file);
     }
 
     pub fn sync(&self) -> Result<()> {

@@ -7,6 +7,7 @@
 mod allocator;
 mod file;
 mod layout;
+mod readahead;
 
 pub(crate) use allocator::SlotAllocator;
 pub(crate) use file::{checksum, Header, IoCounters, VectorFile};
