@@ -37,7 +37,10 @@ pub(crate) struct Codes {
     dim: usize,
     /// Bytes per code.
     code_len: usize,
-    data: Vec<u8>,
+    /// The codes, back to back from a cache-line boundary: a code whose length is a multiple
+    /// of 64 bytes (SQ8 at 64, 128, 384, 768... dimensions; SQ4 at multiples of 128) loads
+    /// exactly its own lines, where an unaligned one would touch one more line per visit.
+    data: CodeLines,
     /// Exact norms (cosine only).
     norms: Vec<f32>,
     cosine: bool,
@@ -59,7 +62,7 @@ impl Codes {
             code_len: sq.code_len(),
             sq,
             dim,
-            data: Vec::new(),
+            data: CodeLines::default(),
             norms: Vec::new(),
             cosine: metric == DistanceMetric::Cosine,
             metric,
@@ -83,15 +86,14 @@ impl Codes {
     /// Stores the code of `v` for internal id `id`.
     pub fn set(&mut self, id: u32, v: &[f32]) {
         let (i, len) = (id as usize, self.code_len);
-        if self.data.len() < (i + 1) * len {
-            let want = ((i + 1) * len).max(self.data.len() * 5 / 4);
-            // Growth by a quarter, exactly: `resize` alone would double the capacity.
-            grow_exact(&mut self.data, want.next_multiple_of(len), 0);
+        if self.data.len < (i + 1) * len {
+            let want = ((i + 1) * len).max(self.data.len * 5 / 4);
+            self.data.grow(want.next_multiple_of(len));
             if self.cosine {
-                grow_exact(&mut self.norms, self.data.len() / len, 0.0);
+                grow_exact(&mut self.norms, self.data.len / len, 0.0);
             }
         }
-        let clamped = self.sq.encode(v, &mut self.data[i * len..(i + 1) * len]);
+        let clamped = self.sq.encode(v, &mut self.data.bytes_mut()[i * len..(i + 1) * len]);
         self.encoded += self.dim as u64;
         self.clamped += clamped as u64;
         if self.cosine {
@@ -116,12 +118,12 @@ impl Codes {
 
     /// Graph-node slots the codes cover (the highest internal id + 1, rounded up).
     pub fn len(&self) -> usize {
-        self.data.len() / self.code_len.max(1)
+        self.data.len / self.code_len.max(1)
     }
 
     /// Bytes held (codes and norms).
     pub fn bytes(&self) -> u64 {
-        (self.data.capacity() + self.norms.capacity() * 4) as u64 + self.router.as_ref().map_or(0, |r| r.bytes())
+        (self.data.capacity_bytes() + self.norms.capacity() * 4) as u64 + self.router.as_ref().map_or(0, |r| r.bytes())
     }
 
     /// Bytes one more vector costs with quantizer `q` (0 for `none`).
@@ -137,14 +139,17 @@ impl Codes {
     #[inline]
     pub fn prefetch(&self, id: u32) {
         let i = id as usize * self.code_len;
-        if i < self.data.len() {
-            crate::prefetch::prefetch_ptr(self.data[i..].as_ptr(), self.code_len.div_ceil(64));
+        if i < self.data.len {
+            let p = self.data.bytes()[i..].as_ptr();
+            // Every line the code touches (one more when it does not start on a line).
+            let lines = (p as usize % 64 + self.code_len).div_ceil(64);
+            crate::prefetch::prefetch_ptr(p, lines);
         }
     }
 
     fn code(&self, id: u32) -> &[u8] {
         let i = id as usize * self.code_len;
-        &self.data[i..i + self.code_len]
+        &self.data.bytes()[i..i + self.code_len]
     }
 
     /// The vector the code of `id` stands for (`lo + scale * code`), written to `out`.
@@ -225,6 +230,42 @@ pub(crate) fn bits_of(q: Quantization) -> Option<u8> {
 }
 
 /// Resizes `v` to `len` (>= its length) with capacity exactly `len`, filling with `fill`.
+/// One cache line of code bytes.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([u8; 64]);
+
+/// A byte array that starts on a cache-line boundary and grows by exact amounts.
+#[derive(Default)]
+struct CodeLines {
+    lines: Vec<Line>,
+    /// Bytes in use (the lines hold `len` rounded up to 64).
+    len: usize,
+}
+
+impl CodeLines {
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `Line` is `repr(C)` over `[u8; 64]` (size 64, no padding), so the lines are
+        // `lines.len() * 64` initialised bytes; `len` never exceeds that.
+        unsafe { std::slice::from_raw_parts(self.lines.as_ptr().cast::<u8>(), self.len) }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `bytes`, and the slice borrows `self` mutably.
+        unsafe { std::slice::from_raw_parts_mut(self.lines.as_mut_ptr().cast::<u8>(), self.len) }
+    }
+
+    /// Grows to `len` bytes (new bytes are zero).
+    fn grow(&mut self, len: usize) {
+        grow_exact(&mut self.lines, len.div_ceil(64), Line([0; 64]));
+        self.len = self.len.max(len);
+    }
+
+    fn capacity_bytes(&self) -> usize {
+        self.lines.capacity() * 64
+    }
+}
+
 fn grow_exact<T: Clone>(v: &mut Vec<T>, len: usize, fill: T) {
     v.reserve_exact(len.saturating_sub(v.len()));
     v.resize(len, fill);
