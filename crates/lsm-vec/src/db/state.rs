@@ -42,6 +42,10 @@ pub(crate) struct IndexState {
     /// per internal id saying which ids they are (the search's result filter).
     pub doomed: std::collections::VecDeque<u32>,
     doomed_bits: Vec<u64>,
+    /// A bit per internal id: whether it is a live graph node (`slots[id] < TWIN`). The
+    /// search's liveness test reads this (1 bit per id, small enough to stay in the CPU
+    /// cache) instead of `slots` (4 bytes per id, a cache miss per neighbour at 1M).
+    live_bits: Vec<u64>,
 }
 
 impl IndexState {
@@ -60,6 +64,7 @@ impl IndexState {
             adj: AdjTable::new(max_degree0, adj_capacity),
             doomed: std::collections::VecDeque::new(),
             doomed_bits: Vec::new(),
+            live_bits: Vec::new(),
         }
     }
 
@@ -93,6 +98,7 @@ impl IndexState {
         if self.nodes.len() < n {
             self.nodes.resize(n, None);
             self.slots.resize(n, FREE);
+            self.live_bits.resize(n.div_ceil(64), 0);
         }
         if self.indeg.len() < n {
             self.indeg.resize(n, 0);
@@ -109,9 +115,25 @@ impl IndexState {
             Some(n) => n.slot,
             None => FREE,
         };
+        self.set_live_bit(id, self.slots[i] < TWIN);
         self.set_doomed_bit(id, n.is_some_and(|n| n.deleted));
         self.nodes[i] = n;
         was
+    }
+
+    /// Whether `id` is a live graph node (`live_slot(id).is_some()`, from the bit table).
+    #[inline]
+    pub fn is_live(&self, id: u32) -> bool {
+        self.live_bits.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
+    }
+
+    fn set_live_bit(&mut self, id: u32, on: bool) {
+        let (w, b) = (id as usize / 64, id % 64);
+        if on {
+            self.live_bits[w] |= 1 << b;
+        } else {
+            self.live_bits[w] &= !(1 << b);
+        }
     }
 
     #[inline]
@@ -130,6 +152,7 @@ impl IndexState {
     pub fn set_ghost(&mut self, id: u32) {
         self.cover(id);
         self.slots[id as usize] = GHOST;
+        self.set_live_bit(id, false);
         self.set_doomed_bit(id, false);
     }
 
@@ -146,6 +169,31 @@ impl IndexState {
             t.retain(|&x| x != twin);
             if t.is_empty() {
                 self.twins.remove(&head);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_bits_follow_the_slots() {
+        let mut st = IndexState::new(4, 0, 0);
+        let mut x = 7u64;
+        for step in 0..5000u32 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let id = ((x >> 33) % 300) as u32;
+            let rec = |head| NodeRecord { ext_id: 1, slot: step, level: 0, checksum: 0, head, deleted: step % 7 == 0 };
+            match (x >> 20) % 4 {
+                0 => drop(st.set_node(id, None)),
+                1 => st.set_ghost(id),
+                2 => drop(st.set_node(id, Some(rec(Some(0))))),
+                _ => drop(st.set_node(id, Some(rec(None)))),
+            }
+            for i in 0..=301u32 {
+                assert_eq!(st.is_live(i), st.live_slot(i).is_some(), "id {i} after step {step}");
             }
         }
     }

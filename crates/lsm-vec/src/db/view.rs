@@ -148,7 +148,7 @@ impl Graph for View<'_> {
     }
 
     fn is_live(&self, id: u32) -> bool {
-        self.state.live_slot(id).is_some()
+        self.state.is_live(id)
     }
 
     fn is_ghost(&self, id: u32) -> bool {
@@ -202,15 +202,18 @@ impl Graph for View<'_> {
     }
 
     fn prefetch_nodes(&self, ids: &[u32]) {
+        // Scoring on codes needs only the codes (liveness comes from a bit table); scoring
+        // on the vectors needs each node's slot.
+        if let (Some(_), Some(codes)) = (&self.code_query, &self.state.codes) {
+            for &id in ids {
+                codes.prefetch(id);
+            }
+            return;
+        }
         let slots = &self.state.slots;
         for &id in ids {
             if let Some(s) = slots.get(id as usize) {
                 crate::prefetch::prefetch_ptr((s as *const u32).cast(), 1);
-            }
-        }
-        if let (Some(_), Some(codes)) = (&self.code_query, &self.state.codes) {
-            for &id in ids {
-                codes.prefetch(id);
             }
         }
     }
@@ -229,7 +232,7 @@ impl Graph for View<'_> {
         if let Some((codes, cq)) = self.code_scoring(q) {
             out.clear();
             for &id in ids {
-                if state.live_slot(id).is_none() {
+                if !state.is_live(id) {
                     return Err(Error::corruption(
                         self.vectors.path(),
                         None,
