@@ -204,7 +204,8 @@ impl Graph for View<'_> {
     fn prefetch_nodes(&self, ids: &[u32]) {
         // Scoring on codes needs only the codes (liveness comes from a bit table); scoring
         // on the vectors needs each node's slot.
-        if let (Some(_), Some(codes)) = (&self.code_query, &self.state.codes) {
+        let on_codes = self.code_query.is_some() || self.build_codes;
+        if let (true, Some(codes)) = (on_codes, &self.state.codes) {
             for &id in ids {
                 codes.prefetch(id);
             }
