@@ -155,8 +155,26 @@ impl Codes {
     /// The vector the code of `id` stands for (`lo + scale * code`), written to `out`.
     pub fn decode(&self, id: u32, out: &mut Vec<f32>) {
         out.clear();
+        out.resize(self.dim, 0.0);
         let c = self.code(id);
-        out.extend((0..self.dim).map(|i| self.sq.lo[i] + self.sq.scale[i] * self.sq.component(c, i)));
+        let (lo, scale) = (&self.sq.lo[..self.dim], &self.sq.scale[..self.dim]);
+        // Straight loops over equal-length slices, so that the compiler vectorizes them (the
+        // write path decodes about a thousand codes per insert).
+        if self.sq.bits == 4 {
+            let pairs = out.chunks_exact_mut(2).zip(lo.chunks_exact(2)).zip(scale.chunks_exact(2));
+            for (((o, l), s), &b) in pairs.zip(c) {
+                o[0] = l[0] + s[0] * (b & 0x0F) as f32;
+                o[1] = l[1] + s[1] * (b >> 4) as f32;
+            }
+            if self.dim % 2 == 1 {
+                let i = self.dim - 1;
+                out[i] = lo[i] + scale[i] * distance::nibble(c, i);
+            }
+        } else {
+            for (((o, l), s), &b) in out.iter_mut().zip(lo).zip(scale).zip(c) {
+                *o = l + s * b as f32;
+            }
+        }
     }
 
     /// The score `v`'s own code would get for `cq` (what an exact duplicate of `v` scores).
@@ -316,13 +334,19 @@ mod tests {
                     _ => 0.05,
                 };
                 assert!((exact - approx).abs() <= tol, "sq{bits} {metric:?} {i}: exact {exact} approx {approx}");
+                // Decoding gives `lo + scale * component`, component by component (odd `dim`:
+                // SQ4's last byte holds one component).
+                let mut dv = Vec::new();
+                codes.decode(i as u32, &mut dv);
+                let c = codes.code(i as u32);
+                let want: Vec<f32> =
+                    (0..dim).map(|j| codes.sq.lo[j] + codes.sq.scale[j] * codes.sq.component(c, j)).collect();
+                assert_eq!(dv, want, "sq{bits} decode of {i}");
                 // The decoded vector scores what the code scores (cosine: the code's score uses
                 // the exact norm instead of the decoded one).
                 if metric == DistanceMetric::Cosine {
                     continue;
                 }
-                let mut dv = Vec::new();
-                codes.decode(i as u32, &mut dv);
                 let via_decoded = m.score(&m.prepare(q), &dv);
                 assert!((via_decoded - approx).abs() <= 1e-3 * via_decoded.abs().max(1.0), "sq{bits} {metric:?} {i}");
             }

@@ -102,6 +102,7 @@ impl ScalarQuantizer {
 
     /// Component `i` of code `c`.
     #[inline]
+    #[cfg(test)]
     pub fn component(&self, c: &[u8], i: usize) -> f32 {
         if self.bits == 4 {
             crate::distance::nibble(c, i)
