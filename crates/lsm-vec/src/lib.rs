@@ -32,6 +32,7 @@ mod prefetch;
 mod quant;
 mod rng;
 mod stats;
+mod storage;
 mod vectors; // Not API: wrappers of the private decoders for the fuzz tests and fuzz/; may change in any release.
 
 pub use db::LsmVecDb;

@@ -50,7 +50,7 @@ impl LsmVecDb {
     pub fn open(path: impl AsRef<Path>, options: DbOptions) -> Result<LsmVecDb> {
         options.validate()?;
         let path = path.as_ref().to_path_buf();
-        let engine = Arc::new(Engine::open(&path, Some(options))?);
+        let engine = Arc::new(Engine::open(&path, Some(options), &crate::storage::DiskStorage)?);
         engine.start_repairer()?;
         Ok(LsmVecDb { path, engine: RwLock::new(Some(engine)) })
     }
@@ -60,7 +60,7 @@ impl LsmVecDb {
     /// if there is no database at `path`.
     pub fn open_existing(path: impl AsRef<Path>) -> Result<LsmVecDb> {
         let path = path.as_ref().to_path_buf();
-        let engine = Arc::new(Engine::open(&path, None)?);
+        let engine = Arc::new(Engine::open(&path, None, &crate::storage::DiskStorage)?);
         engine.start_repairer()?;
         Ok(LsmVecDb { path, engine: RwLock::new(Some(engine)) })
     }

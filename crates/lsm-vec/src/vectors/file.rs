@@ -6,15 +6,13 @@
 //! owner path (the database directory that writes this file, so that a copied database that
 //! would share an external vector file is caught), then xxh3-64 of everything before it.
 //! Format 1 (read only, for migration) ended after the instance id with the checksum.
-//! All reads and writes are positioned (`pread`/`pwrite`), so concurrent readers need no seek
-//! lock.
+//! All reads and writes are positioned (`pread`/`pwrite`, through `storage::VectorIo`), so
+//! concurrent readers need no seek lock.
 //!
 //! Records carry no header: each record's checksum lives in the node record of the LSM that
 //! references the slot ([`checksum`]), so a damaged record, or a slot holding another node's
 //! bytes, fails the check on every verified read.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -24,6 +22,7 @@ use std::sync::Arc;
 use crate::cache::{ClockCache, Entry};
 use crate::error::{Error, Result};
 use crate::options::VectorStorageType;
+use crate::storage::{Storage, VectorIo};
 
 #[cfg(not(target_endian = "little"))]
 compile_error!("lsm-vec stores f32 little-endian and reads them in place: little-endian only");
@@ -51,7 +50,7 @@ pub(crate) struct IoCounters {
 }
 
 pub(crate) struct VectorFile {
-    file: File,
+    file: Box<dyn VectorIo>,
     path: PathBuf,
     pub layout: Layout,
     dim: usize,
@@ -166,9 +165,9 @@ impl Header {
     }
 }
 
-fn read_header_of(f: &File, path: &Path) -> Result<Header> {
+fn read_header_of(f: &dyn VectorIo, path: &Path) -> Result<Header> {
     let mut h = vec![0u8; PAGE_BYTES];
-    let n = read_full_at(f, &mut h, 0).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    let n = f.read_at(&mut h, 0).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
     decode_header(path, &h[..n])
 }
 
@@ -176,7 +175,7 @@ impl VectorFile {
     /// Checks that the file is long enough to hold `slot`, so a truncated file is reported
     /// instead of read as zeros.
     pub fn check_holds(&self, slot: u32) -> Result<()> {
-        self.check_holds_in(slot, self.len_bytes())
+        self.check_holds_in(slot, self.len_bytes()?)
     }
 
     /// [`VectorFile::check_holds`] against a file length read once (open checks every node's
@@ -194,15 +193,16 @@ impl VectorFile {
     }
 
     /// Reads the header of an existing file without opening it for writing.
-    pub fn read_header(path: &Path) -> Result<Header> {
-        let f = File::open(path).map_err(|e| Error::io(format!("open vector file {}", path.display()), e))?;
-        read_header_of(&f, path)
+    pub fn read_header(fs: &dyn Storage, path: &Path) -> Result<Header> {
+        let f = fs.open_file(path, false).map_err(|e| Error::io(format!("open vector file {}", path.display()), e))?;
+        read_header_of(f.as_ref(), path)
     }
 
     /// Creates a vector file holding only its header. With `replace`, an existing file is
     /// truncated (the caller has proved it is ours); without, an existing file is an error.
     #[allow(clippy::too_many_arguments)]
     pub fn create(
+        fs: &dyn Storage,
         path: &Path,
         dim: usize,
         storage: VectorStorageType,
@@ -212,35 +212,28 @@ impl VectorFile {
         replace: bool,
     ) -> Result<VectorFile> {
         let layout = Layout::new(storage, dim);
-        let mut oo = OpenOptions::new();
-        oo.read(true).write(true);
-        if replace {
-            oo.create(true).truncate(true);
-        } else {
-            oo.create_new(true);
-        }
-        let file = oo.open(path).map_err(|e| Error::io(format!("create vector file {}", path.display()), e))?;
-        file.write_all_at(&encode_header(dim, storage, layout.rec_bytes, instance, owner), 0)
+        let file = fs
+            .create_file(path, replace)
+            .map_err(|e| Error::io(format!("create vector file {}", path.display()), e))?;
+        file.write_at(&encode_header(dim, storage, layout.rec_bytes, instance, owner), 0)
             .map_err(|e| Error::io(format!("write header of {}", path.display()), e))?;
-        file.sync_all().map_err(|e| Error::io(format!("fsync {}", path.display()), e))?;
+        file.sync().map_err(|e| Error::io(format!("fsync {}", path.display()), e))?;
         Ok(Self::wrap(file, path, layout, dim, cache_pages))
     }
 
     /// Opens an existing vector file and checks it belongs to this database (instance id,
     /// dim, storage type). Returns the file and its header.
     pub fn open(
+        fs: &dyn Storage,
         path: &Path,
         dim: usize,
         storage: VectorStorageType,
         instance: u64,
         cache_pages: usize,
     ) -> Result<(VectorFile, Header)> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(format!("open vector file {}", path.display()), e))?;
-        let hd = read_header_of(&file, path)?;
+        let file =
+            fs.open_file(path, true).map_err(|e| Error::io(format!("open vector file {}", path.display()), e))?;
+        let hd = read_header_of(file.as_ref(), path)?;
         if hd.instance != instance {
             return Err(Error::corruption(
                 path,
@@ -265,7 +258,7 @@ impl VectorFile {
     /// and fsyncs it. Used when a database is moved, and to migrate a format-1 header.
     pub fn rewrite_header(&self, instance: u64, owner: &Path) -> Result<()> {
         let h = encode_header(self.dim, self.layout.storage, self.layout.rec_bytes, instance, owner);
-        self.file.write_all_at(&h, 0).map_err(|e| Error::io(format!("write header of {}", self.path.display()), e))?;
+        self.file.write_at(&h, 0).map_err(|e| Error::io(format!("write header of {}", self.path.display()), e))?;
         self.sync()
     }
 
@@ -286,7 +279,9 @@ impl VectorFile {
                 buf_off = off;
                 buf.clear();
                 buf.resize(CHUNK.max(rec) as usize, 0);
-                let n = read_full_at(&self.file, &mut buf, off)
+                let n = self
+                    .file
+                    .read_at(&mut buf, off)
                     .map_err(|e| Error::io(format!("read {} at {off}", self.path.display()), e))?;
                 buf.truncate(n);
                 if (n as u64) < rec {
@@ -316,7 +311,7 @@ impl VectorFile {
         )
     }
 
-    fn wrap(file: File, path: &Path, layout: Layout, dim: usize, cache_pages: usize) -> VectorFile {
+    fn wrap(file: Box<dyn VectorIo>, path: &Path, layout: Layout, dim: usize, cache_pages: usize) -> VectorFile {
         VectorFile {
             file,
             path: path.to_path_buf(),
@@ -332,8 +327,9 @@ impl VectorFile {
         &self.path
     }
 
-    pub fn len_bytes(&self) -> u64 {
-        self.file.metadata().map(|m| m.len()).unwrap_or(0)
+    /// The file's length.
+    pub fn len_bytes(&self) -> Result<u64> {
+        self.file.len_bytes().map_err(|e| Error::io(format!("read the length of {}", self.path.display()), e))
     }
 
     pub fn cached_pages(&self) -> usize {
@@ -364,7 +360,8 @@ impl VectorFile {
         let mut e = zeroed_page_entry();
         let buf = &mut Arc::get_mut(&mut e).expect("a new Arc is unique").value;
         let off = HEADER_BYTES + page as u64 * PAGE_BYTES as u64;
-        read_full_at(&self.file, f32_bytes_mut(buf), off)
+        self.file
+            .read_at(f32_bytes_mut(buf), off)
             .map_err(|e| Error::io(format!("read {} at {off}", self.path.display()), e))?;
         Ok(e)
     }
@@ -476,7 +473,7 @@ impl VectorFile {
     pub fn write(&self, slot: u32, v: &[f32]) -> Result<()> {
         let off = self.layout.offset(slot);
         self.file
-            .write_all_at(f32_bytes(v), off)
+            .write_at(f32_bytes(v), off)
             .map_err(|e| Error::io(format!("write {} at {off}", self.path.display()), e))
     }
 
@@ -506,21 +503,11 @@ impl VectorFile {
     /// pages, and readahead would fetch (and evict for) pages nobody asked for. Called after the
     /// sequential verification pass of open. A hint: failure is ignored.
     pub fn advise_random(&self) {
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd;
-            extern "C" {
-                fn posix_fadvise(fd: i32, offset: i64, len: i64, advice: i32) -> i32;
-            }
-            const POSIX_FADV_RANDOM: i32 = 1;
-            // SAFETY: posix_fadvise only reads its integer arguments; the descriptor is open for
-            // the lifetime of `self.file`.
-            let _ = unsafe { posix_fadvise(self.file.as_raw_fd(), 0, 0, POSIX_FADV_RANDOM) };
-        }
+        self.file.advise_random()
     }
 
     pub fn sync(&self) -> Result<()> {
-        self.file.sync_data().map_err(|e| Error::io(format!("fsync {}", self.path.display()), e))
+        self.file.sync().map_err(|e| Error::io(format!("fsync {}", self.path.display()), e))
     }
 }
 
@@ -538,24 +525,10 @@ fn prefetch(r: &[f32]) {
     crate::prefetch::prefetch_ptr(r.as_ptr().cast(), (std::mem::size_of_val(r) / 64).min(16) + 1);
 }
 
-/// Reads as much of `buf` as the file holds from `off`; bytes past the end stay untouched
-/// (callers pass zeroed buffers). Returns the number of bytes read.
-fn read_full_at(f: &File, buf: &mut [u8], off: u64) -> std::io::Result<usize> {
-    let mut done = 0;
-    while done < buf.len() {
-        match f.read_at(&mut buf[done..], off + done as u64) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(done)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::DiskStorage;
 
     #[test]
     fn write_read_round_trip_both_layouts_and_large_dims() {
@@ -563,9 +536,9 @@ mod tests {
         for storage in [VectorStorageType::Basic, VectorStorageType::Paged] {
             for dim in [3usize, 100, 128, 1536, 3000] {
                 let p = dir.path().join(format!("v-{storage:?}-{dim}"));
-                let f = VectorFile::create(&p, dim, storage, 7, dir.path(), 4, false).unwrap();
+                let f = VectorFile::create(&DiskStorage, &p, dim, storage, 7, dir.path(), 4, false).unwrap();
                 assert!(
-                    VectorFile::create(&p, dim, storage, 7, dir.path(), 4, false).is_err(),
+                    VectorFile::create(&DiskStorage, &p, dim, storage, 7, dir.path(), 4, false).is_err(),
                     "an existing file is not overwritten"
                 );
                 let mut io = IoCounters::default();
@@ -588,7 +561,7 @@ mod tests {
                 .unwrap();
                 assert!(seen.iter().all(|&s| s));
                 drop(f);
-                let (f, h) = VectorFile::open(&p, dim, storage, 7, 4).unwrap();
+                let (f, h) = VectorFile::open(&DiskStorage, &p, dim, storage, 7, 4).unwrap();
                 assert_eq!((h.version, h.owner.as_deref()), (FILE_VERSION, Some(dir.path())));
                 let got = f.with_record(5, &mut scratch, &mut io, |r| r.to_vec()).unwrap();
                 assert_eq!(got[1], 5001.0);
@@ -608,7 +581,10 @@ mod tests {
                 items[7].1 ^= 1;
                 let e = f.read_verified(&mut items, |_, _| {}).unwrap_err();
                 assert!(e.to_string().contains("internal id 107"), "{e}");
-                assert!(matches!(VectorFile::open(&p, dim, storage, 8, 4), Err(Error::Corruption { .. })));
+                assert!(matches!(
+                    VectorFile::open(&DiskStorage, &p, dim, storage, 8, 4),
+                    Err(Error::Corruption { .. })
+                ));
             }
         }
     }
@@ -618,8 +594,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x");
         std::fs::write(&p, b"hello, this is not a vector file at all, really not").unwrap();
-        assert!(matches!(VectorFile::open(&p, 4, VectorStorageType::Paged, 1, 4), Err(Error::Corruption { .. })));
+        assert!(matches!(
+            VectorFile::open(&DiskStorage, &p, 4, VectorStorageType::Paged, 1, 4),
+            Err(Error::Corruption { .. })
+        ));
         std::fs::write(&p, b"").unwrap();
-        assert!(matches!(VectorFile::open(&p, 4, VectorStorageType::Paged, 1, 4), Err(Error::Corruption { .. })));
+        assert!(matches!(
+            VectorFile::open(&DiskStorage, &p, 4, VectorStorageType::Paged, 1, 4),
+            Err(Error::Corruption { .. })
+        ));
     }
 }
