@@ -83,7 +83,12 @@ impl Storage for DiskStorage {
         } else {
             oo.create_new(true);
         }
-        Ok(Box::new(DiskFile(oo.open(path)?)))
+        let f = oo.open(path)?;
+        // The directory entry: without this fsync a power cut could lose the file even after
+        // its own contents were synced (and with it the vector file the LSM goes on to name).
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        File::open(parent)?.sync_all()?;
+        Ok(Box::new(DiskFile(f)))
     }
 
     fn file_exists(&self, path: &Path) -> bool {

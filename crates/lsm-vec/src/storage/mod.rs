@@ -122,8 +122,8 @@ pub(crate) trait Storage: Send + Sync {
     /// Opens an existing file (for writing too with `write`).
     fn open_file(&self, path: &Path, write: bool) -> io::Result<Box<dyn VectorIo>>;
     /// Creates an empty file for reading and writing. With `replace` an existing file is
-    /// truncated; without, an existing file is an error (`O_EXCL`). Nothing is durable until
-    /// synced.
+    /// truncated; without, an existing file is an error (`O_EXCL`). The new directory entry is
+    /// durable when this returns; the contents are not until synced.
     fn create_file(&self, path: &Path, replace: bool) -> io::Result<Box<dyn VectorIo>>;
     /// Whether a file exists at `path`.
     fn file_exists(&self, path: &Path) -> bool;
