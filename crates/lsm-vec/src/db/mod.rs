@@ -65,6 +65,24 @@ impl LsmVecDb {
         Ok(LsmVecDb { path, engine: RwLock::new(Some(engine)) })
     }
 
+    /// [`LsmVecDb::open`] over simulated storage (the power-cut tests; feature
+    /// `fault-injection`): the vector file and the LSM live in `storage`, the `STATE` and `LOCK`
+    /// files in the real directory `path`. No background repair thread is started, so that a
+    /// run is deterministic: deleted nodes are repaired by `finish_repairs` and by the deletes
+    /// themselves beyond the backlog limit.
+    #[cfg(feature = "fault-injection")]
+    #[doc(hidden)]
+    pub fn open_with_storage(
+        path: impl AsRef<Path>,
+        options: DbOptions,
+        storage: &crate::sim::SimStorage,
+    ) -> Result<LsmVecDb> {
+        options.validate()?;
+        let path = path.as_ref().to_path_buf();
+        let engine = Arc::new(Engine::open(&path, Some(options), storage)?);
+        Ok(LsmVecDb { path, engine: RwLock::new(Some(engine)) })
+    }
+
     /// Flushes everything to disk and releases the database. Later calls on this handle return
     /// [`Error::Closed`]; closing twice is not an error.
     ///

@@ -31,8 +31,16 @@ use std::path::Path;
 use crate::error::Result;
 
 mod disk;
+#[cfg(feature = "fault-injection")]
+mod faults;
+#[cfg(feature = "fault-injection")]
+mod memory;
+#[cfg(feature = "fault-injection")]
+pub(crate) mod sim;
 
 pub(crate) use disk::DiskStorage;
+#[cfg(feature = "fault-injection")]
+pub use faults::{FaultReport, SimFault, Writeback};
 
 /// A file of the vector store, read and written at byte offsets.
 pub(crate) trait VectorIo: Send + Sync {
