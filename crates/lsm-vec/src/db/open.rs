@@ -3,12 +3,17 @@
 //!
 //! The order of creation makes every crash point recoverable without guessing:
 //! 1. the LSM gets `meta/pending = instance` (fsync'd);
-//! 2. the vector file is created (`O_EXCL`) with that instance in its header (fsync'd);
-//! 3. one batch writes `format`, `params`, `entry`, `seq` and, last, `instance` (fsync'd);
-//! 4. the state file is written.
+//! 2. the vector file is created (`O_EXCL`, directory fsync'd) with that instance in its header
+//!    (fsync'd);
+//! 3. the state file is written (not clean, sequence 0, that instance);
+//! 4. one batch writes `format`, `params`, `entry`, `seq` and, last, `instance` (fsync'd).
 //!
-//! A directory whose LSM has no `instance` is new, and an existing vector file at the chosen path
-//! is refused, unless it is the header-only file of step 2 whose instance equals `pending`.
+//! A directory whose LSM has no `instance` is new. An existing vector file at the chosen path is
+//! refused, unless it is the file of step 2 (at most a header long) and either its header names
+//! `pending` or it holds nothing but (sectors of) the header step 2 writes for `pending`: a
+//! crash during step 2 leaves the file empty or its header torn. A state file is refused too,
+//! unless it is the one of step 3 (instance `pending`, sequence 0). So a crash between steps 3
+//! and 4 resumes the creation, and once `instance` is committed the state file exists.
 
 use std::collections::VecDeque;
 use std::fs::OpenOptions;
@@ -33,7 +38,7 @@ use crate::options::DbOptions;
 use crate::quant::{self, ScalarQuantizer};
 use crate::stats::Counters;
 use crate::storage::Storage;
-use crate::vectors::{checksum, Header, SlotAllocator, VectorFile, HEADER_BYTES};
+use crate::vectors::{checksum, Header, SlotAllocator, VectorFile};
 
 fn lsm_dir(dir: &Path) -> std::path::PathBuf {
     dir.join("lsm")
@@ -236,7 +241,8 @@ fn create(
     state: Option<StateRecord>,
 ) -> Result<Opened> {
     let lsm = lsm_dir(dir);
-    if let Some(st) = state {
+    let pending = meta_u64(&store, meta::KEY_PENDING, &lsm)?;
+    if let Some(st) = state.filter(|st| !(Some(st.instance) == pending && st.seq == 0)) {
         return Err(Error::corruption(
             &st.vector_file,
             None,
@@ -259,14 +265,16 @@ fn create(
         None => VectorFileLocation::default_file(),
     };
     let vf = location.resolve(dir);
-    let pending = meta_u64(&store, meta::KEY_PENDING, &lsm)?;
     let mut resume = None;
     if fs.file_exists(&vf) {
         // Only the header-only file of an interrupted creation of this very directory may be
         // reused; anything else may be another database's data.
-        let len = fs.file_len(&vf).unwrap_or(u64::MAX);
-        match VectorFile::read_header(fs, &vf) {
-            Ok(h) if Some(h.instance) == pending && len <= HEADER_BYTES => resume = Some(h.instance),
+        let ours = match pending {
+            Some(p) => VectorFile::is_interrupted_creation(fs, &vf, o.dim, o.vector_storage_type, p, dir)?,
+            None => false,
+        };
+        match pending {
+            Some(p) if ours => resume = Some(p),
             _ => {
                 return Err(Error::corruption(
                     &vf,
@@ -296,6 +304,8 @@ fn create(
         o.paged_max_cached_pages,
         resume.is_some(),
     )?;
+    // Before `instance`: from the commit of `instance` on, the state file exists.
+    StateRecord { clean: false, instance, seq: 0, vector_file: vf.clone() }.write(dir)?;
     let sp = StoredParams::from_options(&o, location);
     store.commit(
         vec![

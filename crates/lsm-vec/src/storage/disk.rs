@@ -95,10 +95,6 @@ impl Storage for DiskStorage {
         path.exists()
     }
 
-    fn file_len(&self, path: &Path) -> io::Result<u64> {
-        std::fs::metadata(path).map(|m| m.len())
-    }
-
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         std::fs::remove_file(path)
     }

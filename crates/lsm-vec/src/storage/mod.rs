@@ -135,8 +135,6 @@ pub(crate) trait Storage: Send + Sync {
     fn create_file(&self, path: &Path, replace: bool) -> io::Result<Box<dyn VectorIo>>;
     /// Whether a file exists at `path`.
     fn file_exists(&self, path: &Path) -> bool;
-    /// The length of the file at `path`.
-    fn file_len(&self, path: &Path) -> io::Result<u64>;
     /// Removes the file at `path` (`NotFound` if there is none).
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Whether a key-value store was created in directory `dir`.

@@ -288,11 +288,6 @@ impl Storage for SimStorage {
         self.up().is_ok_and(|(st, _)| st.files.contains_key(path))
     }
 
-    fn file_len(&self, path: &Path) -> io::Result<u64> {
-        let (st, _) = self.up()?;
-        st.files.get(path).map(|f| f.len()).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
-    }
-
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         let (mut st, _) = self.up()?;
         st.files.remove(path).map(|_| ()).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))

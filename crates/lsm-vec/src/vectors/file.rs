@@ -198,6 +198,32 @@ impl VectorFile {
         read_header_of(f.as_ref(), path)
     }
 
+    /// Whether the file at `path` is what an interrupted [`VectorFile::create`] of the database
+    /// `owner` with instance `instance` left: at most a header long, and either a header naming
+    /// `instance`, or nothing but 512-byte sectors that are zero or equal to those of the header
+    /// that creation writes (an empty file, or a torn header write).
+    pub fn is_interrupted_creation(
+        fs: &dyn Storage,
+        path: &Path,
+        dim: usize,
+        storage: VectorStorageType,
+        instance: u64,
+        owner: &Path,
+    ) -> Result<bool> {
+        let io = |e| Error::io(format!("read {}", path.display()), e);
+        let f = fs.open_file(path, false).map_err(io)?;
+        if f.len_bytes().map_err(io)? > HEADER_BYTES {
+            return Ok(false);
+        }
+        let mut b = vec![0u8; PAGE_BYTES];
+        let n = f.read_at(&mut b, 0).map_err(io)?;
+        if decode_header(path, &b[..n]).is_ok_and(|h| h.instance == instance) {
+            return Ok(true);
+        }
+        let want = encode_header(dim, storage, dim * 4, instance, owner);
+        Ok(b.chunks(512).zip(want.chunks(512)).all(|(got, want)| got == want || got.iter().all(|&x| x == 0)))
+    }
+
     /// Creates a vector file holding only its header. With `replace`, an existing file is
     /// truncated (the caller has proved it is ours); without, an existing file is an error.
     #[allow(clippy::too_many_arguments)]

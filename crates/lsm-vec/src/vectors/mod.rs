@@ -10,4 +10,4 @@ mod layout;
 
 pub(crate) use allocator::SlotAllocator;
 pub(crate) use file::{checksum, Header, IoCounters, VectorFile};
-pub(crate) use layout::{HEADER_BYTES, PAGE_BYTES};
+pub(crate) use layout::PAGE_BYTES;
