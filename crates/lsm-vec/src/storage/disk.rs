@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
-use super::{KvStore, KvWrite, Space, Storage, VectorIo};
+use super::{KvStore, KvWrite, ScanFn, Space, Storage, VectorIo};
 use crate::error::{Error, Result};
 
 /// The file system.
@@ -197,7 +197,7 @@ impl KvStore for FjallStore {
         }
     }
 
-    fn scan(&self, space: Space, f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()> {
+    fn scan(&self, space: Space, f: &mut ScanFn<'_>) -> Result<()> {
         let doing = match space {
             Space::Adj0 => "read the layer-0 lists",
             Space::Upper => "read the upper-layer lists",

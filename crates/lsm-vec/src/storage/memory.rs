@@ -97,11 +97,13 @@ impl MemFile {
 }
 
 type Table = BTreeMap<Vec<u8>, Vec<u8>>;
+/// A write of a batch: keyspace, key, value (`None`: removed).
+type Write = (Space, Vec<u8>, Option<Vec<u8>>);
 
 /// One batch committed without sync.
 pub(super) struct PendingBatch {
     pub order: u64,
-    writes: Vec<(Space, Vec<u8>, Option<Vec<u8>>)>,
+    writes: Vec<Write>,
 }
 
 #[derive(Default)]
@@ -111,7 +113,7 @@ pub(super) struct MemKv {
     pending: Vec<PendingBatch>,
 }
 
-fn apply_batch(t: &mut [Table; 4], writes: &[(Space, Vec<u8>, Option<Vec<u8>>)]) {
+fn apply_batch(t: &mut [Table; 4], writes: &[Write]) {
     for (space, k, v) in writes {
         let t = &mut t[*space as usize];
         match v {

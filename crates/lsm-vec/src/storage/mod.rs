@@ -103,13 +103,16 @@ pub(crate) struct KvWrite {
     pub value: Option<Vec<u8>>,
 }
 
+/// What [`KvStore::scan`] calls for each entry: `(key, value)`.
+pub(crate) type ScanFn<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
+
 /// The ordered key-value store the LSM records live in. Errors are the crate's: an I/O failure
 /// is `Io`, damage the store detects is `Corruption`.
 pub(crate) trait KvStore: Send + Sync {
     /// Calls `f` with the value of `key` if there is one; returns whether there was.
     fn get(&self, space: Space, key: &[u8], f: &mut dyn FnMut(&[u8])) -> Result<bool>;
     /// Calls `f(key, value)` for every entry of `space` in key order; stops at its first error.
-    fn scan(&self, space: Space, f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()>;
+    fn scan(&self, space: Space, f: &mut ScanFn<'_>) -> Result<()>;
     /// The largest key of `space`.
     fn last_key(&self, space: Space) -> Result<Option<Vec<u8>>>;
     /// Applies all `writes` atomically: after a crash, all or none of them. Handed at least to

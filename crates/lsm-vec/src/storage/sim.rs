@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::faults::{FaultReport, Op, Plan, SimFault, Writeback};
 use super::memory::{MemFile, MemKv, Survives, SECTOR};
-use super::{KvStore, KvWrite, Space, Storage, VectorIo};
+use super::{KvStore, KvWrite, ScanFn, Space, Storage, VectorIo};
 use crate::error::{Error, Result};
 
 /// How many steps of each kind the storage has seen (every handle, every reopen).
@@ -430,7 +430,7 @@ impl KvStore for SimKv {
         }
     }
 
-    fn scan(&self, space: Space, f: &mut dyn FnMut(&[u8], &[u8]) -> Result<()>) -> Result<()> {
+    fn scan(&self, space: Space, f: &mut ScanFn<'_>) -> Result<()> {
         // Copied out, so that `f` runs without the lock.
         let entries: Vec<(Vec<u8>, Vec<u8>)> = {
             let mut st = self.lock();
