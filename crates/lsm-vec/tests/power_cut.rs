@@ -586,7 +586,7 @@ fn campaign(seeds: u64) {
     eprintln!("power_cut: faults fired by kind: {:?} (not fired: {})", figures.fired, figures.not_fired);
     eprintln!(
         "power_cut: after the fault: {} power cuts, {} process deaths; {} errors surfaced by the call that hit \
-         the fault, {} committed mutations returned OK past a fault in their after-commit work, {} opens failed",
+         the fault, {} committed mutations returned OK past a fault in their after-commit work, {} of them inside a close + reopen of the workload",
         figures.power_cuts,
         figures.process_deaths,
         figures.errors_surfaced,
