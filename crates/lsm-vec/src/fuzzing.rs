@@ -211,7 +211,8 @@ impl VectorFileReader {
         instance: u64,
         cache_pages: usize,
     ) -> Result<Self> {
-        let (file, _) = VectorFile::open(path, dim, storage, instance, cache_pages.max(1))?;
+        let (file, _) =
+            VectorFile::open(&crate::storage::DiskStorage, path, dim, storage, instance, cache_pages.max(1))?;
         Ok(VectorFileReader { file, scratch: Vec::new() })
     }
 

@@ -32,6 +32,7 @@ mod prefetch;
 mod quant;
 mod rng;
 mod stats;
+mod storage;
 mod vectors; // Not API: wrappers of the private decoders for the fuzz tests and fuzz/; may change in any release.
 
 pub use db::LsmVecDb;
@@ -45,6 +46,16 @@ pub use stats::{LatencySummary, Stats};
 #[cfg(feature = "fault-injection")]
 pub mod fault {
     pub use crate::db::fault::Fault;
+}
+
+/// Simulated storage for the power-cut tests (feature `fault-injection`): an in-memory file
+/// system that remembers what is durable, fails a chosen I/O step, tears a write or cuts the
+/// power. Open a database over it with [`LsmVecDb::open_with_storage`].
+#[cfg(feature = "fault-injection")]
+#[doc(hidden)]
+pub mod sim {
+    pub use crate::storage::sim::{IoCounts, SimStorage};
+    pub use crate::storage::{FaultReport, SimFault, Writeback};
 }
 
 /// The README's Rust example, compiled and run as a doctest.

@@ -451,7 +451,7 @@ impl Engine {
             bookkeeping_bytes,
             memory_bytes: code_bytes + adjacency_bytes + page_cache_bytes + edge_cache_bytes + bookkeeping_bytes,
             memory_budget_bytes: self.opts.memory_budget_bytes,
-            vector_file_bytes: self.vectors.len_bytes(),
+            vector_file_bytes: self.vectors.len_bytes().unwrap_or(0),
             lsm_disk_bytes: self.store.disk_bytes(),
             searches: c.searches.load(Relaxed),
             inserts: c.inserts.load(Relaxed),

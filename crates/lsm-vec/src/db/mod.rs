@@ -50,7 +50,7 @@ impl LsmVecDb {
     pub fn open(path: impl AsRef<Path>, options: DbOptions) -> Result<LsmVecDb> {
         options.validate()?;
         let path = path.as_ref().to_path_buf();
-        let engine = Arc::new(Engine::open(&path, Some(options))?);
+        let engine = Arc::new(Engine::open(&path, Some(options), &crate::storage::DiskStorage)?);
         engine.start_repairer()?;
         Ok(LsmVecDb { path, engine: RwLock::new(Some(engine)) })
     }
@@ -60,8 +60,26 @@ impl LsmVecDb {
     /// if there is no database at `path`.
     pub fn open_existing(path: impl AsRef<Path>) -> Result<LsmVecDb> {
         let path = path.as_ref().to_path_buf();
-        let engine = Arc::new(Engine::open(&path, None)?);
+        let engine = Arc::new(Engine::open(&path, None, &crate::storage::DiskStorage)?);
         engine.start_repairer()?;
+        Ok(LsmVecDb { path, engine: RwLock::new(Some(engine)) })
+    }
+
+    /// [`LsmVecDb::open`] over simulated storage (the power-cut tests; feature
+    /// `fault-injection`): the vector file and the LSM live in `storage`, the `STATE` and `LOCK`
+    /// files in the real directory `path`. No background repair thread is started, so that a
+    /// run is deterministic: deleted nodes are repaired by `finish_repairs` and by the deletes
+    /// themselves beyond the backlog limit.
+    #[cfg(feature = "fault-injection")]
+    #[doc(hidden)]
+    pub fn open_with_storage(
+        path: impl AsRef<Path>,
+        options: DbOptions,
+        storage: &crate::sim::SimStorage,
+    ) -> Result<LsmVecDb> {
+        options.validate()?;
+        let path = path.as_ref().to_path_buf();
+        let engine = Arc::new(Engine::open(&path, Some(options), storage)?);
         Ok(LsmVecDb { path, engine: RwLock::new(Some(engine)) })
     }
 

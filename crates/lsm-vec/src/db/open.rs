@@ -3,12 +3,17 @@
 //!
 //! The order of creation makes every crash point recoverable without guessing:
 //! 1. the LSM gets `meta/pending = instance` (fsync'd);
-//! 2. the vector file is created (`O_EXCL`) with that instance in its header (fsync'd);
-//! 3. one batch writes `format`, `params`, `entry`, `seq` and, last, `instance` (fsync'd);
-//! 4. the state file is written.
+//! 2. the vector file is created (`O_EXCL`, directory fsync'd) with that instance in its header
+//!    (fsync'd);
+//! 3. the state file is written (not clean, sequence 0, that instance);
+//! 4. one batch writes `format`, `params`, `entry`, `seq` and, last, `instance` (fsync'd).
 //!
-//! A directory whose LSM has no `instance` is new, and an existing vector file at the chosen path
-//! is refused, unless it is the header-only file of step 2 whose instance equals `pending`.
+//! A directory whose LSM has no `instance` is new. An existing vector file at the chosen path is
+//! refused, unless it is the file of step 2 (at most a header long) and either its header names
+//! `pending` or it holds nothing but (sectors of) the header step 2 writes for `pending`: a
+//! crash during step 2 leaves the file empty or its header torn. A state file is refused too,
+//! unless it is the one of step 3 (instance `pending`, sequence 0). So a crash between steps 3
+//! and 4 resumes the creation, and once `instance` is committed the state file exists.
 
 use std::collections::VecDeque;
 use std::fs::OpenOptions;
@@ -32,7 +37,8 @@ use crate::hnsw::Params;
 use crate::options::DbOptions;
 use crate::quant::{self, ScalarQuantizer};
 use crate::stats::Counters;
-use crate::vectors::{checksum, Header, SlotAllocator, VectorFile, HEADER_BYTES};
+use crate::storage::Storage;
+use crate::vectors::{checksum, Header, SlotAllocator, VectorFile};
 
 fn lsm_dir(dir: &Path) -> std::path::PathBuf {
     dir.join("lsm")
@@ -65,22 +71,22 @@ fn read_format(store: &LsmStore, lsm: &Path) -> Result<u32> {
 /// `reinit`: deletes what is provably this database's (fjall's files in `lsm/`, the state file,
 /// and the vector files that belong to it) and nothing else. Every candidate is checked before
 /// anything is deleted, so a refusal changes nothing.
-fn reinit(dir: &Path, requested: Option<&Path>, cache_bytes: u64) -> Result<()> {
+fn reinit(fs: &dyn Storage, dir: &Path, requested: Option<&Path>, cache_bytes: u64) -> Result<()> {
     let default_vf = VectorFileLocation::default_file().resolve(dir);
     let mut vector_files = vec![default_vf.clone()];
     if let Some(r) = requested {
         vector_files.push(paths::absolute(r)?);
     }
-    let (instance, referenced) = identity(dir, cache_bytes);
+    let (instance, referenced) = identity(fs, dir, cache_bytes);
     for vf in &vector_files {
-        if !vf.exists() {
+        if !fs.file_exists(vf) {
             continue;
         }
         // Ours: referenced by this directory's LSM or state record (even if its header is
         // damaged), or a header naming this database's instance or this directory as owner, or
         // a format-1 header (no owner) at the default path inside this directory.
         let ours = referenced.iter().any(|r| r == vf)
-            || match VectorFile::read_header(vf) {
+            || match VectorFile::read_header(fs, vf) {
                 Ok(h) => {
                     Some(h.instance) == instance
                         || h.owner.as_deref() == Some(dir)
@@ -98,20 +104,20 @@ fn reinit(dir: &Path, requested: Option<&Path>, cache_bytes: u64) -> Result<()> 
         }
     }
     for vf in &vector_files {
-        match std::fs::remove_file(vf) {
+        match fs.remove_file(vf) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(Error::io(format!("remove {}", vf.display()), e));
             }
             _ => {}
         }
     }
-    LsmStore::remove_files(&lsm_dir(dir))?;
+    LsmStore::remove_files(fs, &lsm_dir(dir))?;
     StateRecord::remove(dir)
 }
 
 /// What `dir` says about itself, as far as it can be read: its instance id and the vector
 /// files its LSM and its state record reference.
-fn identity(dir: &Path, cache_bytes: u64) -> (Option<u64>, Vec<std::path::PathBuf>) {
+fn identity(fs: &dyn Storage, dir: &Path, cache_bytes: u64) -> (Option<u64>, Vec<std::path::PathBuf>) {
     let mut instance = None;
     let mut referenced = Vec::new();
     if let Ok(Some(st)) = StateRecord::read(dir) {
@@ -119,10 +125,10 @@ fn identity(dir: &Path, cache_bytes: u64) -> (Option<u64>, Vec<std::path::PathBu
         referenced.push(st.vector_file);
     }
     let lsm = lsm_dir(dir);
-    if !LsmStore::exists(&lsm) {
+    if !LsmStore::exists(fs, &lsm) {
         return (instance, referenced);
     }
-    let Ok(store) = LsmStore::open(&lsm, cache_bytes) else { return (instance, referenced) };
+    let Ok(store) = LsmStore::open(fs, &lsm, cache_bytes) else { return (instance, referenced) };
     if let Ok(Some(i)) = meta_u64(&store, meta::KEY_INSTANCE, &lsm) {
         instance = Some(i);
     }
@@ -164,8 +170,8 @@ fn apply_plan(o: &mut DbOptions, nodes: usize) -> Result<MemoryPlan> {
 
 impl Engine {
     /// Opens (`opts = Some`) or creates the database at `path`, or opens an existing one with its
-    /// stored parameters (`opts = None`).
-    pub fn open(path: &Path, opts: Option<DbOptions>) -> Result<Engine> {
+    /// stored parameters (`opts = None`); its vector file and LSM are reached through `fs`.
+    pub fn open(path: &Path, opts: Option<DbOptions>, fs: &dyn Storage) -> Result<Engine> {
         if opts.is_none() && !path.as_os_str().is_empty() && !path.is_dir() {
             return Err(Error::invalid(format!("no lsm-vec database at {}", path.display())));
         }
@@ -184,11 +190,11 @@ impl Engine {
         let requested = opts.as_ref().map(|o| o.vector_file_path.clone()).filter(|p| !p.as_os_str().is_empty());
         if let Some(o) = &opts {
             if o.reinit {
-                reinit(&dir, requested.as_deref(), o.lsm_cache_bytes)?;
+                reinit(fs, &dir, requested.as_deref(), o.lsm_cache_bytes)?;
             }
         }
         let mut notes = Vec::new();
-        let o = open_files(&dir, opts, requested.as_deref(), &mut notes)?;
+        let o = open_files(fs, &dir, opts, requested.as_deref(), &mut notes)?;
         let engine = build(dir, o, lock, log)?;
         for n in notes {
             engine.log(&n);
@@ -207,6 +213,7 @@ impl Engine {
 
 /// Opens or creates the LSM and the vector file and checks that they belong together.
 fn open_files(
+    fs: &dyn Storage,
     dir: &Path,
     opts: Option<DbOptions>,
     requested: Option<&Path>,
@@ -215,17 +222,18 @@ fn open_files(
     let lsm = lsm_dir(dir);
     let state = StateRecord::read(dir)?;
     let cache_bytes = opts.as_ref().map(|o| o.lsm_cache_bytes).unwrap_or_else(|| DbOptions::default().lsm_cache_bytes);
-    if opts.is_none() && !LsmStore::exists(&lsm) && state.is_none() {
+    if opts.is_none() && !LsmStore::exists(fs, &lsm) && state.is_none() {
         return Err(Error::invalid(format!("no lsm-vec database at {}", dir.display())));
     }
-    let store = LsmStore::open(&lsm, cache_bytes)?;
+    let store = LsmStore::open(fs, &lsm, cache_bytes)?;
     match meta_u64(&store, meta::KEY_INSTANCE, &lsm)? {
-        None => create(dir, store, opts, requested, state),
-        Some(instance) => open_existing(dir, store, instance, opts, requested, state, notes),
+        None => create(fs, dir, store, opts, requested, state),
+        Some(instance) => open_existing(fs, dir, store, instance, opts, requested, state, notes),
     }
 }
 
 fn create(
+    fs: &dyn Storage,
     dir: &Path,
     store: LsmStore,
     opts: Option<DbOptions>,
@@ -233,7 +241,8 @@ fn create(
     state: Option<StateRecord>,
 ) -> Result<Opened> {
     let lsm = lsm_dir(dir);
-    if let Some(st) = state {
+    let pending = meta_u64(&store, meta::KEY_PENDING, &lsm)?;
+    if let Some(st) = state.filter(|st| !(Some(st.instance) == pending && st.seq == 0)) {
         return Err(Error::corruption(
             &st.vector_file,
             None,
@@ -256,14 +265,16 @@ fn create(
         None => VectorFileLocation::default_file(),
     };
     let vf = location.resolve(dir);
-    let pending = meta_u64(&store, meta::KEY_PENDING, &lsm)?;
     let mut resume = None;
-    if vf.exists() {
+    if fs.file_exists(&vf) {
         // Only the header-only file of an interrupted creation of this very directory may be
         // reused; anything else may be another database's data.
-        let len = std::fs::metadata(&vf).map(|m| m.len()).unwrap_or(u64::MAX);
-        match VectorFile::read_header(&vf) {
-            Ok(h) if Some(h.instance) == pending && len <= HEADER_BYTES => resume = Some(h.instance),
+        let ours = match pending {
+            Some(p) => VectorFile::is_interrupted_creation(fs, &vf, o.dim, o.vector_storage_type, p, dir)?,
+            None => false,
+        };
+        match pending {
+            Some(p) if ours => resume = Some(p),
             _ => {
                 return Err(Error::corruption(
                     &vf,
@@ -284,6 +295,7 @@ fn create(
         }
     };
     let vectors = VectorFile::create(
+        fs,
         &vf,
         o.dim,
         o.vector_storage_type,
@@ -292,6 +304,8 @@ fn create(
         o.paged_max_cached_pages,
         resume.is_some(),
     )?;
+    // Before `instance`: from the commit of `instance` on, the state file exists.
+    StateRecord { clean: false, instance, seq: 0, vector_file: vf.clone() }.write(dir)?;
     let sp = StoredParams::from_options(&o, location);
     store.commit(
         vec![
@@ -319,6 +333,7 @@ fn create(
 
 #[allow(clippy::too_many_arguments)]
 fn open_existing(
+    fs: &dyn Storage,
     dir: &Path,
     store: LsmStore,
     instance: u64,
@@ -372,7 +387,7 @@ fn open_existing(
         Some(r) => VectorFileLocation::of_requested(dir, r)?,
         None if format == 1 => {
             let own = VectorFileLocation::default_file();
-            match VectorFile::read_header(&own.resolve(dir)) {
+            match VectorFile::read_header(fs, &own.resolve(dir)) {
                 Ok(h) if h.instance == instance => own,
                 _ => match &sp.vector_file {
                     VectorFileLocation::Outside(p) | VectorFileLocation::Inside(p) => {
@@ -384,7 +399,8 @@ fn open_existing(
         None => sp.vector_file.clone(),
     };
     let vf = location.resolve(dir);
-    let (vectors, header) = VectorFile::open(&vf, o.dim, o.vector_storage_type, instance, o.paged_max_cached_pages)?;
+    let (vectors, header) =
+        VectorFile::open(fs, &vf, o.dim, o.vector_storage_type, instance, o.paged_max_cached_pages)?;
     if location.is_outside() {
         check_not_a_copy(dir, instance, &vf, &header)?;
     }
@@ -499,7 +515,7 @@ fn build(
         let id_bound = store.id_bound()?;
         check_id_bound(&lsm, id_bound)?;
         let mut checks: Vec<(u32, u32, u32)> = Vec::new();
-        let file_len = vectors.len_bytes();
+        let file_len = vectors.len_bytes()?;
         store.for_each_node(format, |id, n| {
             if n.deleted && (format < 3 || n.head.is_some()) {
                 return Err(Error::corruption(

@@ -1,8 +1,9 @@
 //! Persistent state of the index in the LSM tree (fjall): layer-0 adjacency lists, upper-layer
 //! lists, the node table and metadata, plus the decoded adjacency cache in front of it.
 //!
-//! Who calls it: `db` only. It knows the byte encodings (`codec`) and fjall (`store`); it knows
-//! nothing of HNSW rules.
+//! Who calls it: `db` only. It knows the byte encodings (`codec`) and reaches the LSM through
+//! `storage::KvStore` (`store`: fjall itself is in `storage::disk`); it knows nothing of HNSW
+//! rules.
 
 mod adj_table;
 pub(crate) mod codec;

@@ -6,25 +6,23 @@
 //! owner path (the database directory that writes this file, so that a copied database that
 //! would share an external vector file is caught), then xxh3-64 of everything before it.
 //! Format 1 (read only, for migration) ended after the instance id with the checksum.
-//! All reads and writes are positioned (`pread`/`pwrite`), so concurrent readers need no seek
-//! lock.
+//! All reads and writes are positioned (`pread`/`pwrite`, through `storage::VectorIo`), so
+//! concurrent readers need no seek lock.
 //!
 //! Records carry no header: each record's checksum lives in the node record of the LSM that
 //! references the slot ([`checksum`]), so a damaged record, or a slot holding another node's
 //! bytes, fails the check on every verified read.
 
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use super::layout::{Layout, HEADER_BYTES, PAGE_BYTES, PAGE_FLOATS};
-use super::readahead;
 use std::sync::Arc;
 
 use crate::cache::{ClockCache, Entry};
 use crate::error::{Error, Result};
 use crate::options::VectorStorageType;
+use crate::storage::{Storage, VectorIo};
 
 #[cfg(not(target_endian = "little"))]
 compile_error!("lsm-vec stores f32 little-endian and reads them in place: little-endian only");
@@ -70,7 +68,7 @@ pub(crate) struct IoCounters {
 }
 
 pub(crate) struct VectorFile {
-    file: File,
+    file: Box<dyn VectorIo>,
     path: PathBuf,
     pub layout: Layout,
     dim: usize,
@@ -185,9 +183,9 @@ impl Header {
     }
 }
 
-fn read_header_of(f: &File, path: &Path) -> Result<Header> {
+fn read_header_of(f: &dyn VectorIo, path: &Path) -> Result<Header> {
     let mut h = vec![0u8; PAGE_BYTES];
-    let n = read_full_at(f, &mut h, 0).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
+    let n = f.read_at(&mut h, 0).map_err(|e| Error::io(format!("read {}", path.display()), e))?;
     decode_header(path, &h[..n])
 }
 
@@ -195,7 +193,7 @@ impl VectorFile {
     /// Checks that the file is long enough to hold `slot`, so a truncated file is reported
     /// instead of read as zeros.
     pub fn check_holds(&self, slot: u32) -> Result<()> {
-        self.check_holds_in(slot, self.len_bytes())
+        self.check_holds_in(slot, self.len_bytes()?)
     }
 
     /// [`VectorFile::check_holds`] against a file length read once (open checks every node's
@@ -213,15 +211,42 @@ impl VectorFile {
     }
 
     /// Reads the header of an existing file without opening it for writing.
-    pub fn read_header(path: &Path) -> Result<Header> {
-        let f = File::open(path).map_err(|e| Error::io(format!("open vector file {}", path.display()), e))?;
-        read_header_of(&f, path)
+    pub fn read_header(fs: &dyn Storage, path: &Path) -> Result<Header> {
+        let f = fs.open_file(path, false).map_err(|e| Error::io(format!("open vector file {}", path.display()), e))?;
+        read_header_of(f.as_ref(), path)
+    }
+
+    /// Whether the file at `path` is what an interrupted [`VectorFile::create`] of the database
+    /// `owner` with instance `instance` left: at most a header long, and either a header naming
+    /// `instance`, or nothing but 512-byte sectors that are zero or equal to those of the header
+    /// that creation writes (an empty file, or a torn header write).
+    pub fn is_interrupted_creation(
+        fs: &dyn Storage,
+        path: &Path,
+        dim: usize,
+        storage: VectorStorageType,
+        instance: u64,
+        owner: &Path,
+    ) -> Result<bool> {
+        let io = |e| Error::io(format!("read {}", path.display()), e);
+        let f = fs.open_file(path, false).map_err(io)?;
+        if f.len_bytes().map_err(io)? > HEADER_BYTES {
+            return Ok(false);
+        }
+        let mut b = vec![0u8; PAGE_BYTES];
+        let n = f.read_at(&mut b, 0).map_err(io)?;
+        if decode_header(path, &b[..n]).is_ok_and(|h| h.instance == instance) {
+            return Ok(true);
+        }
+        let want = encode_header(dim, storage, dim * 4, instance, owner);
+        Ok(b.chunks(512).zip(want.chunks(512)).all(|(got, want)| got == want || got.iter().all(|&x| x == 0)))
     }
 
     /// Creates a vector file holding only its header. With `replace`, an existing file is
     /// truncated (the caller has proved it is ours); without, an existing file is an error.
     #[allow(clippy::too_many_arguments)]
     pub fn create(
+        fs: &dyn Storage,
         path: &Path,
         dim: usize,
         storage: VectorStorageType,
@@ -231,35 +256,28 @@ impl VectorFile {
         replace: bool,
     ) -> Result<VectorFile> {
         let layout = Layout::new(storage, dim);
-        let mut oo = OpenOptions::new();
-        oo.read(true).write(true);
-        if replace {
-            oo.create(true).truncate(true);
-        } else {
-            oo.create_new(true);
-        }
-        let file = oo.open(path).map_err(|e| Error::io(format!("create vector file {}", path.display()), e))?;
-        file.write_all_at(&encode_header(dim, storage, layout.rec_bytes, instance, owner), 0)
+        let file = fs
+            .create_file(path, replace)
+            .map_err(|e| Error::io(format!("create vector file {}", path.display()), e))?;
+        file.write_at(&encode_header(dim, storage, layout.rec_bytes, instance, owner), 0)
             .map_err(|e| Error::io(format!("write header of {}", path.display()), e))?;
-        file.sync_all().map_err(|e| Error::io(format!("fsync {}", path.display()), e))?;
+        file.sync().map_err(|e| Error::io(format!("fsync {}", path.display()), e))?;
         Ok(Self::wrap(file, path, layout, dim, cache_pages))
     }
 
     /// Opens an existing vector file and checks it belongs to this database (instance id,
     /// dim, storage type). Returns the file and its header.
     pub fn open(
+        fs: &dyn Storage,
         path: &Path,
         dim: usize,
         storage: VectorStorageType,
         instance: u64,
         cache_pages: usize,
     ) -> Result<(VectorFile, Header)> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(format!("open vector file {}", path.display()), e))?;
-        let hd = read_header_of(&file, path)?;
+        let file =
+            fs.open_file(path, true).map_err(|e| Error::io(format!("open vector file {}", path.display()), e))?;
+        let hd = read_header_of(file.as_ref(), path)?;
         if hd.instance != instance {
             return Err(Error::corruption(
                 path,
@@ -284,7 +302,7 @@ impl VectorFile {
     /// and fsyncs it. Used when a database is moved, and to migrate a format-1 header.
     pub fn rewrite_header(&self, instance: u64, owner: &Path) -> Result<()> {
         let h = encode_header(self.dim, self.layout.storage, self.layout.rec_bytes, instance, owner);
-        self.file.write_all_at(&h, 0).map_err(|e| Error::io(format!("write header of {}", self.path.display()), e))?;
+        self.file.write_at(&h, 0).map_err(|e| Error::io(format!("write header of {}", self.path.display()), e))?;
         self.sync()
     }
 
@@ -305,7 +323,9 @@ impl VectorFile {
                 buf_off = off;
                 buf.clear();
                 buf.resize(CHUNK.max(rec) as usize, 0);
-                let n = read_full_at(&self.file, &mut buf, off)
+                let n = self
+                    .file
+                    .read_at(&mut buf, off)
                     .map_err(|e| Error::io(format!("read {} at {off}", self.path.display()), e))?;
                 buf.truncate(n);
                 if (n as u64) < rec {
@@ -335,7 +355,7 @@ impl VectorFile {
         )
     }
 
-    fn wrap(file: File, path: &Path, layout: Layout, dim: usize, cache_pages: usize) -> VectorFile {
+    fn wrap(file: Box<dyn VectorIo>, path: &Path, layout: Layout, dim: usize, cache_pages: usize) -> VectorFile {
         VectorFile {
             file,
             path: path.to_path_buf(),
@@ -351,8 +371,9 @@ impl VectorFile {
         &self.path
     }
 
-    pub fn len_bytes(&self) -> u64 {
-        self.file.metadata().map(|m| m.len()).unwrap_or(0)
+    /// The file's length.
+    pub fn len_bytes(&self) -> Result<u64> {
+        self.file.len_bytes().map_err(|e| Error::io(format!("read the length of {}", self.path.display()), e))
     }
 
     pub fn cached_pages(&self) -> usize {
@@ -383,7 +404,8 @@ impl VectorFile {
         let mut e = zeroed_page_entry();
         let buf = &mut Arc::get_mut(&mut e).expect("a new Arc is unique").value;
         let off = HEADER_BYTES + page as u64 * PAGE_BYTES as u64;
-        read_full_at(&self.file, f32_bytes_mut(&mut buf.0), off)
+        self.file
+            .read_at(f32_bytes_mut(&mut buf.0), off)
             .map_err(|e| Error::io(format!("read {} at {off}", self.path.display()), e))?;
         Ok(e)
     }
@@ -512,7 +534,7 @@ impl VectorFile {
 
     /// The pages holding the records `slots[i]` for `i` in `misses`, sorted by page number:
     /// from the cache where it has them, else from the file, with the reads that must wait for
-    /// the device started together (see `readahead`). Pages read are added to the cache.
+    /// the device started together (see `storage::readahead`). Pages read are added to the cache.
     fn load_pages(&self, slots: &[u32], misses: &[u32], io: &mut IoCounters) -> Result<Vec<(u32, PageRef)>> {
         let mut wanted = Vec::with_capacity(misses.len());
         for &i in misses {
@@ -533,7 +555,7 @@ impl VectorFile {
             }
             let mut e = zeroed_page_entry();
             let buf = &mut Arc::get_mut(&mut e).expect("a new Arc is unique").value;
-            if readahead::read_cached(&self.file, f32_bytes_mut(&mut buf.0), offset(page)) {
+            if self.file.read_cached(f32_bytes_mut(&mut buf.0), offset(page)) {
                 io.page_misses += 1;
                 got.push((page, Some(e), true));
             } else {
@@ -543,7 +565,7 @@ impl VectorFile {
         }
         if waiting > 1 {
             for (page, _, _) in got.iter().filter(|g| g.1.is_none()) {
-                readahead::will_need(&self.file, offset(*page), PAGE_BYTES as u64);
+                self.file.will_need(offset(*page), PAGE_BYTES as u64);
             }
         }
         let mut out = Vec::with_capacity(got.len());
@@ -564,7 +586,7 @@ impl VectorFile {
     pub fn write(&self, slot: u32, v: &[f32]) -> Result<()> {
         let off = self.layout.offset(slot);
         self.file
-            .write_all_at(f32_bytes(v), off)
+            .write_at(f32_bytes(v), off)
             .map_err(|e| Error::io(format!("write {} at {off}", self.path.display()), e))
     }
 
@@ -594,11 +616,11 @@ impl VectorFile {
     /// pages, and readahead would fetch (and evict for) pages nobody asked for. Called after the
     /// sequential verification pass of open. A hint: failure is ignored.
     pub fn advise_random(&self) {
-        readahead::random_access(&self.file);
+        self.file.advise_random()
     }
 
     pub fn sync(&self) -> Result<()> {
-        self.file.sync_data().map_err(|e| Error::io(format!("fsync {}", self.path.display()), e))
+        self.file.sync().map_err(|e| Error::io(format!("fsync {}", self.path.display()), e))
     }
 }
 
@@ -616,24 +638,10 @@ fn prefetch(r: &[f32]) {
     crate::prefetch::prefetch_ptr(r.as_ptr().cast(), (std::mem::size_of_val(r) / 64).min(16) + 1);
 }
 
-/// Reads as much of `buf` as the file holds from `off`; bytes past the end stay untouched
-/// (callers pass zeroed buffers). Returns the number of bytes read.
-fn read_full_at(f: &File, buf: &mut [u8], off: u64) -> std::io::Result<usize> {
-    let mut done = 0;
-    while done < buf.len() {
-        match f.read_at(&mut buf[done..], off + done as u64) {
-            Ok(0) => break,
-            Ok(n) => done += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(done)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::DiskStorage;
 
     #[test]
     fn write_read_round_trip_both_layouts_and_large_dims() {
@@ -641,9 +649,9 @@ mod tests {
         for storage in [VectorStorageType::Basic, VectorStorageType::Paged] {
             for dim in [3usize, 100, 128, 1536, 3000] {
                 let p = dir.path().join(format!("v-{storage:?}-{dim}"));
-                let f = VectorFile::create(&p, dim, storage, 7, dir.path(), 4, false).unwrap();
+                let f = VectorFile::create(&DiskStorage, &p, dim, storage, 7, dir.path(), 4, false).unwrap();
                 assert!(
-                    VectorFile::create(&p, dim, storage, 7, dir.path(), 4, false).is_err(),
+                    VectorFile::create(&DiskStorage, &p, dim, storage, 7, dir.path(), 4, false).is_err(),
                     "an existing file is not overwritten"
                 );
                 let mut io = IoCounters::default();
@@ -666,7 +674,7 @@ mod tests {
                 .unwrap();
                 assert!(seen.iter().all(|&s| s));
                 drop(f);
-                let (f, h) = VectorFile::open(&p, dim, storage, 7, 4).unwrap();
+                let (f, h) = VectorFile::open(&DiskStorage, &p, dim, storage, 7, 4).unwrap();
                 assert_eq!((h.version, h.owner.as_deref()), (FILE_VERSION, Some(dir.path())));
                 let got = f.with_record(5, &mut scratch, &mut io, |r| r.to_vec()).unwrap();
                 assert_eq!(got[1], 5001.0);
@@ -686,7 +694,10 @@ mod tests {
                 items[7].1 ^= 1;
                 let e = f.read_verified(&mut items, |_, _| {}).unwrap_err();
                 assert!(e.to_string().contains("internal id 107"), "{e}");
-                assert!(matches!(VectorFile::open(&p, dim, storage, 8, 4), Err(Error::Corruption { .. })));
+                assert!(matches!(
+                    VectorFile::open(&DiskStorage, &p, dim, storage, 8, 4),
+                    Err(Error::Corruption { .. })
+                ));
             }
         }
     }
@@ -696,8 +707,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x");
         std::fs::write(&p, b"hello, this is not a vector file at all, really not").unwrap();
-        assert!(matches!(VectorFile::open(&p, 4, VectorStorageType::Paged, 1, 4), Err(Error::Corruption { .. })));
+        assert!(matches!(
+            VectorFile::open(&DiskStorage, &p, 4, VectorStorageType::Paged, 1, 4),
+            Err(Error::Corruption { .. })
+        ));
         std::fs::write(&p, b"").unwrap();
-        assert!(matches!(VectorFile::open(&p, 4, VectorStorageType::Paged, 1, 4), Err(Error::Corruption { .. })));
+        assert!(matches!(
+            VectorFile::open(&DiskStorage, &p, 4, VectorStorageType::Paged, 1, 4),
+            Err(Error::Corruption { .. })
+        ));
     }
 }
