@@ -181,9 +181,9 @@ mod tests {
     #[test]
     fn live_bits_follow_the_slots() {
         let mut st = IndexState::new(4, 0, 0);
-        let mut x = 7u64;
+        let mut r = crate::rng::SplitMix64::new(7);
         for step in 0..5000u32 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let x = r.next_u64();
             let id = ((x >> 33) % 300) as u32;
             let rec = |head| NodeRecord { ext_id: 1, slot: step, level: 0, checksum: 0, head, deleted: step % 7 == 0 };
             match (x >> 20) % 4 {

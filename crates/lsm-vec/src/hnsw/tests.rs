@@ -60,14 +60,8 @@ impl GraphMut for MemGraph {
 }
 
 fn rng(seed: u64) -> impl FnMut() -> f32 {
-    let mut s = seed;
-    move || {
-        s = s.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = s;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32
-    }
+    let mut r = crate::rng::SplitMix64::new(seed);
+    move || (r.next_u64() >> 40) as f32 / (1u64 << 24) as f32
 }
 
 fn recall(g: &mut MemGraph, queries: &[Vec<f32>], k: usize, ef: usize) -> f64 {

@@ -304,11 +304,8 @@ mod tests {
     #[test]
     fn code_scores_approximate_exact_scores() {
         let dim = 37;
-        let mut s = 7u64;
-        let mut next = || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        };
+        let mut r = crate::rng::SplitMix64::new(7);
+        let mut next = || r.next_f64() as f32 * 2.0 - 1.0;
         let vs: Vec<Vec<f32>> = (0..200).map(|_| (0..dim).map(|_| next()).collect()).collect();
         for (bits, metric) in [8u8, 4]
             .into_iter()
