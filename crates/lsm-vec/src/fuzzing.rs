@@ -10,6 +10,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The engine's generator, for the integration tests' data (`tests/common`), so that the tree
+/// has one.
+pub use crate::rng::SplitMix64;
+
 use crate::db::meta::{self, StoredParams};
 use crate::db::paths::VectorFileLocation;
 use crate::db::state_file::StateRecord;

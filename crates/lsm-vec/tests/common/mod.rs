@@ -9,21 +9,18 @@ use std::path::Path;
 
 use lsm_vec::{DbOptions, DistanceMetric, Error, ErrorKind, LsmVecDb, SearchResult, VectorStorageType};
 
-/// SplitMix64: tiny, fast, good enough for test data, and fully reproducible.
+/// Test data from the engine's generator (SplitMix64, `lsm_vec::fuzzing::SplitMix64`), with the
+/// draws the tests need on top.
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(lsm_vec::fuzzing::SplitMix64);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+        Rng(lsm_vec::fuzzing::SplitMix64::new(seed ^ 0x9E37_79B9_7F4A_7C15))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `[0, 1)`.
