@@ -238,7 +238,7 @@ impl VectorFile {
         if decode_header(path, &b[..n]).is_ok_and(|h| h.instance == instance) {
             return Ok(true);
         }
-        let want = encode_header(dim, storage, dim * 4, instance, owner);
+        let want = creation_header(dim, storage, instance, owner);
         Ok(b.chunks(512).zip(want.chunks(512)).all(|(got, want)| got == want || got.iter().all(|&x| x == 0)))
     }
 
@@ -259,7 +259,7 @@ impl VectorFile {
         let file = fs
             .create_file(path, replace)
             .map_err(|e| Error::io(format!("create vector file {}", path.display()), e))?;
-        file.write_at(&encode_header(dim, storage, layout.rec_bytes, instance, owner), 0)
+        file.write_at(&creation_header(dim, storage, instance, owner), 0)
             .map_err(|e| Error::io(format!("write header of {}", path.display()), e))?;
         file.sync().map_err(|e| Error::io(format!("fsync {}", path.display()), e))?;
         Ok(Self::wrap(file, path, layout, dim, cache_pages))
@@ -399,7 +399,7 @@ impl VectorFile {
 
     /// Reads data page `page` from the file (bytes past the end read as zeros) straight into
     /// a new cache entry (no copies of the 4 KiB page).
-    fn read_page(&self, page: u32, io: &mut IoCounters) -> Result<Arc<Entry<PageBuf>>> {
+    fn read_page(&self, page: u32, io: &mut IoCounters) -> Result<PageRef> {
         io.page_misses += 1;
         let mut e = zeroed_page_entry();
         let buf = &mut Arc::get_mut(&mut e).expect("a new Arc is unique").value;
@@ -624,8 +624,14 @@ impl VectorFile {
     }
 }
 
+/// The header [`VectorFile::create`] writes (and [`VectorFile::is_interrupted_creation`]
+/// recognises, whole or torn).
+fn creation_header(dim: usize, storage: VectorStorageType, instance: u64, owner: &Path) -> Vec<u8> {
+    encode_header(dim, storage, Layout::new(storage, dim).rec_bytes, instance, owner)
+}
+
 /// A zero-filled page cache entry, allocated directly on the heap.
-fn zeroed_page_entry() -> Arc<Entry<PageBuf>> {
+fn zeroed_page_entry() -> PageRef {
     let e = Arc::<Entry<PageBuf>>::new_zeroed();
     // SAFETY: `Entry<PageBuf>` is an array of f32 and an AtomicBool; all-zero bytes are a valid
     // value of both (0.0 and false).
