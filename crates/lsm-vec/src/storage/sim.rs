@@ -203,7 +203,7 @@ impl SimStorage {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock_state(&self.state)
     }
 
     /// Arms `fault` at the `skip + 1`-th step of its kind from now (replacing an armed one);
@@ -310,6 +310,12 @@ impl Storage for SimStorage {
     }
 }
 
+/// Locks the shared state; a panic of another thread holding it (a failed test assertion) does
+/// not hide the state from the rest of the test.
+fn lock_state(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A simulated file, as opened by one handle.
 struct SimFile {
     state: Arc<Mutex<State>>,
@@ -319,7 +325,7 @@ struct SimFile {
 
 impl SimFile {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock_state(&self.state)
     }
 }
 
@@ -395,7 +401,7 @@ struct SimKv {
 
 impl SimKv {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock_state(&self.state)
     }
 
     fn err(&self, doing: &str, e: io::Error) -> Error {
