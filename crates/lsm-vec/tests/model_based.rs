@@ -65,13 +65,7 @@ impl Run {
     }
 
     fn live_id(&mut self) -> Option<u64> {
-        if self.model.is_empty() {
-            return None;
-        }
-        // HashMap iteration order is random per process; sort for determinism.
-        let mut ids: Vec<u64> = self.model.keys().copied().collect();
-        ids.sort_unstable();
-        Some(ids[self.rng.index(ids.len())])
+        random_live_id(&self.model, &mut self.rng)
     }
 
     /// A vector: mostly random, sometimes a copy of a live one (exact ties), sometimes small

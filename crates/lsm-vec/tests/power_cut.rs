@@ -236,12 +236,7 @@ impl<'a> Run<'a> {
     }
 
     fn live_id(&mut self) -> Option<u64> {
-        if self.model.is_empty() {
-            return None;
-        }
-        let mut ids: Vec<u64> = self.model.keys().copied().collect();
-        ids.sort_unstable();
-        Some(ids[self.rng.index(ids.len())])
+        random_live_id(&self.model, &mut self.rng)
     }
 
     fn next_op(&mut self, step: usize) -> Op {

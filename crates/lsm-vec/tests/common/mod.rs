@@ -192,6 +192,17 @@ pub fn check_result_shape(results: &[SearchResult], k: usize) -> Result<(), Stri
 /// A reference model: the live ids and their vectors.
 pub type Model = HashMap<u64, Vec<f32>>;
 
+/// A live id of `model` drawn with `rng`, the same for the same seed (the ids are sorted first:
+/// a HashMap's iteration order differs between processes); `None` when the model is empty.
+pub fn random_live_id(model: &Model, rng: &mut Rng) -> Option<u64> {
+    if model.is_empty() {
+        return None;
+    }
+    let mut ids: Vec<u64> = model.keys().copied().collect();
+    ids.sort_unstable();
+    Some(ids[rng.index(ids.len())])
+}
+
 /// Options for a test database with `reinit = true` and the given layout and metric.
 pub fn test_options(dim: usize, metric: DistanceMetric, storage: VectorStorageType) -> DbOptions {
     let mut o = DbOptions::new(dim);
