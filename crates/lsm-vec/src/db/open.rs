@@ -269,12 +269,9 @@ fn create(
     if fs.file_exists(&vf) {
         // Only the header-only file of an interrupted creation of this very directory may be
         // reused; anything else may be another database's data.
-        let ours = match pending {
-            Some(p) => VectorFile::is_interrupted_creation(fs, &vf, o.dim, o.vector_storage_type, p, dir)?,
-            None => false,
-        };
+        let interrupted = |p| VectorFile::is_interrupted_creation(fs, &vf, o.dim, o.vector_storage_type, p, dir);
         match pending {
-            Some(p) if ours => resume = Some(p),
+            Some(p) if interrupted(p)? => resume = Some(p),
             _ => {
                 return Err(Error::corruption(
                     &vf,
